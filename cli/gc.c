@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+	"Usage: vpcnet gc\n"
+	"\n"
+	"Compares the state store with the kernel and repairs both ways: VPCs and sandboxes\n"
+	"that a killed process left half-made or half-deleted are rolled back (their leases\n"
+	"released), and router ports that no sandbox owns are removed.  Work that a live\n"
+	"process still has in flight is left alone.  Carries on past errors; exits 1 if any.\n";
+
+int cmd_gc(struct cli *c, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv, usage))
+		return 0;
+	if (argc != 1)
+		return cli_usage_error(usage, "gc takes no arguments");
+	int code;
+	struct vpcnet *vn = cli_open(c, &code);
+	if (!vn)
+		return code;
+	struct vpcnet_error err = { 0 };
+	struct vpcnet_gc_report r;
+	int rc = vpcnet_gc(vn, &r, &err);
+	vpcnet_close(vn);
+	if (c->json)
+		cli_print_json(json_pack("{s:i, s:i, s:i, s:i, s:i}", "vpcs_removed",
+					 r.vpcs_removed, "sandboxes_removed", r.sandboxes_removed,
+					 "ports_removed", r.ports_removed, "elements_removed",
+					 r.elements_removed, "errors", r.errors));
+	else
+		printf("gc: %u VPC(s), %u sandbox(es), %u orphan port(s) removed; %u error(s)\n",
+		       r.vpcs_removed, r.sandboxes_removed, r.ports_removed, r.errors);
+	return rc ? cli_fail(&err) : 0;
+}

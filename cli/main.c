@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+	"Usage: vpcnet [--state-dir DIR] [--host-netns NAME] [--json] NOUN VERB [ARGS]\n"
+	"\n"
+	"Per-sandbox network namespaces behind a VPC router: nothing gets in, and what goes\n"
+	"out crosses the router (and, with --nat, its NAT gateway).\n"
+	"\n"
+	"Nouns:\n"
+	"  vpc      create | delete | list | show    VPC routers and their NAT gateways\n"
+	"  sandbox  create | delete | list | show | exec   sandbox networks\n"
+	"  gc                                        repair what a crash left behind\n"
+	"  version                                   print the version\n"
+	"\n"
+	"Global options (before the noun):\n"
+	"  --state-dir DIR    the state store (default /var/lib/vpcnet)\n"
+	"  --host-netns NAME  the namespace (under /run/netns) that plays the host\n"
+	"                     (default: the namespace vpcnet runs in)\n"
+	"  --json             machine output for create, show and list\n"
+	"\n"
+	"Exit codes: 0 ok, 1 operation failed, 2 bad usage or input, 3 not found,\n"
+	"4 already exists or still in use.  `vpcnet NOUN --help` tells more.\n";
+
+struct noun {
+	const char *name;
+	int (*run)(struct cli *c, int argc, char **argv);
+};
+
+static int cmd_version(struct cli *c, int argc, char **argv)
+{
+	if (cli_wants_help(argc, argv, "Usage: vpcnet version\n"))
+		return 0;
+	if (c->json) {
+		cli_print_json(json_pack("{s:s}", "version", "0.1.0"));
+		return 0;
+	}
+	puts("vpcnet 0.1.0");
+	return 0;
+}
+
+static const struct noun nouns[] = {
+	{ "vpc", cmd_vpc },
+	{ "sandbox", cmd_sandbox },
+	{ "gc", cmd_gc },
+	{ "version", cmd_version },
+};
+
+struct vpcnet *cli_open(struct cli *c, int *code)
+{
+	struct vpcnet *vn = NULL;
+	struct vpcnet_error err = { 0 };
+	if (vpcnet_open(&vn, &c->cfg, &err)) {
+		*code = cli_fail(&err);
+		return NULL;
+	}
+	return vn;
+}
+
+int cli_fail(const struct vpcnet_error *err)
+{
+	fprintf(stderr, "vpcnet: %s\n", err->msg[0] ? err->msg : "failed");
+	return err->status ? (int)err->status : VPCNET_FAILED;
+}
+
+int cli_usage_error(const char *use, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("vpcnet: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	if (use)
+		fputs(use, stderr);
+	return EXIT_USAGE;
+}
+
+bool cli_wants_help(int argc, char **argv, const char *use)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(use, stdout);
+			return true;
+		}
+	}
+	return false;
+}
+
+void cli_print_json(json_t *j)
+{
+	if (!j)
+		return;
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(j);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { .prog = argv[0] };
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(a, "--json")) {
+			c.json = true;
+		} else if (!strcmp(a, "--state-dir") || !strcmp(a, "--host-netns")) {
+			if (i + 1 >= argc)
+				return cli_usage_error(usage, "%s needs a value", a);
+			if (!strcmp(a, "--state-dir"))
+				c.cfg.state_dir = argv[++i];
+			else
+				c.cfg.host_netns = argv[++i];
+		} else if (!strncmp(a, "--state-dir=", 12)) {
+			c.cfg.state_dir = a + 12;
+		} else if (!strncmp(a, "--host-netns=", 13)) {
+			c.cfg.host_netns = a + 13;
+		} else {
+			return cli_usage_error(usage, "unknown option '%s'", a);
+		}
+	}
+	if (i >= argc)
+		return cli_usage_error(usage, "a noun is missing");
+	for (size_t n = 0; n < sizeof(nouns) / sizeof(nouns[0]); n++)
+		if (!strcmp(argv[i], nouns[n].name))
+			return nouns[n].run(&c, argc - i, argv + i);
+	return cli_usage_error(usage, "unknown noun '%s'", argv[i]);
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# vpcnet end to end, in throw-away namespaces: a fake "host" with an uplink to a fake
+# "internet" that serves HTTP; a VPC with a NAT gateway; two sandboxes.  One fetches a page
+# (and the server sees the host's address), an inbound attempt and a neighbour's attempt
+# are refused.  Everything is removed at the end; the real root namespace is not touched.
+# Usage: examples/demo.sh [path/to/vpcnet]
+set -euo pipefail
+VPCNET=$(realpath "${1:-build/vpcnet}")
+HOST=vpcnet-demo-host
+INET=vpcnet-demo-inet
+STATE=$(mktemp -d /tmp/vpcnet-demo.XXXXXX)
+WWW=$STATE/www
+vpcnet() { "$VPCNET" --state-dir "$STATE" --host-netns "$HOST" "$@"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+cleanup() {
+	set +e
+	[ -f "$STATE/httpd.pid" ] && kill "$(cat "$STATE/httpd.pid")" 2>/dev/null
+	[ -f "$STATE/listener.pid" ] && kill "$(cat "$STATE/listener.pid")" 2>/dev/null
+	vpcnet vpc delete --force demo >/dev/null 2>&1
+	ip netns del "$HOST" 2>/dev/null
+	ip netns del "$INET" 2>/dev/null
+	rm -rf "$STATE"
+}
+trap cleanup EXIT
+[ "$(id -u)" = 0 ] || { echo "the demo needs root (it makes network namespaces)"; exit 1; }
+cleanup; STATE=$(mktemp -d /tmp/vpcnet-demo.XXXXXX); WWW=$STATE/www
+
+say "fixtures: a fake host (uplink 203.0.113.1) and a fake internet (203.0.113.2, HTTP)"
+ip netns add "$HOST"
+ip netns add "$INET"
+ip link add up0 netns "$HOST" type veth peer name wan0 netns "$INET"
+ip -n "$HOST" addr add 203.0.113.1/24 dev up0
+ip -n "$HOST" link set up0 up
+ip -n "$HOST" link set lo up
+ip -n "$HOST" route add default via 203.0.113.2
+ip -n "$INET" addr add 203.0.113.2/24 dev wan0
+ip -n "$INET" link set wan0 up
+ip -n "$INET" link set lo up
+mkdir -p "$WWW/cgi-bin"
+printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\necho "hello from the internet; you came from $REMOTE_ADDR"\n' \
+	> "$WWW/cgi-bin/whoami"
+chmod +x "$WWW/cgi-bin/whoami"
+ip netns exec "$INET" busybox httpd -f -p 80 -h "$WWW" & echo $! > "$STATE/httpd.pid"
+echo "ok"
+
+say "a VPC with a NAT gateway"
+run vpcnet vpc create demo --cidr 10.0.0.0/16 --nat
+
+say "two sandboxes"
+run vpcnet sandbox create demo-fn-1 --vpc demo
+run vpcnet sandbox create demo-fn-2 --vpc demo
+run vpcnet sandbox list
+
+say "egress: demo-fn-1 fetches a page through the NAT gateway"
+for _ in 1 2 3 4 5; do
+	vpcnet sandbox exec demo-fn-1 -- curl -s -m 2 -o /dev/null http://203.0.113.2/ 2>/dev/null && break
+	sleep 0.2
+done
+run vpcnet sandbox exec demo-fn-1 -- curl -sS -m 5 http://203.0.113.2/cgi-bin/whoami
+
+say "inbound: a listener in demo-fn-1 (port 8080) that nobody may reach"
+mkdir -p "$STATE/sbx"; echo "you should not see this" > "$STATE/sbx/index.html"
+"$VPCNET" --state-dir "$STATE" --host-netns "$HOST" \
+	sandbox exec demo-fn-1 -- busybox httpd -f -p 8080 -h "$STATE/sbx" &
+echo $! > "$STATE/listener.pid"
+sleep 0.3
+echo "from the internet, with a route to the VPC through the host:"
+ip -n "$INET" route add 10.0.0.0/16 via 203.0.113.1
+if ip netns exec "$INET" curl -sS -m 2 http://10.0.0.4:8080/; then
+	echo "FAIL: inbound connection reached the sandbox"; exit 1
+fi
+echo "from the neighbour demo-fn-2 in the same subnet:"
+if vpcnet sandbox exec demo-fn-2 -- curl -sS -m 2 http://10.0.0.4:8080/; then
+	echo "FAIL: a neighbour reached the sandbox"; exit 1
+fi
+echo "both refused."
+
+say "the router's ruleset (one table; sandboxes are set elements)"
+ip netns exec vpcnet-vpc-demo nft list set inet vpcnet ports
+
+say "clean up"
+kill "$(cat "$STATE/listener.pid")" 2>/dev/null || true
+rm -f "$STATE/listener.pid"
+run vpcnet sandbox delete demo-fn-1
+run vpcnet sandbox delete demo-fn-2
+run vpcnet vpc delete demo
+echo "namespaces left by vpcnet: $(ls /run/netns | grep -c '^vpcnet-\(vpc-demo\|sbx-demo-\)' || true)"
+say "demo ok"

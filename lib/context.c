@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+#include "lib/internal.h"
+#include "lib/names.h"
+#include "netns/link.h"
+#include "netns/netns.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/vpcnet"
+
+VPCNET_API int vpcnet_open(struct vpcnet **out, const struct vpcnet_config *cfg,
+			   struct vpcnet_error *err)
+{
+	const char *dir = cfg && cfg->state_dir ? cfg->state_dir : DEFAULT_STATE_DIR;
+	if (!*dir || strlen(dir) >= VPCNET_PATH_MAX)
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--state-dir '%s': bad path", dir);
+	struct vpcnet *vn = calloc(1, sizeof(*vn));
+	if (!vn)
+		return verr(err, VPCNET_FAILED, ENOMEM, "vpcnet");
+	vn->host_fd = -1;
+	snprintf(vn->state_dir, sizeof(vn->state_dir), "%s", dir);
+	int ret;
+	if (cfg && cfg->host_netns) {
+		char path[VPCNET_PATH_MAX];
+		if ((ret = valid_netns_name(cfg->host_netns, "--host-netns", err)))
+			goto fail;
+		snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", cfg->host_netns);
+		if ((ret = netns_open(path, &vn->host_fd, err))) {
+			verr_wrap(err, "--host-netns");
+			goto fail;
+		}
+	}
+	if ((ret = store_open(&vn->st, dir, err)))
+		goto fail;
+	*out = vn;
+	return 0;
+fail:
+	vpcnet_close(vn);
+	return ret;
+}
+
+VPCNET_API void vpcnet_close(struct vpcnet *vn)
+{
+	if (!vn)
+		return;
+	store_close(vn->st);
+	if (vn->host_fd >= 0)
+		close(vn->host_fd);
+	free(vn);
+}
+
+int nsconn_open_here(void *arg)
+{
+	struct nsconn *c = arg;
+	int ret = rtnl_open(&c->rt, c->err);
+	if (!ret && c->want_nf && (ret = nf_open(&c->nf, c->err))) {
+		rtnl_close(c->rt);
+		c->rt = NULL;
+	}
+	return ret;
+}
+
+int nsconn_open(struct nsconn *c, int nsfd, bool want_nf, struct vpcnet_error *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->want_nf = want_nf;
+	c->err = err;
+	return netns_run(nsfd, nsconn_open_here, c, err);
+}
+
+void nsconn_close(struct nsconn *c)
+{
+	rtnl_close(c->rt);
+	c->rt = NULL;
+	nf_close(&c->nf);
+}
+
+#ifdef VPCNET_FAILPOINTS
+void failpoint(const char *name)
+{
+	const char *want = getenv("VPCNET_FAILPOINT");
+	if (want && !strcmp(want, name))
+		_exit(99);
+}
+#endif

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/* gc: the store and the kernel compared, repaired both ways.  Rows left in flight by a
+ * process that no longer runs are rolled back (kernel objects first, then the row); router
+ * ports that no row owns (a crash, or a namespace someone still held when its sandbox was
+ * deleted) are removed with their set elements.  gc carries on past errors. */
+#include <errno.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+#include "lib/internal.h"
+#include "lib/names.h"
+#include "nat/tables.h"
+#include "netns/link.h"
+#include "netns/netns.h"
+
+struct gc {
+	struct vpcnet *vn;
+	struct vpcnet_gc_report *rep;
+	struct vpcnet_error *err;   /* the first error */
+	struct vpc_row *vpcs;
+	size_t nvpcs, cap;
+	struct member_row *members;
+	size_t nmembers, mcap;
+};
+
+static void gc_fail(struct gc *g, const struct vpcnet_error *e)
+{
+	if (g->rep->errors++ == 0)
+		*g->err = *e;
+}
+
+static int grab_vpc(const struct vpc_row *r, void *arg)
+{
+	struct gc *g = arg;
+	if (g->nvpcs == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 8;
+		void *n = realloc(g->vpcs, cap * sizeof(*g->vpcs));
+		if (!n)
+			return -ENOMEM;
+		g->vpcs = n;
+		g->cap = cap;
+	}
+	g->vpcs[g->nvpcs++] = *r;
+	return 0;
+}
+
+static int grab_member(const struct member_row *r, void *arg)
+{
+	struct gc *g = arg;
+	if (!strcmp(r->state, ST_READY) || owner_alive(&r->owner))
+		return 0;
+	if (g->nmembers == g->mcap) {
+		size_t cap = g->mcap ? 2 * g->mcap : 8;
+		void *n = realloc(g->members, cap * sizeof(*g->members));
+		if (!n)
+			return -ENOMEM;
+		g->members = n;
+		g->mcap = cap;
+	}
+	g->members[g->nmembers++] = *r;
+	return 0;
+}
+
+/* Takes over the orphans (rows in flight whose owner is dead) under the write lock, so
+ * that two gc runs never repair the same thing. */
+static int claim_orphans(struct gc *g, struct vpcnet_error *err)
+{
+	struct store *st = g->vn->st;
+	struct owner me = owner_self();
+	int ret = store_begin(st, err);
+	if (ret)
+		return ret;
+	if ((ret = store_vpc_list(st, grab_vpc, g, err)) ||
+	    (ret = store_member_list(st, 0, grab_member, g, err)))
+		goto fail;
+	for (size_t i = 0; i < g->nmembers; i++)
+		if ((ret = store_member_set_state(st, g->members[i].id, g->members[i].state, &me, err)))
+			goto fail;
+	for (size_t i = 0; i < g->nvpcs; i++) {
+		struct vpc_row *v = &g->vpcs[i];
+		if (strcmp(v->state, ST_READY) && !owner_alive(&v->owner) &&
+		    (ret = store_vpc_set_state(st, v->id, v->state, &me, err)))
+			goto fail;
+	}
+	return store_commit(st, err);
+fail:
+	store_rollback(st);
+	if (ret == -ENOMEM)
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "gc");
+	return ret;
+}
+
+static const struct vpc_row *vpc_of(struct gc *g, int64_t id)
+{
+	for (size_t i = 0; i < g->nvpcs; i++)
+		if (g->vpcs[i].id == id)
+			return &g->vpcs[i];
+	return NULL;
+}
+
+static int forget(struct store *st, bool vpc, int64_t id, struct vpcnet_error *err)
+{
+	int ret = store_begin(st, err);
+	if (ret)
+		return ret;
+	ret = vpc ? store_vpc_delete(st, id, err) : store_member_delete(st, id, err);
+	if (ret) {
+		store_rollback(st);
+		return ret;
+	}
+	return store_commit(st, err);
+}
+
+struct port_scan {
+	struct gc *g;
+	const struct vpc_row *v;
+	struct nsconn *router;
+};
+
+static int check_port(const char *name, void *arg)
+{
+	struct port_scan *ps = arg;
+	struct vpcnet_error e;
+	int64_t id = port_id(name);
+	if (id < 0)
+		return 0;
+	struct member_row m;
+	int ret = store_member_get_id(ps->g->vn->st, id, &m, &e);
+	if (!ret && m.vpc_id == ps->v->id)
+		return 0;  /* owned */
+	if (ret && ret != -ENOENT) {
+		gc_fail(ps->g, &e);
+		return 0;
+	}
+	/* Nobody owns it: out of @ports (if a crash left it there), then gone. */
+	struct nft_batch *b = nftb_new();
+	if (!b)
+		return verr(ps->g->err, VPCNET_FAILED, ENOMEM, "gc");
+	router_port_elem(b, NFT_MSG_DELSETELEM, name);
+	ret = nft_commit(&ps->router->nf, b, true, &e);
+	nftb_free(b);
+	if (ret || (ret = link_delete(ps->router->rt, name, &e))) {
+		verr_wrap(&e, "VPC %s: port %s", ps->v->name, name);
+		gc_fail(ps->g, &e);
+		return 0;
+	}
+	ps->g->rep->ports_removed++;
+	return 0;
+}
+
+static void scan_router(struct gc *g, const struct vpc_row *v)
+{
+	char path[VPCNET_PATH_MAX];
+	router_netns_path(path, v->name);
+	struct vpcnet_error e;
+	struct nsconn router = { 0 };
+	int fd = -1;
+	if (netns_open(path, &fd, &e) || nsconn_open(&router, fd, true, &e)) {
+		verr_wrap(&e, "VPC %s", v->name);
+		gc_fail(g, &e);
+		goto out;
+	}
+	struct port_scan ps = { g, v, &router };
+	if (link_each(router.rt, PORT_PREFIX, check_port, &ps, &e)) {
+		verr_wrap(&e, "VPC %s", v->name);
+		gc_fail(g, &e);
+	}
+out:
+	nsconn_close(&router);
+	if (fd >= 0)
+		close(fd);
+}
+
+VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
+			 struct vpcnet_error *err)
+{
+	struct vpcnet_gc_report rep = { 0 };
+	struct gc g = { .vn = vn, .rep = &rep, .err = err };
+	struct vpcnet_error e;
+	int ret = claim_orphans(&g, err);
+	if (ret)
+		goto out;
+	struct owner me = owner_self();
+
+	/* Half-made or half-deleted sandboxes first: their VPC may be going too. */
+	for (size_t i = 0; i < g.nmembers; i++) {
+		const struct member_row *m = &g.members[i];
+		const struct vpc_row *v = vpc_of(&g, m->vpc_id);
+		if (!v)
+			continue;
+		if (sandbox_teardown(vn, m, v, NULL, &e) || forget(vn->st, false, m->id, &e)) {
+			verr_wrap(&e, "sandbox %s", m->name);
+			gc_fail(&g, &e);
+			continue;
+		}
+		rep.sandboxes_removed++;
+	}
+	for (size_t i = 0; i < g.nvpcs; i++) {
+		const struct vpc_row *v = &g.vpcs[i];
+		if (!strcmp(v->state, ST_READY)) {
+			scan_router(&g, v);
+			continue;
+		}
+		if (owner_alive(&v->owner) && v->owner.pid != me.pid)
+			continue;  /* still being worked on */
+		if (vpc_teardown(vn, v, true, &e) || forget(vn->st, true, v->id, &e)) {
+			verr_wrap(&e, "VPC %s", v->name);
+			gc_fail(&g, &e);
+			continue;
+		}
+		rep.vpcs_removed++;
+	}
+	if (rep.errors)
+		ret = -(err->errnum ? err->errnum : EIO);
+out:
+	free(g.vpcs);
+	free(g.members);
+	if (report)
+		*report = rep;
+	return ret;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* What the lib/ files share: the handle, sockets opened inside a namespace, and the
+ * failpoints that tests use to kill a process half-way through an operation. */
+#ifndef VPCNET_INTERNAL_H
+#define VPCNET_INTERNAL_H
+
+#include <limits.h>
+#include "lib/store.h"
+#include "nft/nft.h"
+#include "vpcnet.h"
+
+struct nl_sock;
+
+struct vpcnet {
+	char state_dir[PATH_MAX];
+	int host_fd;        /* the host namespace; -1: the caller's own */
+	struct store *st;
+};
+
+/* Netlink sockets that live in one namespace. */
+struct nsconn {
+	struct nl_sock *rt;
+	struct nf_sock nf;
+	bool want_nf;
+	struct vpcnet_error *err;
+};
+
+/* Opens sockets inside namespace @nsfd (-1: the caller's); with @want_nf an nfnetlink one. */
+int nsconn_open(struct nsconn *c, int nsfd, bool want_nf, struct vpcnet_error *err);
+/* The body of nsconn_open, for callers already running inside the namespace. */
+int nsconn_open_here(void *c);
+void nsconn_close(struct nsconn *c);
+
+/* VPC internals used by sandbox.c and gc.c. */
+int vpc_teardown(struct vpcnet *vn, const struct vpc_row *v, bool remove_netns,
+		 struct vpcnet_error *err);
+int vpc_resolve(struct vpcnet *vn, const char *name, struct vpc_row *out,
+		struct vpcnet_error *err);
+int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
+		     unsigned *ct_removed, struct vpcnet_error *err);
+void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);
+
+#ifdef VPCNET_FAILPOINTS
+/* Test builds: exits the process at the named point when VPCNET_FAILPOINT names it. */
+void failpoint(const char *name);
+#else
+#define failpoint(name) ((void)0)
+#endif
+
+#endif

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/* Sandboxes: a namespace (made, or adopted from an orchestrator), a veth whose peer is born
+ * inside it and whose other end is a routed port of the VPC router (/32 route, pinned
+ * neighbour, proxy ARP), an address and a default route inside, and two set elements in
+ * the router's table.  The row is written first and removed last (see store.h). */
+#include <errno.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/addr.h"
+#include "lib/error.h"
+#include "lib/internal.h"
+#include "lib/names.h"
+#include "nat/conntrack.h"
+#include "nat/tables.h"
+#include "netns/link.h"
+#include "netns/netns.h"
+
+static void sandbox_to_public(const struct member_row *m, const struct vpc_row *v,
+			      struct vpcnet_sandbox *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", m->name);
+	snprintf(out->vpc, sizeof(out->vpc), "%s", v->name);
+	snprintf(out->netns, sizeof(out->netns), "%s", m->netns);
+	out->netns_owned = m->netns_owned;
+	snprintf(out->ifname, sizeof(out->ifname), "%s", m->ifname);
+	port_name(out->port, m->id);
+	out->addr = to_in_addr(m->ip);
+	out->prefix = v->prefix;
+	out->gateway = to_in_addr(subnet_gateway(v->net));
+	member_mac(m->ip, out->mac);
+	snprintf(out->state, sizeof(out->state), "%s", m->state);
+}
+
+/* Runs inside a sandbox namespace: IPv6 off (for the namespace when it is ours, for our
+ * interface when adopted) and a socket to configure it with. */
+struct sbx_init {
+	const char *ifname;   /* adopted: the interface to turn IPv6 off on; NULL: all */
+	struct nsconn conn;
+	struct vpcnet_error *err;
+};
+
+static int sbx_init(void *arg)
+{
+	struct sbx_init *si = arg;
+	int ret;
+	if (!si->ifname) {
+		if ((ret = sysctl_write("net/ipv6/conf/all/disable_ipv6", "1", si->err)) ||
+		    (ret = sysctl_write("net/ipv6/conf/default/disable_ipv6", "1", si->err)))
+			return ret;
+	}
+	si->conn.err = si->err;
+	return nsconn_open_here(&si->conn);
+}
+
+static int sbx_ipv6_off(void *arg)
+{
+	struct sbx_init *si = arg;
+	char key[64];
+	snprintf(key, sizeof(key), "net/ipv6/conf/%s/disable_ipv6", si->ifname);
+	return sysctl_write(key, "1", si->err);
+}
+
+/* *@made tells whether the namespace was made here (a failure may not remove another's). */
+static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
+			 int adopted_fd, bool *made, struct vpcnet_error *err)
+{
+	char rpath[VPCNET_PATH_MAX], port[VPCNET_IFNAME_MAX + 1];
+	router_netns_path(rpath, v->name);
+	port_name(port, m->id);
+	uint8_t mac[6];
+	member_mac(m->ip, mac);
+	struct nsconn router = { 0 };
+	struct sbx_init si = { .err = err };
+	struct nft_batch *b = NULL;
+	int rfd = -1, sfd = -1, ret;
+
+	if ((ret = netns_open(rpath, &rfd, err)) ||
+	    (ret = nsconn_open(&router, rfd, true, err)))
+		goto out;
+	if (m->netns_owned) {
+		if ((ret = netns_create(m->netns, sbx_init, &si, &sfd, err)))
+			goto out;
+		*made = true;
+	} else {
+		sfd = adopted_fd;
+		if ((ret = netns_run(sfd, sbx_init, &si, err)))
+			goto out;
+		int idx;
+		if (!link_index(si.conn.rt, m->ifname, &idx, err)) {
+			ret = vinput(err, VPCNET_EXISTS, EEXIST, "interface %s already exists in %s",
+				     m->ifname, m->netns);
+			goto out;
+		}
+	}
+	failpoint("sandbox-create:netns");
+	if ((ret = link_veth_create(router.rt, port, m->ifname, sfd, mac, err)))
+		goto out;
+	failpoint("sandbox-create:veth");
+	int pidx, eidx;
+	if ((ret = link_index(router.rt, port, &pidx, err)) ||
+	    (ret = route_add(router.rt, ROUTE_UNICAST, m->ip, 32, pidx, 0, true, err)) ||
+	    (ret = neigh_pin(router.rt, pidx, m->ip, mac, err)) ||
+	    (ret = neigh_proxy_now(router.rt, pidx, err)))
+		goto out;
+	if (!m->netns_owned) {
+		si.ifname = m->ifname;
+		if ((ret = netns_run(sfd, sbx_ipv6_off, &si, err)))
+			goto out;
+	}
+	if ((ret = link_index(si.conn.rt, m->ifname, &eidx, err)) ||
+	    (ret = addr_add(si.conn.rt, eidx, m->ip, v->prefix, err)) ||
+	    (ret = link_up(si.conn.rt, eidx, err)) ||
+	    (ret = link_up(si.conn.rt, 1, err)) ||
+	    (ret = route_add(si.conn.rt, ROUTE_UNICAST, 0, 0, eidx, subnet_gateway(v->net), false,
+			     err)))
+		goto out;
+	failpoint("sandbox-create:addr");
+	if (!(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto out;
+	}
+	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip);
+	if ((ret = nft_commit(&router.nf, b, false, err)))
+		verr_wrap(err, "router table");
+out:
+	nftb_free(b);
+	nsconn_close(&si.conn);
+	nsconn_close(&router);
+	if (rfd >= 0)
+		close(rfd);
+	if (sfd >= 0 && sfd != adopted_fd)
+		close(sfd);
+	return ret;
+}
+
+int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
+		     unsigned *ct_removed, struct vpcnet_error *err)
+{
+	char rpath[VPCNET_PATH_MAX], port[VPCNET_IFNAME_MAX + 1];
+	router_netns_path(rpath, v->name);
+	port_name(port, m->id);
+	struct nsconn router = { 0 };
+	struct nft_batch *b = NULL;
+	int rfd = -1;
+	int ret = netns_open(rpath, &rfd, err);
+	if (ret == -ENOENT) {
+		ret = 0;  /* no router: nothing of the sandbox is left in it */
+		goto netns;
+	}
+	if (ret || (ret = nsconn_open(&router, rfd, true, err)))
+		goto out;
+	/* First out of the sets (no new flow from now on), then its flows forgotten. */
+	if (!(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto out;
+	}
+	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip);
+	if ((ret = nft_commit(&router.nf, b, true, err))) {
+		verr_wrap(err, "router table");
+		goto out;
+	}
+	failpoint("sandbox-delete:elements");
+	if ((ret = conntrack_flush_addr(&router.nf, m->ip, ct_removed, err)))
+		goto out;
+	failpoint("sandbox-delete:conntrack");
+	if (!m->netns_owned && (ret = link_delete(router.rt, port, err)))
+		goto out;
+netns:
+	/* An owned namespace goes at once; the kernel frees it and the veth pair with it. */
+	if (m->netns_owned)
+		ret = netns_remove(m->netns, err);
+out:
+	nftb_free(b);
+	nsconn_close(&router);
+	if (rfd >= 0)
+		close(rfd);
+	return ret;
+}
+
+static int sandbox_forget(struct vpcnet *vn, int64_t id, struct vpcnet_error *err)
+{
+	int ret = store_begin(vn->st, err);
+	if (ret)
+		return ret;
+	if ((ret = store_member_delete(vn->st, id, err))) {
+		store_rollback(vn->st);
+		return ret;
+	}
+	return store_commit(vn->st, err);
+}
+
+VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sandbox_spec *spec,
+				     struct vpcnet_sandbox *out, struct vpcnet_error *err)
+{
+	struct member_row m = { .owner = owner_self() };
+	struct vpc_row v;
+	int adopted_fd = -1, ret;
+	const char *ifname = spec->ifname ? spec->ifname : DEFAULT_IFNAME;
+
+	if ((ret = valid_sandbox_id(spec->id, err)) ||
+	    (ret = valid_ifname(ifname, "--ifname", err)))
+		return ret;
+	if (spec->addr && parse_ipv4(spec->addr, &m.ip))
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--ip '%s': not an IPv4 address",
+			      spec->addr);
+	if (spec->netns) {
+		if (strlen(spec->netns) >= sizeof(m.netns))
+			return vinput(err, VPCNET_BAD_INPUT, ENAMETOOLONG, "--netns: path too long");
+		if ((ret = netns_open(spec->netns, &adopted_fd, err)))
+			return verr_wrap(err, "--netns");
+	}
+	snprintf(m.name, sizeof(m.name), "%s", spec->id);
+	snprintf(m.ifname, sizeof(m.ifname), "%s", ifname);
+	snprintf(m.state, sizeof(m.state), ST_CREATING);
+	m.netns_owned = !spec->netns;
+	if (spec->netns)
+		snprintf(m.netns, sizeof(m.netns), "%s", spec->netns);
+	else
+		sandbox_netns_path(m.netns, spec->id);
+
+	if ((ret = vpc_resolve(vn, spec->vpc, &v, err)))
+		goto out;
+	if (m.ip && (ret = subnet_check_lease(v.net, v.prefix, m.ip, err)))
+		goto out;
+	m.vpc_id = v.id;
+	if ((ret = store_begin(vn->st, err)))
+		goto out;
+	if ((ret = store_member_insert(vn->st, &m, subnet_first(v.net),
+				       subnet_last(v.net, v.prefix), err)) ||
+	    (ret = store_commit(vn->st, err))) {
+		store_rollback(vn->st);
+		goto out;
+	}
+	failpoint("sandbox-create:row");
+	bool made = false;
+	if ((ret = sandbox_build(vn, &m, &v, adopted_fd, &made, err))) {
+		struct vpcnet_error ignored;
+		verr_wrap(err, "sandbox %s", m.name);
+		struct member_row undo = m;
+		undo.netns_owned = made;
+		if (!sandbox_teardown(vn, &undo, &v, NULL, &ignored))
+			sandbox_forget(vn, m.id, &ignored);
+		goto out;
+	}
+	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err)))
+		goto out;
+	snprintf(m.state, sizeof(m.state), ST_READY);
+	if (out)
+		sandbox_to_public(&m, &v, out);
+out:
+	if (adopted_fd >= 0)
+		close(adopted_fd);
+	return ret;
+}
+
+VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct vpcnet_error *err)
+{
+	struct member_row m;
+	struct vpc_row v;
+	int ret = valid_sandbox_id(id, err);
+	if (ret)
+		return ret;
+	if ((ret = store_begin(vn->st, err)))
+		return ret;
+	if ((ret = store_member_get(vn->st, id, &m, err))) {
+		store_rollback(vn->st);
+		return ret == -ENOENT ? 0 : ret;  /* gone already: done */
+	}
+	if (strcmp(m.state, ST_READY) && owner_alive(&m.owner) &&
+	    m.owner.pid != owner_self().pid) {
+		store_rollback(vn->st);
+		return vinput(err, VPCNET_FAILED, EBUSY,
+			      "sandbox '%s' is being %s by process %lld: try again", id,
+			      !strcmp(m.state, ST_CREATING) ? "created" : "deleted",
+			      (long long)m.owner.pid);
+	}
+	struct owner me = owner_self();
+	if ((ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) ||
+	    (ret = store_member_set_state(vn->st, m.id, ST_DELETING, &me, err)) ||
+	    (ret = store_commit(vn->st, err))) {
+		store_rollback(vn->st);
+		return ret;
+	}
+	if ((ret = sandbox_teardown(vn, &m, &v, NULL, err)))
+		return verr_wrap(err, "sandbox %s", id);
+	failpoint("sandbox-delete:kernel");
+	return sandbox_forget(vn, m.id, err);
+}
+
+VPCNET_API int vpcnet_sandbox_get(struct vpcnet *vn, const char *id, struct vpcnet_sandbox *out,
+				  struct vpcnet_error *err)
+{
+	struct member_row m;
+	struct vpc_row v;
+	int ret = valid_sandbox_id(id, err);
+	if (ret || (ret = store_member_get(vn->st, id, &m, err)) ||
+	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)))
+		return ret;
+	sandbox_to_public(&m, &v, out);
+	return 0;
+}
+
+struct list_arg {
+	struct vpcnet *vn;
+	int (*fn)(const struct vpcnet_sandbox *, void *);
+	void *arg;
+	struct vpc_row v;  /* cache: sandboxes come grouped rarely, but usually few VPCs */
+	struct vpcnet_error *err;
+};
+
+static int list_one(const struct member_row *m, void *arg)
+{
+	struct list_arg *la = arg;
+	if (la->v.id != m->vpc_id) {
+		int ret = store_vpc_get_id(la->vn->st, m->vpc_id, &la->v, la->err);
+		if (ret)
+			return ret;
+	}
+	struct vpcnet_sandbox sb;
+	sandbox_to_public(m, &la->v, &sb);
+	return la->fn(&sb, la->arg);
+}
+
+VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
+				   int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,
+				   struct vpcnet_error *err)
+{
+	struct list_arg la = { .vn = vn, .fn = fn, .arg = arg, .err = err };
+	int64_t vpc_id = 0;
+	if (vpc) {
+		int ret = valid_vpc_name(vpc, err);
+		if (ret || (ret = store_vpc_get(vn->st, vpc, &la.v, err)))
+			return ret;
+		vpc_id = la.v.id;
+	}
+	return store_member_list(vn->st, vpc_id, list_one, &la, err);
+}

@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+#include "lib/addr.h"
+#include "lib/store.h"
+
+#define SCHEMA_VERSION 1
+#define BUSY_TIMEOUT_MS 30000
+
+struct store {
+	sqlite3 *db;
+};
+
+static const char schema_v1[] =
+	"CREATE TABLE vpcs ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL UNIQUE,"
+	" net INTEGER NOT NULL, prefix INTEGER NOT NULL,"
+	" nat INTEGER NOT NULL, uplink TEXT NOT NULL,"
+	" transit INTEGER NOT NULL UNIQUE,"
+	" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE members ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" kind TEXT NOT NULL DEFAULT 'sandbox',"
+	" name TEXT NOT NULL,"
+	" vpc_id INTEGER NOT NULL REFERENCES vpcs(id),"
+	" ip INTEGER NOT NULL,"
+	" netns TEXT NOT NULL, netns_owned INTEGER NOT NULL, ifname TEXT NOT NULL,"
+	" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));";
+
+static int db_err(struct store *st, struct vpcnet_error *err, int rc, const char *what)
+{
+	int e = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? EBUSY : EIO;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		e = EEXIST;
+	return vinput(err, e == EEXIST ? VPCNET_EXISTS : VPCNET_FAILED, e, "state store: %s: %s",
+		      what, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+}
+
+static void stmt_free(sqlite3_stmt **s)
+{
+	if (*s)
+		sqlite3_finalize(*s);
+}
+#define STMT cleanup(stmt_free) sqlite3_stmt *
+
+static int prep(struct store *st, sqlite3_stmt **s, const char *sql, struct vpcnet_error *err)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+	return rc == SQLITE_OK ? 0 : db_err(st, err, rc, "prepare");
+}
+
+static int exec(struct store *st, const char *sql, struct vpcnet_error *err)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : db_err(st, err, rc, sql);
+}
+
+/* Steps a statement that returns no rows. */
+static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct vpcnet_error *err)
+{
+	int rc = sqlite3_step(s);
+	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, what);
+}
+
+static int ensure_dir(const char *dir, struct vpcnet_error *err)
+{
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return verr(err, VPCNET_FAILED, errno, "state directory %s", dir);
+	struct stat sb;
+	if (stat(dir, &sb))
+		return verr(err, VPCNET_FAILED, errno, "state directory %s", dir);
+	if (!S_ISDIR(sb.st_mode))
+		return verr(err, VPCNET_FAILED, ENOTDIR, "state directory %s", dir);
+	if (sb.st_uid != geteuid())
+		return vinput(err, VPCNET_FAILED, EPERM,
+			      "state directory %s belongs to uid %u, not to us (uid %u)", dir,
+			      sb.st_uid, geteuid());
+	return 0;
+}
+
+int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
+{
+	int ret = ensure_dir(dir, err);
+	if (ret)
+		return ret;
+	struct store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return verr(err, VPCNET_FAILED, ENOMEM, "state store");
+	char path[VPCNET_PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	mode_t old = umask(077);
+	int rc = sqlite3_open_v2(path, &st->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	umask(old);
+	if (rc != SQLITE_OK) {
+		ret = db_err(st, err, rc, path);
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if ((ret = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			    "PRAGMA foreign_keys=ON;", err)))
+		goto fail;
+
+	/* Schema: versioned with user_version, created under the write lock. */
+	if ((ret = store_begin(st, err)))
+		goto fail;
+	int version = 0;
+	{
+		STMT s = NULL;
+		if ((ret = prep(st, &s, "PRAGMA user_version", err)))
+			goto fail_tx;
+		if (sqlite3_step(s) == SQLITE_ROW)
+			version = sqlite3_column_int(s, 0);
+	}
+	if (version > SCHEMA_VERSION) {
+		ret = vinput(err, VPCNET_FAILED, EPROTO,
+			     "state store %s: schema version %d is newer than this vpcnet (%d)",
+			     path, version, SCHEMA_VERSION);
+		goto fail_tx;
+	}
+	if (version < 1) {
+		if ((ret = exec(st, schema_v1, err)) ||
+		    (ret = exec(st, "PRAGMA user_version = 1", err)))
+			goto fail_tx;
+	}
+	if ((ret = store_commit(st, err)))
+		goto fail;
+	*out = st;
+	return 0;
+fail_tx:
+	store_rollback(st);
+fail:
+	store_close(st);
+	return ret;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+int store_begin(struct store *st, struct vpcnet_error *err)
+{
+	return exec(st, "BEGIN IMMEDIATE", err);
+}
+
+int store_commit(struct store *st, struct vpcnet_error *err)
+{
+	return exec(st, "COMMIT", err);
+}
+
+void store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+#define VPC_COLS "v.id, v.name, v.net, v.prefix, v.nat, v.uplink, v.transit, v.state," \
+		 " v.owner_pid, v.owner_start," \
+		 " (SELECT count(*) FROM members m WHERE m.vpc_id = v.id)"
+
+static void vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(s, 0);
+	copy_text(r->name, sizeof(r->name), s, 1);
+	r->net = sqlite3_column_int64(s, 2);
+	r->prefix = sqlite3_column_int(s, 3);
+	r->nat = sqlite3_column_int(s, 4);
+	copy_text(r->uplink, sizeof(r->uplink), s, 5);
+	r->transit = sqlite3_column_int64(s, 6);
+	copy_text(r->state, sizeof(r->state), s, 7);
+	r->owner.pid = sqlite3_column_int64(s, 8);
+	r->owner.start = sqlite3_column_int64(s, 9);
+	r->members = sqlite3_column_int64(s, 10);
+}
+
+static int vpc_get_by(struct store *st, const char *where, const char *name, int64_t id,
+		      struct vpc_row *out, struct vpcnet_error *err)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql), "SELECT " VPC_COLS " FROM vpcs v WHERE %s", where);
+	STMT s = NULL;
+	int ret = prep(st, &s, sql, err);
+	if (ret)
+		return ret;
+	if (name)
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		if (name)
+			return vinput(err, VPCNET_NOT_FOUND, ENOENT, "VPC '%s' not found", name);
+		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "VPC #%lld not found", (long long)id);
+	}
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "read VPC");
+	vpc_from_row(s, out);
+	return 0;
+}
+
+int store_vpc_get(struct store *st, const char *name, struct vpc_row *out, struct vpcnet_error *err)
+{
+	return vpc_get_by(st, "v.name = ?1", name, 0, out, err);
+}
+
+int store_vpc_get_id(struct store *st, int64_t id, struct vpc_row *out, struct vpcnet_error *err)
+{
+	return vpc_get_by(st, "v.id = ?1", NULL, id, out, err);
+}
+
+/* The lowest integer >= @floor not in @table.@col (optionally restricted by vpc_id). */
+static int lowest_free(struct store *st, const char *sql, int64_t vpc_id, int64_t floor,
+		       int64_t *out, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, sql, err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, vpc_id);
+	sqlite3_bind_int64(s, 2, floor);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "allocate");
+	*out = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
+int store_vpc_insert(struct store *st, struct vpc_row *row, struct vpcnet_error *err)
+{
+	int64_t idx;
+	int ret = lowest_free(st,
+		"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM vpcs WHERE transit = ?2 AND ?1 = ?1)"
+		" THEN ?2 ELSE (SELECT v.transit + 1 FROM vpcs v WHERE NOT EXISTS"
+		" (SELECT 1 FROM vpcs x WHERE x.transit = v.transit + 1) ORDER BY v.transit LIMIT 1)"
+		" END", 0, 0, &idx, err);
+	if (ret)
+		return ret;
+	STMT s = NULL;
+	if ((ret = prep(st, &s,
+			"INSERT INTO vpcs (name, net, prefix, nat, uplink, transit, state,"
+			" owner_pid, owner_start, created) VALUES (?,?,?,?,?,?,?,?,?,?)", err)))
+		return ret;
+	sqlite3_bind_text(s, 1, row->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, row->net);
+	sqlite3_bind_int(s, 3, row->prefix);
+	sqlite3_bind_int(s, 4, row->nat);
+	sqlite3_bind_text(s, 5, row->uplink, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, idx);
+	sqlite3_bind_text(s, 7, row->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 8, row->owner.pid);
+	sqlite3_bind_int64(s, 9, row->owner.start);
+	sqlite3_bind_int64(s, 10, time(NULL));
+	int rc = sqlite3_step(s);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return vinput(err, VPCNET_EXISTS, EEXIST, "VPC '%s' already exists", row->name);
+	if (rc != SQLITE_DONE)
+		return db_err(st, err, rc, "insert VPC");
+	row->id = sqlite3_last_insert_rowid(st->db);
+	row->transit = idx;
+	return 0;
+}
+
+static int set_state(struct store *st, const char *table, int64_t id, const char *state,
+		     const struct owner *o, struct vpcnet_error *err)
+{
+	char sql[160];
+	snprintf(sql, sizeof(sql),
+		 "UPDATE %s SET state = ?1, owner_pid = ?2, owner_start = ?3 WHERE id = ?4", table);
+	STMT s = NULL;
+	int ret = prep(st, &s, sql, err);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, o ? o->pid : 0);
+	sqlite3_bind_int64(s, 3, o ? o->start : 0);
+	sqlite3_bind_int64(s, 4, id);
+	return step_done(st, s, "update state", err);
+}
+
+static int delete_id(struct store *st, const char *sql, int64_t id, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, sql, err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, id);
+	return step_done(st, s, "delete", err);
+}
+
+int store_vpc_set_state(struct store *st, int64_t id, const char *state, const struct owner *o,
+			struct vpcnet_error *err)
+{
+	return set_state(st, "vpcs", id, state, o, err);
+}
+
+int store_vpc_delete(struct store *st, int64_t id, struct vpcnet_error *err)
+{
+	return delete_id(st, "DELETE FROM vpcs WHERE id = ?1", id, err);
+}
+
+int store_vpc_list(struct store *st, int (*fn)(const struct vpc_row *, void *), void *arg,
+		   struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT " VPC_COLS " FROM vpcs v ORDER BY v.name", err);
+	if (ret)
+		return ret;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct vpc_row r;
+		vpc_from_row(s, &r);
+		if ((ret = fn(&r, arg)))
+			return ret;
+	}
+	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "list VPCs");
+}
+
+int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT count(*) FROM vpcs", err);
+	if (ret)
+		return ret;
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "count VPCs");
+	*n = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
+#define MEMBER_COLS "id, name, vpc_id, ip, netns, netns_owned, ifname, state, owner_pid, owner_start"
+
+static void member_from_row(sqlite3_stmt *s, struct member_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(s, 0);
+	copy_text(r->name, sizeof(r->name), s, 1);
+	r->vpc_id = sqlite3_column_int64(s, 2);
+	r->ip = sqlite3_column_int64(s, 3);
+	copy_text(r->netns, sizeof(r->netns), s, 4);
+	r->netns_owned = sqlite3_column_int(s, 5);
+	copy_text(r->ifname, sizeof(r->ifname), s, 6);
+	copy_text(r->state, sizeof(r->state), s, 7);
+	r->owner.pid = sqlite3_column_int64(s, 8);
+	r->owner.start = sqlite3_column_int64(s, 9);
+}
+
+static int member_get_by(struct store *st, const char *where, const char *name, int64_t id,
+			 struct member_row *out, struct vpcnet_error *err)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT " MEMBER_COLS " FROM members WHERE kind = 'sandbox' AND %s", where);
+	STMT s = NULL;
+	int ret = prep(st, &s, sql, err);
+	if (ret)
+		return ret;
+	if (name)
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return name ? vinput(err, VPCNET_NOT_FOUND, ENOENT, "sandbox '%s' not found", name)
+			    : vinput(err, VPCNET_NOT_FOUND, ENOENT, "sandbox #%lld not found",
+				     (long long)id);
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "read sandbox");
+	member_from_row(s, out);
+	return 0;
+}
+
+int store_member_get(struct store *st, const char *name, struct member_row *out,
+		     struct vpcnet_error *err)
+{
+	return member_get_by(st, "name = ?1", name, 0, out, err);
+}
+
+int store_member_get_id(struct store *st, int64_t id, struct member_row *out,
+			struct vpcnet_error *err)
+{
+	return member_get_by(st, "id = ?1", NULL, id, out, err);
+}
+
+int store_member_insert(struct store *st, struct member_row *row, uint32_t first, uint32_t last,
+			struct vpcnet_error *err)
+{
+	int ret;
+	char a[16];
+	if (row->ip == 0) {
+		int64_t ip;
+		ret = lowest_free(st,
+			"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM members WHERE vpc_id = ?1"
+			" AND ip = ?2) THEN ?2 ELSE (SELECT m.ip + 1 FROM members m WHERE"
+			" m.vpc_id = ?1 AND m.ip >= ?2 AND NOT EXISTS (SELECT 1 FROM members x"
+			" WHERE x.vpc_id = ?1 AND x.ip = m.ip + 1) ORDER BY m.ip LIMIT 1) END",
+			row->vpc_id, first, &ip, err);
+		if (ret)
+			return ret;
+		if (ip > last)
+			return vinput(err, VPCNET_EXISTS, ENOSPC,
+				      "subnet exhausted: all %u addresses are leased",
+				      last - first + 1);
+		row->ip = ip;
+	}
+	STMT s = NULL;
+	if ((ret = prep(st, &s,
+			"INSERT INTO members (name, vpc_id, ip, netns, netns_owned, ifname, state,"
+			" owner_pid, owner_start, created) VALUES (?,?,?,?,?,?,?,?,?,?)", err)))
+		return ret;
+	sqlite3_bind_text(s, 1, row->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, row->vpc_id);
+	sqlite3_bind_int64(s, 3, row->ip);
+	sqlite3_bind_text(s, 4, row->netns, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, row->netns_owned);
+	sqlite3_bind_text(s, 6, row->ifname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, row->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 8, row->owner.pid);
+	sqlite3_bind_int64(s, 9, row->owner.start);
+	sqlite3_bind_int64(s, 10, time(NULL));
+	int rc = sqlite3_step(s);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		if (strstr(sqlite3_errmsg(st->db), "members.ip"))
+			return vinput(err, VPCNET_EXISTS, EADDRINUSE, "address %s is already leased",
+				      ipv4_str(row->ip, a));
+		return vinput(err, VPCNET_EXISTS, EEXIST, "sandbox '%s' already exists", row->name);
+	}
+	if (rc != SQLITE_DONE)
+		return db_err(st, err, rc, "insert sandbox");
+	row->id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int store_member_set_state(struct store *st, int64_t id, const char *state,
+			   const struct owner *o, struct vpcnet_error *err)
+{
+	return set_state(st, "members", id, state, o, err);
+}
+
+int store_member_delete(struct store *st, int64_t id, struct vpcnet_error *err)
+{
+	return delete_id(st, "DELETE FROM members WHERE id = ?1", id, err);
+}
+
+int store_member_list(struct store *st, int64_t vpc_id,
+		      int (*fn)(const struct member_row *, void *), void *arg,
+		      struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s,
+		       "SELECT " MEMBER_COLS " FROM members WHERE kind = 'sandbox'"
+		       " AND (?1 = 0 OR vpc_id = ?1) ORDER BY name", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, vpc_id);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct member_row r;
+		member_from_row(s, &r);
+		if ((ret = fn(&r, arg)))
+			return ret;
+	}
+	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "list sandboxes");
+}
+
+static int64_t proc_start(int64_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The command name may hold spaces and ')': fields resume after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	long long start = -1;
+	/* field 3 is state; start time is field 22, i.e. the 20th after the ')'. */
+	int field = 2;
+	char *save = NULL;
+	for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+		if (++field == 22) {
+			start = strtoll(tok, NULL, 10);
+			break;
+		}
+	return start;
+}
+
+struct owner owner_self(void)
+{
+	struct owner o = { .pid = getpid() };
+	o.start = proc_start(o.pid);
+	return o;
+}
+
+bool owner_alive(const struct owner *o)
+{
+	if (o->pid <= 0)
+		return false;
+	int64_t start = proc_start(o->pid);
+	return start >= 0 && start == o->start;
+}

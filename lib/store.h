@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* The state store: an SQLite database (WAL, BEGIN IMMEDIATE, busy timeout) holding VPCs,
+ * members (sandboxes) and their address leases.  A row is written before the kernel
+ * objects it names are made and removed after they are gone, with a state and an owner
+ * (pid + start time) while in flight, so `gc` can tell a crash from work in progress. */
+#ifndef VPCNET_STORE_H
+#define VPCNET_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "vpcnet.h"
+
+struct store;
+
+#define ST_CREATING "creating"
+#define ST_READY "ready"
+#define ST_DELETING "deleting"
+
+struct owner {
+	int64_t pid;
+	int64_t start; /* start time in clock ticks since boot, /proc/PID/stat field 22 */
+};
+
+struct vpc_row {
+	int64_t id;
+	char name[VPCNET_NAME_MAX + 1];
+	uint32_t net;
+	unsigned prefix;
+	bool nat;
+	char uplink[VPCNET_IFNAME_MAX + 1];
+	uint32_t transit; /* transit index */
+	char state[12];
+	struct owner owner;
+	int64_t members;  /* filled by get/list */
+};
+
+struct member_row {
+	int64_t id;
+	char name[VPCNET_ID_MAX + 1];
+	int64_t vpc_id;
+	uint32_t ip;
+	char netns[VPCNET_PATH_MAX];
+	bool netns_owned;
+	char ifname[VPCNET_IFNAME_MAX + 1];
+	char state[12];
+	struct owner owner;
+};
+
+int store_open(struct store **out, const char *dir, struct vpcnet_error *err);
+void store_close(struct store *st);
+
+/* BEGIN IMMEDIATE: one writer at a time; waits (busy timeout) for the others. */
+int store_begin(struct store *st, struct vpcnet_error *err);
+int store_commit(struct store *st, struct vpcnet_error *err);
+void store_rollback(struct store *st);
+
+/* Getters return -ENOENT (status NOT_FOUND) when there is no such row. */
+int store_vpc_get(struct store *st, const char *name, struct vpc_row *out, struct vpcnet_error *err);
+int store_vpc_get_id(struct store *st, int64_t id, struct vpc_row *out, struct vpcnet_error *err);
+/* Fills in @row->id and @row->transit (the lowest free transit index). */
+int store_vpc_insert(struct store *st, struct vpc_row *row, struct vpcnet_error *err);
+int store_vpc_set_state(struct store *st, int64_t id, const char *state, const struct owner *o,
+			struct vpcnet_error *err);
+int store_vpc_delete(struct store *st, int64_t id, struct vpcnet_error *err);
+int store_vpc_list(struct store *st, int (*fn)(const struct vpc_row *, void *), void *arg,
+		   struct vpcnet_error *err);
+
+int store_member_get(struct store *st, const char *name, struct member_row *out,
+		     struct vpcnet_error *err);
+int store_member_get_id(struct store *st, int64_t id, struct member_row *out,
+			struct vpcnet_error *err);
+/* Leases @row->ip if non-zero (EEXIST when taken), else the lowest free address in
+ * [@first, @last] (EEXIST when the subnet is exhausted); fills @row->id and @row->ip. */
+int store_member_insert(struct store *st, struct member_row *row, uint32_t first, uint32_t last,
+			struct vpcnet_error *err);
+int store_member_set_state(struct store *st, int64_t id, const char *state,
+			   const struct owner *o, struct vpcnet_error *err);
+int store_member_delete(struct store *st, int64_t id, struct vpcnet_error *err);
+/* Members of VPC @vpc_id (all when 0), by name. */
+int store_member_list(struct store *st, int64_t vpc_id,
+		      int (*fn)(const struct member_row *, void *), void *arg,
+		      struct vpcnet_error *err);
+int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err);
+
+/* This process as an owner, and whether an owner still runs. */
+struct owner owner_self(void);
+bool owner_alive(const struct owner *o);
+
+#endif

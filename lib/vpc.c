@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: MIT */
+/* VPCs: a router namespace with the gateway on lo, a transit veth to the host, the router's
+ * nftables table, and with a NAT gateway a default route and the host's masquerade. */
+#include <errno.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/addr.h"
+#include "lib/error.h"
+#include "lib/internal.h"
+#include "lib/names.h"
+#include "nat/tables.h"
+#include "netns/link.h"
+#include "netns/netns.h"
+
+#define READY_WAIT_MS 20000
+
+void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", r->name);
+	out->network = to_in_addr(r->net);
+	out->prefix = r->prefix;
+	out->gateway = to_in_addr(subnet_gateway(r->net));
+	out->nat = r->nat;
+	snprintf(out->uplink, sizeof(out->uplink), "%s", r->uplink);
+	router_netns_path(out->netns, r->name);
+	transit_name(out->transit_if, r->id);
+	out->transit_host = to_in_addr(transit_host(r->transit));
+	out->transit_router = to_in_addr(transit_router(r->transit));
+	out->sandboxes = r->members;
+	snprintf(out->state, sizeof(out->state), "%s", r->state);
+}
+
+/* Runs inside the new router namespace before it is published. */
+struct router_init {
+	const struct vpc_row *v;
+	struct nsconn conn;
+	struct vpcnet_error *err;
+};
+
+static int router_init(void *arg)
+{
+	struct router_init *ri = arg;
+	struct vpcnet_error *err = ri->err;
+	static const char *const sysctls[][2] = {
+		{ "net/ipv6/conf/all/disable_ipv6", "1" },
+		{ "net/ipv6/conf/default/disable_ipv6", "1" },
+		{ "net/ipv4/ip_forward", "1" },
+		{ "net/ipv4/conf/default/proxy_arp", "1" },
+	};
+	int ret;
+	for (size_t i = 0; i < sizeof(sysctls) / sizeof(sysctls[0]); i++)
+		if ((ret = sysctl_write(sysctls[i][0], sysctls[i][1], err)))
+			return ret;
+	ri->conn.want_nf = true;
+	ri->conn.err = err;
+	if ((ret = nsconn_open_here(&ri->conn)))
+		return ret;
+	struct nl_sock *rt = ri->conn.rt;
+	const struct vpc_row *v = ri->v;
+	/* lo up, the gateway on lo, and nothing else of the CIDR reachable but members' /32s. */
+	if ((ret = link_up(rt, 1, err)) ||
+	    (ret = addr_add(rt, 1, subnet_gateway(v->net), 32, err)) ||
+	    (ret = route_add(rt, ROUTE_UNREACHABLE, v->net, v->prefix, 0, 0, false, err)))
+		return ret;
+	return 0;
+}
+
+/* *@made tells whether the namespace was made here (a failure may not remove another's). */
+static int vpc_build(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *host, bool *made,
+		     struct vpcnet_error *err)
+{
+	char path[VPCNET_PATH_MAX], tname[VPCNET_IFNAME_MAX + 1];
+	router_netns_path(path, v->name);
+	transit_name(tname, v->id);
+	struct router_init ri = { .v = v, .err = err };
+	int rfd = -1, ret;
+	struct nft_batch *b = NULL;
+
+	if ((ret = netns_create(path, router_init, &ri, &rfd, err)))
+		goto out;
+	*made = true;
+	failpoint("vpc-create:netns");
+	struct nl_sock *rt = ri.conn.rt;
+	int hidx, ridx, upidx;
+	if ((ret = link_veth_create(host->rt, tname, ROUTER_TRANSIT_IF, rfd, NULL, err)))
+		goto out;
+	failpoint("vpc-create:transit");
+	if ((ret = link_index(host->rt, tname, &hidx, err)) ||
+	    (ret = addr_add(host->rt, hidx, transit_host(v->transit), 31, err)) ||
+	    (ret = link_index(rt, ROUTER_TRANSIT_IF, &ridx, err)) ||
+	    (ret = addr_add(rt, ridx, transit_router(v->transit), 31, err)) ||
+	    (ret = link_up(rt, ridx, err)))
+		goto out;
+	if (v->nat) {
+		if ((ret = route_add(rt, ROUTE_UNICAST, 0, 0, ridx, transit_host(v->transit), false,
+				     err)) ||
+		    (ret = link_set_forwarding(host->rt, hidx, err)) ||
+		    (ret = link_index(host->rt, v->uplink, &upidx, err)) ||
+		    (ret = link_set_forwarding(host->rt, upidx, err)))
+			goto out;
+	}
+
+	if (!(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto out;
+	}
+	router_table_build(b, subnet_gateway(v->net), v->nat, ROUTER_TRANSIT_IF);
+	if ((ret = nft_commit(&ri.conn.nf, b, false, err))) {
+		verr_wrap(err, "router table");
+		goto out;
+	}
+	failpoint("vpc-create:router-table");
+	nftb_free(b);
+	if (!(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto out;
+	}
+	host_table_build(b);
+	host_transit_elems(b, NFT_MSG_NEWSETELEM, tname, transit_router(v->transit), v->nat,
+			   v->uplink);
+	if ((ret = nft_commit(&host->nf, b, false, err)))
+		verr_wrap(err, "host table");
+out:
+	nftb_free(b);
+	nsconn_close(&ri.conn);
+	if (rfd >= 0)
+		close(rfd);
+	return ret;
+}
+
+int vpc_teardown(struct vpcnet *vn, const struct vpc_row *v, bool remove_netns,
+		 struct vpcnet_error *err)
+{
+	char path[VPCNET_PATH_MAX], tname[VPCNET_IFNAME_MAX + 1];
+	router_netns_path(path, v->name);
+	transit_name(tname, v->id);
+	struct nsconn host;
+	int ret = nsconn_open(&host, vn->host_fd, true, err);
+	if (ret)
+		return ret;
+	struct nft_batch *b = nftb_new();
+	if (!b) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto out;
+	}
+	host_transit_elems(b, NFT_MSG_DELSETELEM, tname, transit_router(v->transit), v->nat,
+			   v->uplink);
+	ret = nft_commit(&host.nf, b, true, err);
+	if (ret == -ENOENT)  /* no host table: nothing of ours in it */
+		ret = 0;
+	if (ret) {
+		verr_wrap(err, "host table");
+		goto out;
+	}
+	failpoint("vpc-delete:host-elements");
+	/* Deleting the host end takes the router end with it, synchronously: when this
+	 * returns, the host holds nothing of the VPC. */
+	if ((ret = link_delete(host.rt, tname, err)))
+		goto out;
+	failpoint("vpc-delete:transit");
+	if (remove_netns)
+		ret = netns_remove(path, err);
+out:
+	nftb_free(b);
+	nsconn_close(&host);
+	return ret;
+}
+
+/* Removes the host table when no VPC is left; called inside a store transaction so that
+ * no VPC can be inserted meanwhile. */
+static int host_table_gc(struct vpcnet *vn, struct vpcnet_error *err)
+{
+	int64_t n;
+	int ret = store_vpc_count(vn->st, &n, err);
+	if (ret || n > 0)
+		return ret;
+	struct nsconn host;
+	if ((ret = nsconn_open(&host, vn->host_fd, true, err)))
+		return ret;
+	struct nft_batch *b = nftb_new();
+	if (!b)
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+	else {
+		host_table_delete(b);
+		ret = nft_commit(&host.nf, b, true, err);
+	}
+	nftb_free(b);
+	nsconn_close(&host);
+	return ret;
+}
+
+static int vpc_create_row(struct vpcnet *vn, struct vpc_row *v, struct vpcnet_error *err)
+{
+	int ret = store_begin(vn->st, err);
+	if (ret)
+		return ret;
+	if ((ret = store_vpc_insert(vn->st, v, err)))
+		goto fail;
+	if (v->transit >= TRANSIT_MAX) {
+		ret = vinput(err, VPCNET_FAILED, ENOSPC, "no transit address left (%u VPCs)",
+			     TRANSIT_MAX);
+		goto fail;
+	}
+	return store_commit(vn->st, err);
+fail:
+	store_rollback(vn->st);
+	return ret;
+}
+
+/* Removes @v's row (and the host table with the last VPC) after its kernel objects. */
+static int vpc_forget(struct vpcnet *vn, const struct vpc_row *v, struct vpcnet_error *err)
+{
+	int ret = store_begin(vn->st, err);
+	if (ret)
+		return ret;
+	if ((ret = store_vpc_delete(vn->st, v->id, err)) || (ret = host_table_gc(vn, err))) {
+		store_rollback(vn->st);
+		return ret;
+	}
+	return store_commit(vn->st, err);
+}
+
+VPCNET_API int vpcnet_vpc_create(struct vpcnet *vn, const struct vpcnet_vpc_spec *spec,
+				 struct vpcnet_vpc *out, struct vpcnet_error *err)
+{
+	struct vpc_row v = { .nat = spec->nat, .owner = owner_self() };
+	int ret;
+	if ((ret = valid_vpc_name(spec->name, err)) ||
+	    (ret = parse_cidr(spec->cidr, VPC_PREFIX_MIN, VPC_PREFIX_MAX, "--cidr", &v.net,
+			      &v.prefix, err)))
+		return ret;
+	if (spec->uplink && (ret = valid_ifname(spec->uplink, "--uplink", err)))
+		return ret;
+	snprintf(v.name, sizeof(v.name), "%s", spec->name);
+	snprintf(v.state, sizeof(v.state), ST_CREATING);
+
+	struct nsconn host;
+	if ((ret = nsconn_open(&host, vn->host_fd, true, err)))
+		return ret;
+	if (spec->uplink) {
+		int idx;
+		snprintf(v.uplink, sizeof(v.uplink), "%s", spec->uplink);
+		if ((ret = link_index(host.rt, spec->uplink, &idx, err))) {
+			if (ret == -ENODEV)
+				ret = vinput(err, VPCNET_BAD_INPUT, ENODEV,
+					     "--uplink '%s': no such interface on the host",
+					     spec->uplink);
+			goto out;
+		}
+	} else if (v.nat && (ret = route_default_dev(host.rt, v.uplink, err))) {
+		goto out;
+	}
+
+	if ((ret = vpc_create_row(vn, &v, err)))
+		goto out;
+	failpoint("vpc-create:row");
+	bool made = false;
+	if ((ret = vpc_build(vn, &v, &host, &made, err))) {
+		struct vpcnet_error ignored;
+		verr_wrap(err, "VPC %s", v.name);
+		if (!vpc_teardown(vn, &v, made, &ignored))
+			vpc_forget(vn, &v, &ignored);
+		goto out;
+	}
+	if ((ret = store_vpc_set_state(vn->st, v.id, ST_READY, NULL, err)))
+		goto out;
+	snprintf(v.state, sizeof(v.state), ST_READY);
+	if (out)
+		vpc_to_public(&v, out);
+out:
+	nsconn_close(&host);
+	return ret;
+}
+
+/* Finds VPC @name and waits (bounded) while another process is still creating it. */
+static int vpc_wait_ready(struct vpcnet *vn, const char *name, struct vpc_row *out,
+			  struct vpcnet_error *err)
+{
+	for (int waited = 0;; waited += 5) {
+		int ret = store_vpc_get(vn->st, name, out, err);
+		if (ret)
+			return ret;
+		if (!strcmp(out->state, ST_READY))
+			return 0;
+		if (!strcmp(out->state, ST_DELETING))
+			return vinput(err, VPCNET_NOT_FOUND, ENOENT, "VPC '%s' is being deleted",
+				      name);
+		if (!owner_alive(&out->owner))
+			return vinput(err, VPCNET_FAILED, EIO,
+				      "VPC '%s' was left half-made by a crash: run `vpcnet gc`", name);
+		if (waited >= READY_WAIT_MS)
+			return vinput(err, VPCNET_FAILED, ETIMEDOUT,
+				      "VPC '%s' is still being created", name);
+		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+	}
+}
+
+int vpc_resolve(struct vpcnet *vn, const char *name, struct vpc_row *out,
+		struct vpcnet_error *err)
+{
+	bool dflt = !name;
+	if (dflt)
+		name = DEFAULT_VPC;
+	else {
+		int ret = valid_vpc_name(name, err);
+		if (ret)
+			return ret;
+	}
+	int ret = vpc_wait_ready(vn, name, out, err);
+	if (ret != -ENOENT || !dflt || err->status != VPCNET_NOT_FOUND)
+		return ret;
+	/* The default VPC is made on first use; a concurrent first user may win the race. */
+	struct vpcnet_vpc_spec spec = { .name = DEFAULT_VPC, .cidr = DEFAULT_VPC_CIDR, .nat = true };
+	ret = vpcnet_vpc_create(vn, &spec, NULL, err);
+	if (ret && ret != -EEXIST)
+		return verr_wrap(err, "default VPC");
+	return vpc_wait_ready(vn, name, out, err);
+}
+
+struct names {
+	char (*v)[VPCNET_ID_MAX + 1];
+	size_t n, cap;
+};
+
+static int collect_name(const struct member_row *m, void *arg)
+{
+	struct names *ns = arg;
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? ns->cap * 2 : 16;
+		void *nv = realloc(ns->v, cap * sizeof(*ns->v));
+		if (!nv)
+			return -ENOMEM;
+		ns->v = nv;
+		ns->cap = cap;
+	}
+	snprintf(ns->v[ns->n++], VPCNET_ID_MAX + 1, "%s", m->name);
+	return 0;
+}
+
+/* Deletes every sandbox of VPC @vpc_id (names first: no statement open while writing). */
+static int delete_members(struct vpcnet *vn, int64_t vpc_id, struct vpcnet_error *err)
+{
+	struct names ns = { 0 };
+	int ret = store_member_list(vn->st, vpc_id, collect_name, &ns, err);
+	if (ret == -ENOMEM)
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "list sandboxes");
+	for (size_t i = 0; !ret && i < ns.n; i++)
+		ret = vpcnet_sandbox_delete(vn, ns.v[i], err);
+	free(ns.v);
+	return ret;
+}
+
+VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force,
+				 struct vpcnet_error *err)
+{
+	struct vpc_row v;
+	int ret = valid_vpc_name(name, err);
+	if (ret)
+		return ret;
+	if ((ret = store_vpc_get(vn->st, name, &v, err)))
+		return ret == -ENOENT ? 0 : ret;  /* gone already: done */
+	if (v.members > 0) {
+		if (!force)
+			return vinput(err, VPCNET_EXISTS, ENOTEMPTY,
+				      "VPC '%s' still has %lld sandbox(es): delete them or use --force",
+				      name, (long long)v.members);
+		if ((ret = delete_members(vn, v.id, err)))
+			return verr_wrap(err, "VPC %s", name);
+	}
+	if ((ret = store_begin(vn->st, err)))
+		return ret;
+	struct owner me = owner_self();
+	if ((ret = store_vpc_set_state(vn->st, v.id, ST_DELETING, &me, err)) ||
+	    (ret = store_commit(vn->st, err))) {
+		store_rollback(vn->st);
+		return ret;
+	}
+	if ((ret = vpc_teardown(vn, &v, true, err)))
+		return verr_wrap(err, "VPC %s", name);
+	failpoint("vpc-delete:kernel");
+	return vpc_forget(vn, &v, err);
+}
+
+VPCNET_API int vpcnet_vpc_get(struct vpcnet *vn, const char *name, struct vpcnet_vpc *out,
+			      struct vpcnet_error *err)
+{
+	struct vpc_row v;
+	int ret = valid_vpc_name(name, err);
+	if (!ret && !(ret = store_vpc_get(vn->st, name, &v, err)))
+		vpc_to_public(&v, out);
+	return ret;
+}
+
+struct list_arg {
+	int (*fn)(const struct vpcnet_vpc *, void *);
+	void *arg;
+};
+
+static int list_one(const struct vpc_row *r, void *arg)
+{
+	struct list_arg *la = arg;
+	struct vpcnet_vpc v;
+	vpc_to_public(r, &v);
+	return la->fn(&v, la->arg);
+}
+
+VPCNET_API int vpcnet_vpc_list(struct vpcnet *vn,
+			       int (*fn)(const struct vpcnet_vpc *vpc, void *arg), void *arg,
+			       struct vpcnet_error *err)
+{
+	struct list_arg la = { fn, arg };
+	return store_vpc_list(vn->st, list_one, &la, err);
+}

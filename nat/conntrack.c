@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/error.h"
+#include "nat/conntrack.h"
+#include "nft/nft.h"
+
+/* Filter flags of CTA_FILTER (kernel nf_conntrack_netlink.c; stable since Linux 5.8). */
+#define CTA_FILTER_F_CTA_IP_SRC (1 << 0)
+#define CTA_FILTER_F_CTA_IP_DST (1 << 1)
+
+struct tuples {
+	char *buf;   /* CTA_TUPLE_ORIG and CTA_ZONE attributes, back to back, per entry */
+	size_t len, cap;
+	size_t *off; /* start of each entry in buf */
+	unsigned n, nmax;
+	bool oom;
+};
+
+static int put_bytes(struct tuples *t, const void *p, size_t n)
+{
+	if (t->len + n > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		while (cap < t->len + n)
+			cap *= 2;
+		char *nb = realloc(t->buf, cap);
+		if (!nb)
+			return -1;
+		t->buf = nb;
+		t->cap = cap;
+	}
+	memcpy(t->buf + t->len, p, n);
+	t->len += n;
+	return 0;
+}
+
+static int collect(const struct nlmsghdr *nlh, void *arg)
+{
+	struct tuples *t = arg;
+	const struct nlattr *orig = NULL, *zone = NULL, *a;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) == CTA_TUPLE_ORIG && mnl_attr_validate(a, MNL_TYPE_NESTED) >= 0)
+			orig = a;
+		else if (mnl_attr_get_type(a) == CTA_ZONE && mnl_attr_validate(a, MNL_TYPE_U16) >= 0)
+			zone = a;
+	}
+	if (!orig)
+		return MNL_CB_OK;
+	if (t->n == t->nmax) {
+		unsigned nmax = t->nmax ? t->nmax * 2 : 16;
+		size_t *no = realloc(t->off, (nmax + 1) * sizeof(*no));
+		if (!no) {
+			t->oom = true;
+			return MNL_CB_ERROR;
+		}
+		t->off = no;
+		t->nmax = nmax;
+	}
+	t->off[t->n] = t->len;
+	if (put_bytes(t, orig, NLA_ALIGN(orig->nla_len)) ||
+	    (zone && put_bytes(t, zone, NLA_ALIGN(zone->nla_len)))) {
+		t->oom = true;
+		return MNL_CB_ERROR;
+	}
+	t->off[++t->n] = t->len;
+	return MNL_CB_OK;
+}
+
+static struct nlmsghdr *ct_header(char *buf, uint16_t type, uint16_t flags, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = seq;
+	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = AF_INET;
+	g->version = NFNETLINK_V0;
+	g->res_id = 0;
+	return nlh;
+}
+
+/* Sends @nlh and runs @cb over the replies until the ack or the end of the dump. */
+static int talk(struct nf_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg)
+{
+	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	uint32_t seq = nlh->nlmsg_seq;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		int rc = mnl_cb_run(buf, n, seq, s->portid, cb, arg);
+		if (rc == MNL_CB_STOP)
+			return 0;
+		if (rc < 0)
+			return -errno;
+	}
+}
+
+static int dump_matching(struct nf_sock *s, uint32_t ip, int attr, uint32_t flag,
+			 struct tuples *t)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = ct_header(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, ++s->seq);
+	struct nlattr *orig = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	struct nlattr *tip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+	mnl_attr_put_u32(nlh, attr, htonl(ip));
+	mnl_attr_nest_end(nlh, tip);
+	mnl_attr_nest_end(nlh, orig);
+	struct nlattr *filter = mnl_attr_nest_start(nlh, CTA_FILTER);
+	mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, flag);
+	mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, 0);
+	mnl_attr_nest_end(nlh, filter);
+	int ret = talk(s, nlh, collect, t);
+	return t->oom ? -ENOMEM : ret;
+}
+
+int conntrack_flush_addr(struct nf_sock *s, uint32_t ip, unsigned *removed,
+			 struct vpcnet_error *err)
+{
+	struct tuples t = { 0 };
+	unsigned gone = 0;
+	char ipbuf[16];
+	int ret = dump_matching(s, ip, CTA_IP_V4_SRC, CTA_FILTER_F_CTA_IP_SRC, &t);
+	if (!ret)
+		ret = dump_matching(s, ip, CTA_IP_V4_DST, CTA_FILTER_F_CTA_IP_DST, &t);
+	if (ret) {
+		ret = verr(err, VPCNET_FAILED, -ret, "conntrack: list flows of %s",
+			   inet_ntop(AF_INET, &(uint32_t){ htonl(ip) }, ipbuf, sizeof(ipbuf)));
+		goto out;
+	}
+	for (unsigned i = 0; i < t.n; i++) {
+		char buf[1024];
+		size_t n = t.off[i + 1] - t.off[i];
+		if (n > sizeof(buf) - 64)
+			continue;
+		struct nlmsghdr *nlh = ct_header(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, ++s->seq);
+		memcpy((char *)nlh + nlh->nlmsg_len, t.buf + t.off[i], n);
+		nlh->nlmsg_len += n;
+		int rc = talk(s, nlh, NULL, NULL);
+		if (rc == -ENOENT)  /* expired, or listed twice (source and destination) */
+			continue;
+		if (rc) {
+			ret = verr(err, VPCNET_FAILED, -rc, "conntrack: delete a flow of %s",
+				   inet_ntop(AF_INET, &(uint32_t){ htonl(ip) }, ipbuf, sizeof(ipbuf)));
+			goto out;
+		}
+		gone++;
+	}
+	if (removed)
+		*removed = gone;
+out:
+	free(t.buf);
+	free(t.off);
+	return ret;
+}

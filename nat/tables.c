@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netlink.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "lib/addr.h"
+#include "nat/tables.h"
+#include "nft/nft.h"
+
+#define CT_REPLIES (NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED))
+#define PRIO_RAW (-300)
+#define PRIO_FILTER 0
+#define PRIO_SRCNAT 100
+#define LINK_LOCAL 0xa9fe0000u /* 169.254.0.0/16 */
+
+/* Owns one object while a batch serialises it. */
+#define ADD_RULE(b, r) do { nftb_rule(b, NFT_MSG_NEWRULE, 0, r); nftnl_rule_free(r); } while (0)
+
+/* @id: unique within the batch (the kernel wants one on every new set). */
+static void add_set(struct nft_batch *b, const char *table, const char *name, uint32_t type,
+		    uint32_t len, uint32_t id)
+{
+	struct nftnl_set *s = nft_set_new(NFPROTO_INET, table, name, type, len, 0, id);
+	if (s) {
+		nftb_set(b, NFT_MSG_NEWSET, 0, s);
+		nftnl_set_free(s);
+	}
+}
+
+static void add_chain(struct nft_batch *b, const char *table, const char *name, const char *type,
+		      int hook, int32_t prio, uint32_t policy, bool flush)
+{
+	struct nftnl_chain *c = hook < 0 ? nft_chain_new(NFPROTO_INET, table, name)
+					 : nft_base_chain_new(NFPROTO_INET, table, name, type, hook,
+							      prio, policy);
+	if (!c)
+		return;
+	nftb_chain(b, NFT_MSG_NEWCHAIN, 0, c);
+	nftnl_chain_free(c);
+	struct nftnl_rule *r;
+	if (flush && (r = nft_rule_new(NFPROTO_INET, table, name))) {
+		/* a rule delete without a handle flushes the chain */
+		nftb_rule(b, NFT_MSG_DELRULE, 0, r);
+		nftnl_rule_free(r);
+	}
+}
+
+static struct nftnl_rule *rule(const char *table, const char *chain)
+{
+	return nft_rule_new(NFPROTO_INET, table, chain);
+}
+
+/* meta l4proto tcp reject with tcp reset; reject with icmpx admin-prohibited */
+static void add_deny_rules(struct nft_batch *b, const char *table)
+{
+	struct nftnl_rule *r = rule(table, "deny");
+	if (r) {
+		m_l4proto(r, IPPROTO_TCP);
+		x_counter(r);
+		x_reject(r, NFT_REJECT_TCP_RST, 0);
+		ADD_RULE(b, r);
+	}
+	if ((r = rule(table, "deny"))) {
+		x_counter(r);
+		x_reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+		ADD_RULE(b, r);
+	}
+}
+
+static void add_ct_replies_accept(struct nft_batch *b, const char *table, const char *chain)
+{
+	struct nftnl_rule *r = rule(table, chain);
+	if (r) {
+		m_ct_state(r, CT_REPLIES);
+		x_verdict(r, NF_ACCEPT, NULL);
+		ADD_RULE(b, r);
+	}
+}
+
+void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *transit_if)
+{
+	const char *T = ROUTER_TABLE;
+	struct nftnl_table *t = nft_table_new(NFPROTO_INET, T);
+	if (t) {
+		nftb_table(b, NFT_MSG_NEWTABLE, NLM_F_EXCL, t);
+		nftnl_table_free(t);
+	}
+	add_set(b, T, "ports", NFT_TYPE_IFNAME, NFT_IFNAME_LEN, 1);
+	add_set(b, T, "port_src", NFT_CONCAT2(NFT_TYPE_IFNAME, NFT_TYPE_IPADDR), NFT_IFNAME_LEN + 4,
+		2);
+	add_chain(b, T, "deny", NULL, -1, 0, 0, false);
+	add_chain(b, T, "pre", "filter", NF_INET_PRE_ROUTING, PRIO_RAW, NF_ACCEPT, false);
+	add_chain(b, T, "input", "filter", NF_INET_LOCAL_IN, PRIO_FILTER, NF_DROP, false);
+	add_chain(b, T, "forward", "filter", NF_INET_FORWARD, PRIO_FILTER, NF_DROP, false);
+	if (nat)
+		add_chain(b, T, "post", "nat", NF_INET_POST_ROUTING, PRIO_SRCNAT, NF_ACCEPT, false);
+	add_deny_rules(b, T);
+
+	struct nftnl_rule *r;
+	/* pre: iifname @ports meta nfproto != ipv4 counter drop */
+	if ((r = rule(T, "pre"))) {
+		m_iifname_in(r, "ports");
+		m_nfproto(r, NFT_CMP_NEQ, NFPROTO_IPV4);
+		x_counter(r);
+		x_verdict(r, NF_DROP, NULL);
+		ADD_RULE(b, r);
+	}
+	/* pre: iifname @ports iifname . ip saddr != @port_src counter drop */
+	if ((r = rule(T, "pre"))) {
+		m_iifname_in(r, "ports");
+		m_nfproto(r, NFT_CMP_EQ, NFPROTO_IPV4);
+		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_2);
+		x_lookup(r, NFT_REG_1, "port_src", 0, true);
+		x_counter(r);
+		x_verdict(r, NF_DROP, NULL);
+		ADD_RULE(b, r);
+	}
+
+	add_ct_replies_accept(b, T, "input");
+	/* input: iif "lo" accept (lo is ifindex 1 in every namespace) */
+	if ((r = rule(T, "input"))) {
+		x_meta(r, NFT_META_IIF, NFT_REG_1);
+		x_cmp_u32(r, NFT_REG_1, NFT_CMP_EQ, 1);
+		x_verdict(r, NF_ACCEPT, NULL);
+		ADD_RULE(b, r);
+	}
+	/* input: iifname @ports ip daddr GW icmp type echo-request accept */
+	if ((r = rule(T, "input"))) {
+		m_iifname_in(r, "ports");
+		m_ip_daddr(r, gw, 32);
+		m_l4proto(r, IPPROTO_ICMP);
+		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1);
+		x_cmp_u8(r, NFT_REG_1, NFT_CMP_EQ, 8);
+		x_verdict(r, NF_ACCEPT, NULL);
+		ADD_RULE(b, r);
+	}
+	/* input: iifname @ports goto deny */
+	if ((r = rule(T, "input"))) {
+		m_iifname_in(r, "ports");
+		x_verdict(r, NFT_GOTO, "deny");
+		ADD_RULE(b, r);
+	}
+
+	add_ct_replies_accept(b, T, "forward");
+	/* forward: iifname @ports ip daddr {169.254.0.0/16, transit range} goto deny */
+	const struct { uint32_t net; unsigned len; } never[] = {
+		{ LINK_LOCAL, 16 }, { TRANSIT_BASE, TRANSIT_PREFIX_LEN },
+	};
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+		if ((r = rule(T, "forward"))) {
+			m_iifname_in(r, "ports");
+			m_ip_daddr(r, never[i].net, never[i].len);
+			x_verdict(r, NFT_GOTO, "deny");
+			ADD_RULE(b, r);
+		}
+	}
+	/* forward: iifname @ports oifname "transit" accept */
+	if ((r = rule(T, "forward"))) {
+		m_iifname_in(r, "ports");
+		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_EQ, transit_if);
+		x_verdict(r, NF_ACCEPT, NULL);
+		ADD_RULE(b, r);
+	}
+	/* forward: iifname @ports goto deny (a neighbour, or anything else) */
+	if ((r = rule(T, "forward"))) {
+		m_iifname_in(r, "ports");
+		x_verdict(r, NFT_GOTO, "deny");
+		ADD_RULE(b, r);
+	}
+	/* post: oifname "transit" masquerade */
+	if (nat && (r = rule(T, "post"))) {
+		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_EQ, transit_if);
+		x_masq(r);
+		ADD_RULE(b, r);
+	}
+}
+
+static void ifname_key(uint8_t *key, const char *name)
+{
+	memset(key, 0, NFT_IFNAME_LEN);
+	strncpy((char *)key, name, NFT_IFNAME_LEN - 1);
+}
+
+static void add_elem(struct nft_batch *b, uint16_t type, const char *table, const char *set,
+		     const void *key, uint32_t len)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!s)
+		return;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nft_set_add_key(s, key, len);
+	nftb_elems(b, type, 0, s);
+	nftnl_set_free(s);
+}
+
+void router_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip)
+{
+	uint8_t key[NFT_IFNAME_LEN + 4];
+	ifname_key(key, port);
+	uint32_t be = htonl(ip);
+	memcpy(key + NFT_IFNAME_LEN, &be, 4);
+	/* Membership last on add, first on delete: @ports gates every rule. */
+	if (type == NFT_MSG_NEWSETELEM) {
+		add_elem(b, type, ROUTER_TABLE, "port_src", key, sizeof(key));
+		add_elem(b, type, ROUTER_TABLE, "ports", key, NFT_IFNAME_LEN);
+	} else {
+		add_elem(b, type, ROUTER_TABLE, "ports", key, NFT_IFNAME_LEN);
+		add_elem(b, type, ROUTER_TABLE, "port_src", key, sizeof(key));
+	}
+}
+
+void router_port_elem(struct nft_batch *b, uint16_t type, const char *port)
+{
+	uint8_t key[NFT_IFNAME_LEN];
+	ifname_key(key, port);
+	add_elem(b, type, ROUTER_TABLE, "ports", key, sizeof(key));
+}
+
+void host_table_build(struct nft_batch *b)
+{
+	const char *T = HOST_TABLE;
+	struct nftnl_table *t = nft_table_new(NFPROTO_INET, T);
+	if (t) {
+		nftb_table(b, NFT_MSG_NEWTABLE, 0, t);
+		nftnl_table_free(t);
+	}
+	add_set(b, T, "transits", NFT_TYPE_IFNAME, NFT_IFNAME_LEN, 1);
+	add_set(b, T, "egress", NFT_CONCAT2(NFT_TYPE_IFNAME, NFT_TYPE_IFNAME), 2 * NFT_IFNAME_LEN,
+		2);
+	add_set(b, T, "masq", NFT_CONCAT2(NFT_TYPE_IPADDR, NFT_TYPE_IFNAME), 4 + NFT_IFNAME_LEN,
+		3);
+	add_chain(b, T, "deny", NULL, -1, 0, 0, true);
+	add_chain(b, T, "input", "filter", NF_INET_LOCAL_IN, PRIO_FILTER, NF_ACCEPT, true);
+	add_chain(b, T, "forward", "filter", NF_INET_FORWARD, PRIO_FILTER, NF_ACCEPT, true);
+	add_chain(b, T, "post", "nat", NF_INET_POST_ROUTING, PRIO_SRCNAT, NF_ACCEPT, true);
+	add_deny_rules(b, T);
+
+	struct nftnl_rule *r;
+	/* input: iifname @transits ct state established,related accept; else goto deny */
+	if ((r = rule(T, "input"))) {
+		m_iifname_in(r, "transits");
+		m_ct_state(r, CT_REPLIES);
+		x_verdict(r, NF_ACCEPT, NULL);
+		ADD_RULE(b, r);
+	}
+	if ((r = rule(T, "input"))) {
+		m_iifname_in(r, "transits");
+		x_verdict(r, NFT_GOTO, "deny");
+		ADD_RULE(b, r);
+	}
+	/* forward: iifname . oifname @egress accept; iifname @transits goto deny */
+	if ((r = rule(T, "forward"))) {
+		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+		x_meta(r, NFT_META_OIFNAME, NFT_REG_2);
+		x_lookup(r, NFT_REG_1, "egress", 0, false);
+		x_verdict(r, NF_ACCEPT, NULL);
+		ADD_RULE(b, r);
+	}
+	if ((r = rule(T, "forward"))) {
+		m_iifname_in(r, "transits");
+		x_verdict(r, NFT_GOTO, "deny");
+		ADD_RULE(b, r);
+	}
+	/* forward: oifname @transits ct state established,related accept; else drop */
+	if ((r = rule(T, "forward"))) {
+		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+		x_lookup(r, NFT_REG_1, "transits", 0, false);
+		m_ct_state(r, CT_REPLIES);
+		x_verdict(r, NF_ACCEPT, NULL);
+		ADD_RULE(b, r);
+	}
+	if ((r = rule(T, "forward"))) {
+		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+		x_lookup(r, NFT_REG_1, "transits", 0, false);
+		x_counter(r);
+		x_verdict(r, NF_DROP, NULL);
+		ADD_RULE(b, r);
+	}
+	/* post: ip saddr . oifname @masq masquerade */
+	if ((r = rule(T, "post"))) {
+		m_nfproto(r, NFT_CMP_EQ, NFPROTO_IPV4);
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_00);
+		x_meta(r, NFT_META_OIFNAME, NFT_REG32_01);
+		x_lookup(r, NFT_REG32_00, "masq", 0, false);
+		x_masq(r);
+		ADD_RULE(b, r);
+	}
+}
+
+void host_transit_elems(struct nft_batch *b, uint16_t type, const char *transit,
+			uint32_t router_ip, bool nat, const char *uplink)
+{
+	uint8_t key[2 * NFT_IFNAME_LEN];
+	ifname_key(key, transit);
+	if (type != NFT_MSG_NEWSETELEM)
+		add_elem(b, type, HOST_TABLE, "transits", key, NFT_IFNAME_LEN);
+	if (nat) {
+		ifname_key(key + NFT_IFNAME_LEN, uplink);
+		add_elem(b, type, HOST_TABLE, "egress", key, 2 * NFT_IFNAME_LEN);
+		uint8_t mkey[4 + NFT_IFNAME_LEN];
+		uint32_t be = htonl(router_ip);
+		memcpy(mkey, &be, 4);
+		ifname_key(mkey + 4, uplink);
+		add_elem(b, type, HOST_TABLE, "masq", mkey, sizeof(mkey));
+	}
+	if (type == NFT_MSG_NEWSETELEM)
+		add_elem(b, type, HOST_TABLE, "transits", key, NFT_IFNAME_LEN);
+}
+
+void host_table_delete(struct nft_batch *b)
+{
+	struct nftnl_table *t = nft_table_new(NFPROTO_INET, HOST_TABLE);
+	if (t) {
+		nftb_table(b, NFT_MSG_DELTABLE, 0, t);
+		nftnl_table_free(t);
+	}
+}

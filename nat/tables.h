@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* The two nftables tables vpcnet owns, built as batches (pure: no socket here).
+ *
+ * Theory of operation.  Each VPC router namespace holds `table inet vpcnet`: its base
+ * chains are written once when the VPC is made, and a sandbox is nothing but elements —
+ * its port in @ports and (port . address) in @port_src — added or removed in one batch.
+ * Every chain a packet walks has a fixed number of rules, whatever the number of sandboxes.
+ *
+ *   pre      (prerouting, raw)  from a port: drop all but IPv4; drop a source address that
+ *                               is not the port's own (anti-spoofing, before conntrack)
+ *   input    (input, drop)      replies; lo; ping to the gateway from a port; else refused
+ *   forward  (forward, drop)    replies; from a port to link-local or the transit range:
+ *                               refused; from a port out of the transit link: allowed;
+ *                               from a port to anything else (a neighbour): refused;
+ *                               everything new towards a port is dropped by the policy
+ *   deny                        TCP reset, else ICMP admin-prohibited, so programs fail fast
+ *   post     (nat postrouting)  with a NAT gateway: masquerade out of the transit link
+ *
+ * The host namespace holds `table inet vpcnet_host`, shared by all VPCs: transit links
+ * reach the host itself never (refused) and the outside only through their VPC's uplink,
+ * masqueraded; nothing new goes towards a transit link. */
+#ifndef VPCNET_TABLES_H
+#define VPCNET_TABLES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct nft_batch;
+
+#define ROUTER_TABLE "vpcnet"
+#define HOST_TABLE "vpcnet_host"
+
+/* A new router's whole table: gateway @gw (host order), masquerade when @nat. */
+void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *transit_if);
+/* Elements that make @port (holding @ip) a member: @type NFT_MSG_NEWSETELEM / DELSETELEM. */
+void router_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip);
+
+/* Only @port's membership (when its address is unknown). */
+void router_port_elem(struct nft_batch *b, uint16_t type, const char *port);
+
+/* The host table's sets, chains and rules, idempotently (an existing table keeps its
+ * elements; its chains are flushed and rewritten). */
+void host_table_build(struct nft_batch *b);
+/* Elements for one VPC's transit link: @transit (host end), its router-end address
+ * @router_ip, and with @nat its way out by @uplink. */
+void host_transit_elems(struct nft_batch *b, uint16_t type, const char *transit,
+			uint32_t router_ip, bool nat, const char *uplink);
+void host_table_delete(struct nft_batch *b);
+
+#endif

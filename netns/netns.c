@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+#include "lib/names.h"
+#include "netns/netns.h"
+
+struct ns_job {
+	int nsfd;          /* join this namespace, or */
+	const char *path;  /* create a new one and bind-mount it here */
+	int (*fn)(void *);
+	void *arg;
+	int fd_out;
+	int ret;
+	struct vpcnet_error *err;
+};
+
+static void *ns_thread(void *p)
+{
+	struct ns_job *job = p;
+	if (job->path) {
+		if (unshare(CLONE_NEWNET)) {
+			job->ret = verr(job->err, VPCNET_FAILED, errno, "unshare network namespace");
+			return NULL;
+		}
+	} else if (setns(job->nsfd, CLONE_NEWNET)) {
+		job->ret = verr(job->err, VPCNET_FAILED, errno, "enter network namespace");
+		return NULL;
+	}
+	if (job->fn && (job->ret = job->fn(job->arg)))
+		return NULL;
+	if (job->path) {
+		if (mount("/proc/thread-self/ns/net", job->path, "none", MS_BIND, NULL)) {
+			job->ret = verr(job->err, VPCNET_FAILED, errno, "mount %s", job->path);
+			return NULL;
+		}
+		job->fd_out = open(job->path, O_RDONLY | O_CLOEXEC);
+		if (job->fd_out < 0)
+			job->ret = verr(job->err, VPCNET_FAILED, errno, "open %s", job->path);
+	}
+	return NULL;
+}
+
+static int run_job(struct ns_job *job)
+{
+	pthread_t t;
+	int rc = pthread_create(&t, NULL, ns_thread, job);
+	if (rc)
+		return verr(job->err, VPCNET_FAILED, rc, "namespace helper thread");
+	pthread_join(t, NULL);
+	return job->ret;
+}
+
+int netns_run(int nsfd, int (*fn)(void *arg), void *arg, struct vpcnet_error *err)
+{
+	if (nsfd < 0)
+		return fn(arg);
+	struct ns_job job = { .nsfd = nsfd, .fn = fn, .arg = arg, .fd_out = -1, .err = err };
+	return run_job(&job);
+}
+
+/* /run/netns must exist and be a shared mount point so that the bind mounts propagate to
+ * other mount namespaces (and their unmounts too, freeing the namespace). */
+static int prepare_run_dir(struct vpcnet_error *err)
+{
+	if (mkdir("/run", 0755) && errno != EEXIST)
+		return verr(err, VPCNET_FAILED, errno, "mkdir /run");
+	if (mkdir(NETNS_RUN_DIR, 0755) && errno != EEXIST)
+		return verr(err, VPCNET_FAILED, errno, "mkdir " NETNS_RUN_DIR);
+	for (int made = 0;; made = 1) {
+		if (!mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL))
+			return 0;
+		if (errno != EINVAL || made)
+			return verr(err, VPCNET_FAILED, errno, "make " NETNS_RUN_DIR " shared");
+		if (mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", MS_BIND | MS_REC, NULL))
+			return verr(err, VPCNET_FAILED, errno, "bind mount " NETNS_RUN_DIR);
+	}
+}
+
+int netns_create(const char *path, int (*fn)(void *arg), void *arg, int *fd_out,
+		 struct vpcnet_error *err)
+{
+	int ret = prepare_run_dir(err);
+	if (ret)
+		return ret;
+	int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return vinput(err, VPCNET_EXISTS, EEXIST, "namespace %s already exists", path);
+		return verr(err, VPCNET_FAILED, errno, "create %s", path);
+	}
+	close(fd);
+	struct ns_job job = { .path = path, .fn = fn, .arg = arg, .fd_out = -1, .err = err };
+	if ((ret = run_job(&job))) {
+		umount2(path, MNT_DETACH);
+		unlink(path);
+		return ret;
+	}
+	*fd_out = job.fd_out;
+	return 0;
+}
+
+int netns_open(const char *path, int *fd_out, struct vpcnet_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return vinput(err, VPCNET_BAD_INPUT, ENOENT, "namespace %s does not exist",
+				      path);
+		return verr(err, VPCNET_FAILED, errno, "open namespace %s", path);
+	}
+	int type = ioctl(fd, NS_GET_NSTYPE);
+	if (type != CLONE_NEWNET) {
+		close(fd);
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "%s is not a network namespace", path);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int netns_remove(const char *path, struct vpcnet_error *err)
+{
+	if (umount2(path, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
+		return verr(err, VPCNET_FAILED, errno, "unmount %s", path);
+	if (unlink(path) && errno != ENOENT)
+		return verr(err, VPCNET_FAILED, errno, "remove %s", path);
+	return 0;
+}
+
+int sysctl_write(const char *key, const char *value, struct vpcnet_error *err)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/proc/sys/%s", key);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return verr(err, VPCNET_FAILED, errno, "sysctl %s", key);
+	size_t n = strlen(value);
+	ssize_t w = write(fd, value, n);
+	int e = errno;
+	close(fd);
+	if (w != (ssize_t)n)
+		return verr(err, VPCNET_FAILED, w < 0 ? e : EIO, "sysctl %s=%s", key, value);
+	return 0;
+}

@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+#include "nft/nft.h"
+
+#define MSG_RESERVE 65536       /* room reserved before serialising one message */
+#define MAX_RESTARTS 64         /* generation races before giving up */
+#define RCVBUF (4 << 20)
+
+/* --- socket ------------------------------------------------------------------------------ */
+
+int nf_open(struct nf_sock *s, struct vpcnet_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	s->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!s->nl)
+		return verr(err, VPCNET_FAILED, errno, "nfnetlink socket");
+	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+		nf_close(s);
+		return verr(err, VPCNET_FAILED, e, "nfnetlink bind");
+	}
+	int one = 1, rcvbuf = RCVBUF;
+	mnl_socket_setsockopt(s->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(s->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	setsockopt(mnl_socket_get_fd(s->nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(mnl_socket_get_fd(s->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	s->portid = mnl_socket_get_portid(s->nl);
+	s->seq = (uint32_t)time(NULL) << 8;
+	return 0;
+}
+
+void nf_close(struct nf_sock *s)
+{
+	if (s->nl)
+		mnl_socket_close(s->nl);
+	s->nl = NULL;
+}
+
+/* --- batch ------------------------------------------------------------------------------- */
+
+struct nft_msg {
+	size_t off, len;
+	char what[56];
+	bool dropped;
+};
+
+struct nft_batch {
+	char *buf;
+	size_t len, cap;
+	struct nft_msg *msgs;
+	unsigned n, nmax;
+	bool oom;
+};
+
+struct nft_batch *nftb_new(void)
+{
+	return calloc(1, sizeof(struct nft_batch));
+}
+
+void nftb_free(struct nft_batch *b)
+{
+	if (!b)
+		return;
+	free(b->buf);
+	free(b->msgs);
+	free(b);
+}
+
+unsigned nftb_count(const struct nft_batch *b) { return b->n; }
+bool nftb_ok(const struct nft_batch *b) { return !b->oom; }
+
+/* Reserves room for one more message and returns where to build it, or NULL. */
+static struct nlmsghdr *nftb_reserve(struct nft_batch *b)
+{
+	if (b->oom)
+		return NULL;
+	if (b->cap - b->len < MSG_RESERVE) {
+		size_t cap = b->cap ? b->cap * 2 : 4 * MSG_RESERVE;
+		while (cap - b->len < MSG_RESERVE)
+			cap *= 2;
+		char *nb = realloc(b->buf, cap);
+		if (!nb)
+			goto oom;
+		b->buf = nb;
+		b->cap = cap;
+	}
+	if (b->n == b->nmax) {
+		unsigned nmax = b->nmax ? b->nmax * 2 : 32;
+		struct nft_msg *nm = realloc(b->msgs, nmax * sizeof(*nm));
+		if (!nm)
+			goto oom;
+		b->msgs = nm;
+		b->nmax = nmax;
+	}
+	return (struct nlmsghdr *)(b->buf + b->len);
+oom:
+	b->oom = true;
+	return NULL;
+}
+
+static void nftb_commit_msg(struct nft_batch *b, struct nlmsghdr *nlh, const char *what,
+			    const char *name)
+{
+	struct nft_msg *m = &b->msgs[b->n++];
+	m->off = b->len;
+	m->len = NLMSG_ALIGN(nlh->nlmsg_len);
+	m->dropped = false;
+	snprintf(m->what, sizeof(m->what), "%s %s", what, name ? name : "");
+	b->len += m->len;
+}
+
+static uint16_t flags_of(uint16_t type, uint16_t flags)
+{
+	switch (type) {
+	case NFT_MSG_NEWTABLE:
+	case NFT_MSG_NEWCHAIN:
+	case NFT_MSG_NEWRULE:
+	case NFT_MSG_NEWSET:
+	case NFT_MSG_NEWSETELEM:
+		flags |= NLM_F_CREATE;
+		break;
+	}
+	return flags | NLM_F_ACK;
+}
+
+void nftb_table(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_table *t)
+{
+	struct nlmsghdr *nlh = nftb_reserve(b);
+	if (!nlh)
+		return;
+	nlh = nftnl_nlmsg_build_hdr((char *)nlh, type, nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY),
+				    flags_of(type, flags), 0);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftb_commit_msg(b, nlh, "table", nftnl_table_get_str(t, NFTNL_TABLE_NAME));
+}
+
+void nftb_chain(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_chain *c)
+{
+	struct nlmsghdr *nlh = nftb_reserve(b);
+	if (!nlh)
+		return;
+	nlh = nftnl_nlmsg_build_hdr((char *)nlh, type, nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY),
+				    flags_of(type, flags), 0);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftb_commit_msg(b, nlh, "chain", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+}
+
+void nftb_rule(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_rule *r)
+{
+	struct nlmsghdr *nlh = nftb_reserve(b);
+	if (!nlh)
+		return;
+	nlh = nftnl_nlmsg_build_hdr((char *)nlh, type, nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
+				    flags_of(type, flags) | (type == NFT_MSG_NEWRULE ? NLM_F_APPEND : 0),
+				    0);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftb_commit_msg(b, nlh, type == NFT_MSG_DELRULE ? "flush chain" : "rule in chain",
+			nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+}
+
+void nftb_set(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_set *s)
+{
+	struct nlmsghdr *nlh = nftb_reserve(b);
+	if (!nlh)
+		return;
+	nlh = nftnl_nlmsg_build_hdr((char *)nlh, type, nftnl_set_get_u32(s, NFTNL_SET_FAMILY),
+				    flags_of(type, flags), 0);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftb_commit_msg(b, nlh, "set", nftnl_set_get_str(s, NFTNL_SET_NAME));
+}
+
+void nftb_elems(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_set *s)
+{
+	struct nlmsghdr *nlh = nftb_reserve(b);
+	if (!nlh)
+		return;
+	nlh = nftnl_nlmsg_build_hdr((char *)nlh, type, nftnl_set_get_u32(s, NFTNL_SET_FAMILY),
+				    flags_of(type, flags), 0);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftb_commit_msg(b, nlh, type == NFT_MSG_NEWSETELEM ? "add to set" : "delete from set",
+			nftnl_set_get_str(s, NFTNL_SET_NAME));
+}
+
+/* --- transaction ------------------------------------------------------------------------- */
+
+static int get_genid(struct nf_sock *s, uint32_t *genid, struct vpcnet_error *err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	uint32_t seq = ++s->seq;
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, seq);
+	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
+		return verr(err, VPCNET_FAILED, errno, "nftables generation");
+	bool got = false;
+	for (;;) {
+		ssize_t got_n = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
+		if (got_n < 0)
+			return verr(err, VPCNET_FAILED, errno, "nftables generation");
+		int n = got_n;
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+			if (nlh->nlmsg_seq != seq)
+				continue;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+				if (e->error)
+					return verr(err, VPCNET_FAILED, -e->error, "nftables generation");
+				if (!got)
+					return verr(err, VPCNET_FAILED, EPROTO, "nftables generation");
+				return 0;
+			}
+			if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWGEN) {
+				struct nlattr *a;
+				mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+					if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
+					    mnl_attr_validate(a, MNL_TYPE_U32) >= 0) {
+						*genid = ntohl(mnl_attr_get_u32(a));
+						got = true;
+					}
+				}
+			}
+		}
+	}
+}
+
+static size_t put_marker(char *buf, uint16_t type, uint32_t seq, const uint32_t *genid)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = AF_UNSPEC;
+	g->version = NFNETLINK_V0;
+	g->res_id = htons(NFNL_SUBSYS_NFTABLES);
+	if (genid)
+		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(*genid));
+	return nlh->nlmsg_len;
+}
+
+/* The extended ack's message, when the kernel sent one. */
+static const char *extack_msg(const struct nlmsghdr *nlh)
+{
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NULL;
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	size_t off = sizeof(*e);
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	const struct nlattr *a;
+	mnl_attr_for_each(a, nlh, off) {
+		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+			return mnl_attr_get_str(a);
+	}
+	return NULL;
+}
+
+struct outcome {
+	unsigned acks;        /* acks (success or not) received for batch messages */
+	int begin_err;        /* error on the begin marker (ERESTART: generation moved) */
+	int first_err;        /* first error on a message */
+	unsigned first_idx;
+	char first_ext[128];
+	unsigned gone;        /* messages that failed with ENOENT */
+	unsigned failed;      /* messages that failed */
+};
+
+static void read_acks(struct nf_sock *s, struct nft_batch *b, const unsigned *idx_of_seq,
+		      uint32_t base, uint32_t begin_seq, unsigned expected, struct outcome *o)
+{
+	char buf[16384];
+	int flags = MSG_DONTWAIT;
+	while (o->acks < expected && !o->begin_err) {
+		ssize_t got_n = recv(mnl_socket_get_fd(s->nl), buf, sizeof(buf), flags);
+		if (got_n < 0) {
+			if (errno == EAGAIN && flags) {
+				flags = 0;  /* all should be queued; wait (bounded by SO_RCVTIMEO) */
+				continue;
+			}
+			if (!o->first_err)
+				o->first_err = errno == EAGAIN ? ETIMEDOUT : errno;
+			return;
+		}
+		int n = got_n;
+		for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n);
+		     nlh = mnl_nlmsg_next(nlh, &n)) {
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+			if (nlh->nlmsg_seq == begin_seq) {
+				o->begin_err = -e->error;
+				continue;
+			}
+			if (nlh->nlmsg_seq < base || nlh->nlmsg_seq >= base + expected)
+				continue;
+			unsigned i = idx_of_seq[nlh->nlmsg_seq - base];
+			o->acks++;
+			if (!e->error)
+				continue;
+			o->failed++;
+			if (e->error == -ENOENT) {
+				o->gone++;
+				b->msgs[i].dropped = true;
+			}
+			if (!o->first_err || (o->first_err == ENOENT && e->error != -ENOENT)) {
+				o->first_err = -e->error;
+				o->first_idx = i;
+				const char *ext = extack_msg(nlh);
+				snprintf(o->first_ext, sizeof(o->first_ext), "%s", ext ? ext : "");
+			}
+		}
+	}
+}
+
+int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcnet_error *err)
+{
+	if (b->oom)
+		return verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+	if (b->n == 0)
+		return 0;
+	unsigned *idx = calloc(b->n, sizeof(*idx));
+	struct iovec *iov = calloc(b->n + 2, sizeof(*iov));
+	int ret = 0;
+	if (!idx || !iov) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto out;
+	}
+	for (unsigned attempt = 0;; attempt++) {
+		uint32_t genid = 0;
+		if ((ret = get_genid(s, &genid, err)))
+			goto out;
+		char begin[128], end[64];
+		uint32_t begin_seq = ++s->seq, base = s->seq + 1;
+		unsigned k = 0;
+		iov[k++] = (struct iovec){ begin, put_marker(begin, NFNL_MSG_BATCH_BEGIN, begin_seq, &genid) };
+		for (unsigned i = 0; i < b->n; i++) {
+			if (b->msgs[i].dropped)
+				continue;
+			struct nlmsghdr *nlh = (struct nlmsghdr *)(b->buf + b->msgs[i].off);
+			nlh->nlmsg_seq = base + (k - 1);
+			idx[k - 1] = i;
+			iov[k++] = (struct iovec){ nlh, b->msgs[i].len };
+		}
+		unsigned sent = k - 1;
+		s->seq = base + sent;
+		iov[k++] = (struct iovec){ end, put_marker(end, NFNL_MSG_BATCH_END, s->seq, NULL) };
+		if (sent == 0)
+			goto out;  /* everything was already gone */
+
+		struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+		struct msghdr msg = { .msg_name = &snl, .msg_namelen = sizeof(snl),
+				      .msg_iov = iov, .msg_iovlen = k };
+		if (sendmsg(mnl_socket_get_fd(s->nl), &msg, 0) < 0) {
+			ret = verr(err, VPCNET_FAILED, errno, "nftables batch");
+			goto out;
+		}
+		struct outcome o = { 0 };
+		read_acks(s, b, idx, base, begin_seq, sent, &o);
+		if (o.begin_err == ERESTART && attempt < MAX_RESTARTS) {
+			usleep(100 + (rand() % 500));  /* another writer won; retry on fresh state */
+			continue;
+		}
+		if (o.begin_err) {
+			ret = verr(err, VPCNET_FAILED, o.begin_err, "nftables batch");
+			goto out;
+		}
+		if (!o.first_err)
+			goto out;
+		if (gone_ok && o.failed == o.gone && attempt < MAX_RESTARTS)
+			continue;  /* resend without what is already gone */
+		if (o.first_ext[0])
+			ret = verr(err, vstatus_of(o.first_err), o.first_err, "nftables: %s (%s)",
+				   b->msgs[o.first_idx].what, o.first_ext);
+		else
+			ret = verr(err, vstatus_of(o.first_err), o.first_err, "nftables: %s",
+				   b->msgs[o.first_idx].what);
+		goto out;
+	}
+out:
+	free(idx);
+	free(iov);
+	return ret;
+}
+
+/* --- builders ---------------------------------------------------------------------------- */
+
+struct nftnl_table *nft_table_new(uint32_t family, const char *name)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	if (!t)
+		return NULL;
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, family);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
+	return t;
+}
+
+struct nftnl_chain *nft_chain_new(uint32_t family, const char *table, const char *name)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	if (!c)
+		return NULL;
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, family);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	return c;
+}
+
+struct nftnl_chain *nft_base_chain_new(uint32_t family, const char *table, const char *name,
+				       const char *type, uint32_t hook, int32_t prio,
+				       uint32_t policy)
+{
+	struct nftnl_chain *c = nft_chain_new(family, table, name);
+	if (!c)
+		return NULL;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, policy);
+	return c;
+}
+
+struct nftnl_set *nft_set_new(uint32_t family, const char *table, const char *name,
+			      uint32_t key_type, uint32_t key_len, uint32_t flags, uint32_t id)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, family);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+	if (id)
+		nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	/* nft prints single-type keys by the byte order it finds in the userdata. */
+	uint32_t order = key_type == NFT_TYPE_IFNAME ? NFT_BYTEORDER_HOST
+			 : key_type == NFT_TYPE_IPADDR ? NFT_BYTEORDER_BIG : 0;
+	struct nftnl_udata_buf *ud = order ? nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN) : NULL;
+	if (ud) {
+		nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, order);
+		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+				   nftnl_udata_buf_len(ud));
+		nftnl_udata_buf_free(ud);
+	}
+	return s;
+}
+
+void nft_set_add_key(struct nftnl_set *s, const void *key, uint32_t len)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	if (!e)
+		return;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	nftnl_set_elem_add(s, e);
+}
+
+struct nftnl_rule *nft_rule_new(uint32_t family, const char *table, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, family);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	return r;
+}
+
+static struct nftnl_expr *x_new(struct nftnl_rule *r, const char *name)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
+	if (e)
+		nftnl_rule_add_expr(r, e);
+	return e;
+}
+
+void x_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = x_new(r, "meta");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+}
+
+void x_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = x_new(r, "payload");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+}
+
+void x_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = x_new(r, "cmp");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+}
+
+void x_cmp_u8(struct nftnl_rule *r, uint32_t sreg, uint32_t op, uint8_t v)
+{
+	x_cmp(r, sreg, op, &v, 1);
+}
+
+void x_cmp_u32(struct nftnl_rule *r, uint32_t sreg, uint32_t op, uint32_t v)
+{
+	x_cmp(r, sreg, op, &v, 4);
+}
+
+void x_cmp_ifname(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const char *name)
+{
+	char buf[NFT_IFNAME_LEN] = { 0 };
+	strncpy(buf, name, sizeof(buf) - 1);
+	x_cmp(r, sreg, op, buf, sizeof(buf));
+}
+
+void x_bitwise(struct nftnl_rule *r, uint32_t reg, const void *mask, uint32_t len)
+{
+	struct nftnl_expr *e = x_new(r, "bitwise");
+	if (!e)
+		return;
+	uint8_t zero[16] = { 0 };
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+}
+
+void x_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set, uint32_t set_id, bool invert)
+{
+	struct nftnl_expr *e = x_new(r, "lookup");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	if (set_id)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+	if (invert)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+}
+
+void x_counter(struct nftnl_rule *r)
+{
+	x_new(r, "counter");
+}
+
+void x_verdict(struct nftnl_rule *r, int verdict, const char *chain)
+{
+	struct nftnl_expr *e = x_new(r, "immediate");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict);
+	if (chain)
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+}
+
+void x_reject(struct nftnl_rule *r, uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = x_new(r, "reject");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+}
+
+void x_masq(struct nftnl_rule *r)
+{
+	x_new(r, "masq");
+}
+
+void m_ct_state(struct nftnl_rule *r, uint32_t states)
+{
+	struct nftnl_expr *e = x_new(r, "ct");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	x_bitwise(r, NFT_REG_1, &states, sizeof(states));
+	x_cmp_u32(r, NFT_REG_1, NFT_CMP_NEQ, 0);
+}
+
+void m_nfproto(struct nftnl_rule *r, uint32_t op, uint8_t proto)
+{
+	x_meta(r, NFT_META_NFPROTO, NFT_REG_1);
+	x_cmp_u8(r, NFT_REG_1, op, proto);
+}
+
+void m_l4proto(struct nftnl_rule *r, uint8_t proto)
+{
+	x_meta(r, NFT_META_L4PROTO, NFT_REG_1);
+	x_cmp_u8(r, NFT_REG_1, NFT_CMP_EQ, proto);
+}
+
+void m_ip_daddr(struct nftnl_rule *r, uint32_t addr, unsigned prefix)
+{
+	m_nfproto(r, NFT_CMP_EQ, NFPROTO_IPV4);
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1);
+	uint32_t mask = htonl(prefix ? ~0u << (32 - prefix) : 0), be = htonl(addr);
+	if (prefix < 32)
+		x_bitwise(r, NFT_REG_1, &mask, 4);
+	x_cmp(r, NFT_REG_1, NFT_CMP_EQ, &be, 4);
+}
+
+void m_iifname_in(struct nftnl_rule *r, const char *set)
+{
+	x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+	x_lookup(r, NFT_REG_1, set, 0, false);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* nftables plumbing shared by the table builders: a batch of libnftnl objects sent as one
+ * transaction (begin + generation id ... end), every message acked and any error mapped
+ * back to the message that caused it; and small builders for rule expressions and sets.
+ * Building is pure: no socket is touched until nft_commit(). */
+#ifndef VPCNET_NFT_H
+#define VPCNET_NFT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include "vpcnet.h"
+
+/* nft's datatype ids (nftables include/datatype.h), for set key types that `nft list`
+ * can print; concatenations shift each earlier type left by 6 bits. */
+#define NFT_TYPE_IPADDR 7
+#define NFT_TYPE_IFNAME 41
+#define NFT_CONCAT2(a, b) (((a) << 6) | (b))
+#define NFT_IFNAME_LEN 16
+/* nft's byte orders (nftables include/expression.h), as set userdata records them. */
+#define NFT_BYTEORDER_HOST 1
+#define NFT_BYTEORDER_BIG 2
+
+struct mnl_socket;
+
+struct nf_sock {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	uint32_t seq;
+};
+
+int nf_open(struct nf_sock *s, struct vpcnet_error *err);
+void nf_close(struct nf_sock *s);
+
+struct nft_batch;
+
+struct nft_batch *nftb_new(void);
+void nftb_free(struct nft_batch *b);
+/* Appends one message; the object is serialised at once (the caller still owns it).
+ * @what names it in error messages ("set ports"). */
+void nftb_table(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_table *t);
+void nftb_chain(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_chain *c);
+void nftb_rule(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_rule *r);
+void nftb_set(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_set *s);
+void nftb_elems(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_set *s);
+/* Number of messages between begin and end (what the batch changes). */
+unsigned nftb_count(const struct nft_batch *b);
+/* False when building ran out of memory (nft_commit() then fails with ENOMEM). */
+bool nftb_ok(const struct nft_batch *b);
+
+/* Sends @b as one transaction tied to the current generation id, re-reading the id and
+ * retrying when another writer committed first (ERESTART).  With @gone_ok, messages that
+ * fail only because their object is gone (ENOENT: deleting what is already deleted) are
+ * dropped and the rest is resent, so deletes are idempotent on any kernel. */
+int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcnet_error *err);
+
+/* --- builders ------------------------------------------------------------------------- */
+struct nftnl_table *nft_table_new(uint32_t family, const char *name);
+struct nftnl_chain *nft_chain_new(uint32_t family, const char *table, const char *name);
+/* A base chain: @type "filter" or "nat"; @policy NF_ACCEPT or NF_DROP. */
+struct nftnl_chain *nft_base_chain_new(uint32_t family, const char *table, const char *name,
+				       const char *type, uint32_t hook, int32_t prio,
+				       uint32_t policy);
+/* A set of @key_len bytes of type @key_type (NFT_TYPE_*), with the userdata nft prints by. */
+struct nftnl_set *nft_set_new(uint32_t family, const char *table, const char *name,
+			      uint32_t key_type, uint32_t key_len, uint32_t flags, uint32_t id);
+/* An element holding @len bytes of @key (for element add/delete batches). */
+void nft_set_add_key(struct nftnl_set *s, const void *key, uint32_t len);
+struct nftnl_rule *nft_rule_new(uint32_t family, const char *table, const char *chain);
+
+/* Expression builders; each appends to @r.  Registers are NFT_REG_* / NFT_REG32_*. */
+void x_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg);
+void x_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len,
+	       uint32_t dreg);
+void x_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data, uint32_t len);
+void x_cmp_u8(struct nftnl_rule *r, uint32_t sreg, uint32_t op, uint8_t v);
+void x_cmp_u32(struct nftnl_rule *r, uint32_t sreg, uint32_t op, uint32_t v);
+void x_cmp_ifname(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const char *name);
+void x_bitwise(struct nftnl_rule *r, uint32_t reg, const void *mask, uint32_t len);
+void x_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set, uint32_t set_id, bool invert);
+void x_counter(struct nftnl_rule *r);
+void x_verdict(struct nftnl_rule *r, int verdict, const char *chain);
+void x_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);
+void x_masq(struct nftnl_rule *r);
+
+/* Composite matches, as nft writes them. */
+void m_ct_state(struct nftnl_rule *r, uint32_t states);    /* ct state & states != 0 */
+void m_nfproto(struct nftnl_rule *r, uint32_t op, uint8_t proto);
+void m_l4proto(struct nftnl_rule *r, uint8_t proto);
+void m_ip_daddr(struct nftnl_rule *r, uint32_t addr, unsigned prefix); /* host order */
+void m_iifname_in(struct nftnl_rule *r, const char *set);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the namespace tests: VPCs and sandboxes made through the CLI. */
+#ifndef VPCNET_TEST_NS_UTIL_H
+#define VPCNET_TEST_NS_UTIL_H
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/topo.h"
+
+struct sbx {
+	char id[80];
+	char ip[16];
+	char netns[256];
+};
+
+/* "<tag>-<suffix>" */
+static inline const char *tname(struct topo *t, const char *suffix, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s-%s", t->tag, suffix);
+	return buf;
+}
+
+static inline void make_vpc(struct topo *t, const char *suffix, const char *cidr, bool nat)
+{
+	char name[64], out[4096];
+	tname(t, suffix, name, sizeof(name));
+	int rc = vpcnet(t, out, sizeof(out), NULL, "vpc create %s --cidr %s%s", name, cidr,
+			nat ? " --nat" : "");
+	cr_assert_eq(rc, 0, "vpc create %s: %s", name, out);
+}
+
+static inline void make_sbx_args(struct topo *t, const char *vpc_suffix, const char *suffix,
+				 const char *extra, struct sbx *s)
+{
+	char vpc[64], out[4096];
+	tname(t, suffix, s->id, sizeof(s->id));
+	tname(t, vpc_suffix, vpc, sizeof(vpc));
+	int rc = vpcnet(t, out, sizeof(out), NULL, "--json sandbox create %s --vpc %s%s%s", s->id,
+			vpc, extra ? " " : "", extra ? extra : "");
+	cr_assert_eq(rc, 0, "sandbox create %s: %s", s->id, out);
+	json_t *j = json_loads(out, 0, NULL);
+	cr_assert(j, "sandbox create printed no JSON: %s", out);
+	snprintf(s->ip, sizeof(s->ip), "%s", json_string_value(json_object_get(j, "ip")));
+	snprintf(s->netns, sizeof(s->netns), "%s", json_string_value(json_object_get(j, "netns")));
+	json_decref(j);
+}
+
+static inline void make_sbx(struct topo *t, const char *vpc_suffix, const char *suffix,
+			    struct sbx *s)
+{
+	make_sbx_args(t, vpc_suffix, suffix, NULL, s);
+}
+
+/* The router namespace of VPC <tag>-<suffix>. */
+static inline const char *router_ns(struct topo *t, const char *suffix, char *buf, size_t n)
+{
+	snprintf(buf, n, "/run/netns/vpcnet-vpc-%s-%s", t->tag, suffix);
+	return buf;
+}
+
+#endif

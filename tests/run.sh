@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the unit tests, then the namespace tests (root), under ASan + UBSan.
+# Usage: tests/run.sh BUILD_DIR [criterion flags...]
+set -u
+dir=$1; shift
+export VPCNET_BIN=$dir/vpcnet
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+cleanup() {
+	# A crashed test cannot run its own teardown: remove what carries a test tag.
+	for ns in $(ls /run/netns 2>/dev/null | grep -E '(^|-)t[0-9]+-'); do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf /tmp/vpcnet-test-t[0-9]*
+}
+trap cleanup EXIT
+
+rc=0
+echo "== unit tests"
+"$dir/unit" "$@" || rc=1
+if [ "$(id -u)" = 0 ]; then
+	echo "== namespace tests"
+	"$dir/nstest" --jobs 2 "$@" || rc=1
+else
+	echo "== namespace tests skipped: they need root"
+fi
+exit $rc

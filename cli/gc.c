@@ -33,5 +33,9 @@ int cmd_gc(struct cli *c, int argc, char **argv)
 	else
 		printf("gc: %u VPC(s), %u sandbox(es), %u orphan port(s) removed; %u error(s)\n",
 		       r.vpcs_removed, r.sandboxes_removed, r.ports_removed, r.errors);
-	return rc ? cli_fail(&err) : 0;
+	if (rc) {
+		cli_fail(&err);
+		return VPCNET_FAILED;  /* whatever the first error was: gc failed */
+	}
+	return 0;
 }

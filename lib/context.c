@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "lib/error.h"
@@ -16,6 +17,7 @@
 VPCNET_API int vpcnet_open(struct vpcnet **out, const struct vpcnet_config *cfg,
 			   struct vpcnet_error *err)
 {
+	ERR_OR_SCRATCH(err);
 	const char *dir = cfg && cfg->state_dir ? cfg->state_dir : DEFAULT_STATE_DIR;
 	if (!*dir || strlen(dir) >= VPCNET_PATH_MAX)
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--state-dir '%s': bad path", dir);
@@ -23,6 +25,13 @@ VPCNET_API int vpcnet_open(struct vpcnet **out, const struct vpcnet_config *cfg,
 	if (!vn)
 		return verr(err, VPCNET_FAILED, ENOMEM, "vpcnet");
 	vn->host_fd = -1;
+	if (getrandom(&vn->nonce, sizeof(vn->nonce), 0) != sizeof(vn->nonce)) {
+		free(vn);
+		return verr(err, VPCNET_FAILED, errno, "random nonce");
+	}
+	vn->nonce &= INT64_MAX;  /* SQLite integers are signed */
+	if (!vn->nonce)
+		vn->nonce = 1;
 	snprintf(vn->state_dir, sizeof(vn->state_dir), "%s", dir);
 	int ret;
 	if (cfg && cfg->host_netns) {
@@ -32,6 +41,8 @@ VPCNET_API int vpcnet_open(struct vpcnet **out, const struct vpcnet_config *cfg,
 		snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", cfg->host_netns);
 		if ((ret = netns_open(path, &vn->host_fd, err))) {
 			verr_wrap(err, "--host-netns");
+			if (ret == -ENOENT)
+				err->status = VPCNET_BAD_INPUT;
 			goto fail;
 		}
 	}

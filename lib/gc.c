@@ -70,21 +70,25 @@ static int grab_member(const struct member_row *r, void *arg)
 static int claim_orphans(struct gc *g, struct vpcnet_error *err)
 {
 	struct store *st = g->vn->st;
-	struct owner me = owner_self();
+	struct owner me = vn_owner(g->vn);
 	int ret = store_begin(st, err);
 	if (ret)
 		return ret;
 	if ((ret = store_vpc_list(st, grab_vpc, g, err)) ||
 	    (ret = store_member_list(st, 0, grab_member, g, err)))
 		goto fail;
-	for (size_t i = 0; i < g->nmembers; i++)
+	for (size_t i = 0; i < g->nmembers; i++) {
 		if ((ret = store_member_set_state(st, g->members[i].id, g->members[i].state, &me, err)))
 			goto fail;
+		g->members[i].owner = me;
+	}
 	for (size_t i = 0; i < g->nvpcs; i++) {
 		struct vpc_row *v = &g->vpcs[i];
-		if (strcmp(v->state, ST_READY) && !owner_alive(&v->owner) &&
-		    (ret = store_vpc_set_state(st, v->id, v->state, &me, err)))
-			goto fail;
+		if (strcmp(v->state, ST_READY) && !owner_alive(&v->owner)) {
+			if ((ret = store_vpc_set_state(st, v->id, v->state, &me, err)))
+				goto fail;
+			v->owner = me;
+		}
 	}
 	return store_commit(st, err);
 fail:
@@ -102,12 +106,12 @@ static const struct vpc_row *vpc_of(struct gc *g, int64_t id)
 	return NULL;
 }
 
-static int forget(struct store *st, bool vpc, int64_t id, struct vpcnet_error *err)
+static int forget_member(struct store *st, int64_t id, struct vpcnet_error *err)
 {
 	int ret = store_begin(st, err);
 	if (ret)
 		return ret;
-	ret = vpc ? store_vpc_delete(st, id, err) : store_member_delete(st, id, err);
+	ret = store_member_delete(st, id, err);
 	if (ret) {
 		store_rollback(st);
 		return ret;
@@ -138,8 +142,11 @@ static int check_port(const char *name, void *arg)
 	}
 	/* Nobody owns it: out of @ports (if a crash left it there), then gone. */
 	struct nft_batch *b = nftb_new();
-	if (!b)
-		return verr(ps->g->err, VPCNET_FAILED, ENOMEM, "gc");
+	if (!b) {
+		verr(&e, VPCNET_FAILED, ENOMEM, "gc");
+		gc_fail(ps->g, &e);
+		return 0;
+	}
 	router_port_elem(b, NFT_MSG_DELSETELEM, name);
 	ret = nft_commit(&ps->router->nf, b, true, &e);
 	nftb_free(b);
@@ -178,21 +185,20 @@ out:
 VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
 			 struct vpcnet_error *err)
 {
+	ERR_OR_SCRATCH(err);
 	struct vpcnet_gc_report rep = { 0 };
 	struct gc g = { .vn = vn, .rep = &rep, .err = err };
 	struct vpcnet_error e;
 	int ret = claim_orphans(&g, err);
 	if (ret)
 		goto out;
-	struct owner me = owner_self();
-
 	/* Half-made or half-deleted sandboxes first: their VPC may be going too. */
 	for (size_t i = 0; i < g.nmembers; i++) {
 		const struct member_row *m = &g.members[i];
 		const struct vpc_row *v = vpc_of(&g, m->vpc_id);
 		if (!v)
 			continue;
-		if (sandbox_teardown(vn, m, v, NULL, &e) || forget(vn->st, false, m->id, &e)) {
+		if (sandbox_teardown(vn, m, v, NULL, &e) || forget_member(vn->st, m->id, &e)) {
 			verr_wrap(&e, "sandbox %s", m->name);
 			gc_fail(&g, &e);
 			continue;
@@ -205,9 +211,9 @@ VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
 			scan_router(&g, v);
 			continue;
 		}
-		if (owner_alive(&v->owner) && v->owner.pid != me.pid)
-			continue;  /* still being worked on */
-		if (vpc_teardown(vn, v, true, &e) || forget(vn->st, true, v->id, &e)) {
+		if (!owned_by(&v->owner, vn))
+			continue;  /* still being worked on by a live owner */
+		if (vpc_teardown(vn, v, true, &e) || vpc_forget(vn, v, &e)) {
 			verr_wrap(&e, "VPC %s", v->name);
 			gc_fail(&g, &e);
 			continue;

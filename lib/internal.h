@@ -15,7 +15,25 @@ struct vpcnet {
 	char state_dir[PATH_MAX];
 	int host_fd;        /* the host namespace; -1: the caller's own */
 	struct store *st;
+	int64_t nonce;      /* tells this handle's rows in flight from other threads' */
 };
+
+/* This handle as the owner of rows in flight. */
+static inline struct owner vn_owner(const struct vpcnet *vn)
+{
+	return owner_self(vn->nonce);
+}
+
+static inline bool owned_by(const struct owner *o, const struct vpcnet *vn)
+{
+	return o->nonce == vn->nonce && o->pid == owner_self(vn->nonce).pid;
+}
+
+/* Public entry points accept a NULL error object. */
+#define ERR_OR_SCRATCH(err) \
+	struct vpcnet_error scratch_err_; \
+	if (!(err)) \
+		(err) = &scratch_err_
 
 /* Netlink sockets that live in one namespace. */
 struct nsconn {
@@ -39,6 +57,8 @@ int vpc_resolve(struct vpcnet *vn, const char *name, struct vpc_row *out,
 int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
 		     unsigned *ct_removed, struct vpcnet_error *err);
 void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);
+/* Removes @v's row after its kernel objects, then the host table with the last VPC. */
+int vpc_forget(struct vpcnet *vn, const struct vpc_row *v, struct vpcnet_error *err);
 
 #ifdef VPCNET_FAILPOINTS
 /* Test builds: exits the process at the named point when VPCNET_FAILPOINT names it. */

@@ -87,6 +87,7 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 		*made = true;
 	} else {
 		sfd = adopted_fd;
+		si.ifname = m->ifname;  /* the orchestrator's namespace: touch only our interface */
 		if ((ret = netns_run(sfd, sbx_init, &si, err)))
 			goto out;
 		int idx;
@@ -106,11 +107,8 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	    (ret = neigh_pin(router.rt, pidx, m->ip, mac, err)) ||
 	    (ret = neigh_proxy_now(router.rt, pidx, err)))
 		goto out;
-	if (!m->netns_owned) {
-		si.ifname = m->ifname;
-		if ((ret = netns_run(sfd, sbx_ipv6_off, &si, err)))
-			goto out;
-	}
+	if (!m->netns_owned && (ret = netns_run(sfd, sbx_ipv6_off, &si, err)))
+		goto out;
 	if ((ret = link_index(si.conn.rt, m->ifname, &eidx, err)) ||
 	    (ret = addr_add(si.conn.rt, eidx, m->ip, v->prefix, err)) ||
 	    (ret = link_up(si.conn.rt, eidx, err)) ||
@@ -196,7 +194,8 @@ static int sandbox_forget(struct vpcnet *vn, int64_t id, struct vpcnet_error *er
 VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sandbox_spec *spec,
 				     struct vpcnet_sandbox *out, struct vpcnet_error *err)
 {
-	struct member_row m = { .owner = owner_self() };
+	ERR_OR_SCRATCH(err);
+	struct member_row m = { .owner = vn_owner(vn) };
 	struct vpc_row v;
 	int adopted_fd = -1, ret;
 	const char *ifname = spec->ifname ? spec->ifname : DEFAULT_IFNAME;
@@ -210,8 +209,12 @@ VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sand
 	if (spec->netns) {
 		if (strlen(spec->netns) >= sizeof(m.netns))
 			return vinput(err, VPCNET_BAD_INPUT, ENAMETOOLONG, "--netns: path too long");
-		if ((ret = netns_open(spec->netns, &adopted_fd, err)))
-			return verr_wrap(err, "--netns");
+		if ((ret = netns_open(spec->netns, &adopted_fd, err))) {
+			verr_wrap(err, "--netns");
+			if (ret == -ENOENT)
+				err->status = VPCNET_BAD_INPUT;
+			return ret;
+		}
 	}
 	snprintf(m.name, sizeof(m.name), "%s", spec->id);
 	snprintf(m.ifname, sizeof(m.ifname), "%s", ifname);
@@ -229,6 +232,14 @@ VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sand
 	m.vpc_id = v.id;
 	if ((ret = store_begin(vn->st, err)))
 		goto out;
+	/* Under the write lock the VPC must still be ready (not being deleted). */
+	if ((ret = store_vpc_get_id(vn->st, v.id, &v, err)) || strcmp(v.state, ST_READY)) {
+		if (!ret)
+			ret = vinput(err, VPCNET_NOT_FOUND, ENOENT, "VPC '%s' is being deleted",
+				     v.name);
+		store_rollback(vn->st);
+		goto out;
+	}
 	if ((ret = store_member_insert(vn->st, &m, subnet_first(v.net),
 				       subnet_last(v.net, v.prefix), err)) ||
 	    (ret = store_commit(vn->st, err))) {
@@ -259,6 +270,7 @@ out:
 
 VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct vpcnet_error *err)
 {
+	ERR_OR_SCRATCH(err);
 	struct member_row m;
 	struct vpc_row v;
 	int ret = valid_sandbox_id(id, err);
@@ -270,15 +282,14 @@ VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct v
 		store_rollback(vn->st);
 		return ret == -ENOENT ? 0 : ret;  /* gone already: done */
 	}
-	if (strcmp(m.state, ST_READY) && owner_alive(&m.owner) &&
-	    m.owner.pid != owner_self().pid) {
+	if (strcmp(m.state, ST_READY) && owner_alive(&m.owner) && !owned_by(&m.owner, vn)) {
 		store_rollback(vn->st);
 		return vinput(err, VPCNET_FAILED, EBUSY,
 			      "sandbox '%s' is being %s by process %lld: try again", id,
 			      !strcmp(m.state, ST_CREATING) ? "created" : "deleted",
 			      (long long)m.owner.pid);
 	}
-	struct owner me = owner_self();
+	struct owner me = vn_owner(vn);
 	if ((ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) ||
 	    (ret = store_member_set_state(vn->st, m.id, ST_DELETING, &me, err)) ||
 	    (ret = store_commit(vn->st, err))) {
@@ -294,6 +305,7 @@ VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct v
 VPCNET_API int vpcnet_sandbox_get(struct vpcnet *vn, const char *id, struct vpcnet_sandbox *out,
 				  struct vpcnet_error *err)
 {
+	ERR_OR_SCRATCH(err);
 	struct member_row m;
 	struct vpc_row v;
 	int ret = valid_sandbox_id(id, err);
@@ -329,6 +341,7 @@ VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
 				   int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,
 				   struct vpcnet_error *err)
 {
+	ERR_OR_SCRATCH(err);
 	struct list_arg la = { .vn = vn, .fn = fn, .arg = arg, .err = err };
 	int64_t vpc_id = 0;
 	if (vpc) {

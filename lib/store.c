@@ -28,7 +28,7 @@ static const char schema_v1[] =
 	" nat INTEGER NOT NULL, uplink TEXT NOT NULL,"
 	" transit INTEGER NOT NULL UNIQUE,"
 	" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
-	" created INTEGER NOT NULL);"
+	" owner_nonce INTEGER NOT NULL, created INTEGER NOT NULL);"
 	"CREATE TABLE members ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" kind TEXT NOT NULL DEFAULT 'sandbox',"
@@ -37,14 +37,14 @@ static const char schema_v1[] =
 	" ip INTEGER NOT NULL,"
 	" netns TEXT NOT NULL, netns_owned INTEGER NOT NULL, ifname TEXT NOT NULL,"
 	" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
-	" created INTEGER NOT NULL,"
+	" owner_nonce INTEGER NOT NULL, created INTEGER NOT NULL,"
 	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));";
 
 static int db_err(struct store *st, struct vpcnet_error *err, int rc, const char *what)
 {
 	int e = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? EBUSY : EIO;
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		e = EEXIST;
+		e = rc == SQLITE_CONSTRAINT_FOREIGNKEY ? EBUSY : EEXIST;
 	return vinput(err, e == EEXIST ? VPCNET_EXISTS : VPCNET_FAILED, e, "state store: %s: %s",
 		      what, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
 }
@@ -101,16 +101,23 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 		return verr(err, VPCNET_FAILED, ENOMEM, "state store");
 	char path[VPCNET_PATH_MAX + 16];
 	snprintf(path, sizeof(path), "%s/state.db", dir);
-	mode_t old = umask(077);
+	/* Made 0600 before SQLite opens it (its -wal and -shm files take the same mode);
+	 * no umask games: that is process-wide. */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		ret = verr(err, VPCNET_FAILED, errno, "state store %s", path);
+		goto fail;
+	}
+	close(fd);
 	int rc = sqlite3_open_v2(path, &st->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 				 NULL);
-	umask(old);
 	if (rc != SQLITE_OK) {
 		ret = db_err(st, err, rc, path);
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(st->db, 1);
 	if ((ret = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 			    "PRAGMA foreign_keys=ON;", err)))
 		goto fail;
@@ -179,7 +186,7 @@ static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
 }
 
 #define VPC_COLS "v.id, v.name, v.net, v.prefix, v.nat, v.uplink, v.transit, v.state," \
-		 " v.owner_pid, v.owner_start," \
+		 " v.owner_pid, v.owner_start, v.owner_nonce," \
 		 " (SELECT count(*) FROM members m WHERE m.vpc_id = v.id)"
 
 static void vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
@@ -195,7 +202,8 @@ static void vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
 	copy_text(r->state, sizeof(r->state), s, 7);
 	r->owner.pid = sqlite3_column_int64(s, 8);
 	r->owner.start = sqlite3_column_int64(s, 9);
-	r->members = sqlite3_column_int64(s, 10);
+	r->owner.nonce = sqlite3_column_int64(s, 10);
+	r->members = sqlite3_column_int64(s, 11);
 }
 
 static int vpc_get_by(struct store *st, const char *where, const char *name, int64_t id,
@@ -263,7 +271,8 @@ int store_vpc_insert(struct store *st, struct vpc_row *row, struct vpcnet_error 
 	STMT s = NULL;
 	if ((ret = prep(st, &s,
 			"INSERT INTO vpcs (name, net, prefix, nat, uplink, transit, state,"
-			" owner_pid, owner_start, created) VALUES (?,?,?,?,?,?,?,?,?,?)", err)))
+			" owner_pid, owner_start, owner_nonce, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+			err)))
 		return ret;
 	sqlite3_bind_text(s, 1, row->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, row->net);
@@ -274,7 +283,8 @@ int store_vpc_insert(struct store *st, struct vpc_row *row, struct vpcnet_error 
 	sqlite3_bind_text(s, 7, row->state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 8, row->owner.pid);
 	sqlite3_bind_int64(s, 9, row->owner.start);
-	sqlite3_bind_int64(s, 10, time(NULL));
+	sqlite3_bind_int64(s, 10, row->owner.nonce);
+	sqlite3_bind_int64(s, 11, time(NULL));
 	int rc = sqlite3_step(s);
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return vinput(err, VPCNET_EXISTS, EEXIST, "VPC '%s' already exists", row->name);
@@ -290,7 +300,8 @@ static int set_state(struct store *st, const char *table, int64_t id, const char
 {
 	char sql[160];
 	snprintf(sql, sizeof(sql),
-		 "UPDATE %s SET state = ?1, owner_pid = ?2, owner_start = ?3 WHERE id = ?4", table);
+		 "UPDATE %s SET state = ?1, owner_pid = ?2, owner_start = ?3, owner_nonce = ?4"
+		 " WHERE id = ?5", table);
 	STMT s = NULL;
 	int ret = prep(st, &s, sql, err);
 	if (ret)
@@ -298,8 +309,14 @@ static int set_state(struct store *st, const char *table, int64_t id, const char
 	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, o ? o->pid : 0);
 	sqlite3_bind_int64(s, 3, o ? o->start : 0);
-	sqlite3_bind_int64(s, 4, id);
-	return step_done(st, s, "update state", err);
+	sqlite3_bind_int64(s, 4, o ? o->nonce : 0);
+	sqlite3_bind_int64(s, 5, id);
+	if ((ret = step_done(st, s, "update state", err)))
+		return ret;
+	if (sqlite3_changes(st->db) == 0)  /* somebody else removed it meanwhile */
+		return vinput(err, VPCNET_FAILED, ENOENT, "state store: %s #%lld is gone", table,
+			      (long long)id);
+	return 0;
 }
 
 static int delete_id(struct store *st, const char *sql, int64_t id, struct vpcnet_error *err)
@@ -353,7 +370,8 @@ int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
 	return 0;
 }
 
-#define MEMBER_COLS "id, name, vpc_id, ip, netns, netns_owned, ifname, state, owner_pid, owner_start"
+#define MEMBER_COLS "id, name, vpc_id, ip, netns, netns_owned, ifname, state, owner_pid," \
+		    " owner_start, owner_nonce"
 
 static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 {
@@ -368,6 +386,7 @@ static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 	copy_text(r->state, sizeof(r->state), s, 7);
 	r->owner.pid = sqlite3_column_int64(s, 8);
 	r->owner.start = sqlite3_column_int64(s, 9);
+	r->owner.nonce = sqlite3_column_int64(s, 10);
 }
 
 static int member_get_by(struct store *st, const char *where, const char *name, int64_t id,
@@ -431,7 +450,8 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	STMT s = NULL;
 	if ((ret = prep(st, &s,
 			"INSERT INTO members (name, vpc_id, ip, netns, netns_owned, ifname, state,"
-			" owner_pid, owner_start, created) VALUES (?,?,?,?,?,?,?,?,?,?)", err)))
+			" owner_pid, owner_start, owner_nonce, created)"
+			" VALUES (?,?,?,?,?,?,?,?,?,?,?)", err)))
 		return ret;
 	sqlite3_bind_text(s, 1, row->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, row->vpc_id);
@@ -442,8 +462,11 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	sqlite3_bind_text(s, 7, row->state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 8, row->owner.pid);
 	sqlite3_bind_int64(s, 9, row->owner.start);
-	sqlite3_bind_int64(s, 10, time(NULL));
+	sqlite3_bind_int64(s, 10, row->owner.nonce);
+	sqlite3_bind_int64(s, 11, time(NULL));
 	int rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "its VPC is gone");
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		if (strstr(sqlite3_errmsg(st->db), "members.ip"))
 			return vinput(err, VPCNET_EXISTS, EADDRINUSE, "address %s is already leased",
@@ -516,9 +539,9 @@ static int64_t proc_start(int64_t pid)
 	return start;
 }
 
-struct owner owner_self(void)
+struct owner owner_self(int64_t nonce)
 {
-	struct owner o = { .pid = getpid() };
+	struct owner o = { .pid = getpid(), .nonce = nonce };
 	o.start = proc_start(o.pid);
 	return o;
 }

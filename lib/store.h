@@ -16,9 +16,12 @@ struct store;
 #define ST_READY "ready"
 #define ST_DELETING "deleting"
 
+/* Who has a row in flight: a process (pid + start time, to tell a crash from work in
+ * progress) and, within it, one library handle (a random nonce: threads have their own). */
 struct owner {
 	int64_t pid;
 	int64_t start; /* start time in clock ticks since boot, /proc/PID/stat field 22 */
+	int64_t nonce;
 };
 
 struct vpc_row {
@@ -82,8 +85,8 @@ int store_member_list(struct store *st, int64_t vpc_id,
 		      struct vpcnet_error *err);
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err);
 
-/* This process as an owner, and whether an owner still runs. */
-struct owner owner_self(void);
+/* This process with handle nonce @nonce as an owner, and whether an owner still runs. */
+struct owner owner_self(int64_t nonce);
 bool owner_alive(const struct owner *o);
 
 #endif

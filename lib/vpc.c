@@ -213,23 +213,30 @@ fail:
 	return ret;
 }
 
-/* Removes @v's row (and the host table with the last VPC) after its kernel objects. */
-static int vpc_forget(struct vpcnet *vn, const struct vpc_row *v, struct vpcnet_error *err)
+int vpc_forget(struct vpcnet *vn, const struct vpc_row *v, struct vpcnet_error *err)
 {
 	int ret = store_begin(vn->st, err);
 	if (ret)
 		return ret;
-	if ((ret = store_vpc_delete(vn->st, v->id, err)) || (ret = host_table_gc(vn, err))) {
+	if ((ret = store_vpc_delete(vn->st, v->id, err)) || (ret = store_commit(vn->st, err))) {
 		store_rollback(vn->st);
 		return ret;
 	}
-	return store_commit(vn->st, err);
+	/* Best effort: an empty host table left by a failure here harms nothing, and the
+	 * next VPC delete or gc removes it. */
+	struct vpcnet_error ignored;
+	if (!store_begin(vn->st, &ignored)) {
+		if (host_table_gc(vn, &ignored) || store_commit(vn->st, &ignored))
+			store_rollback(vn->st);
+	}
+	return 0;
 }
 
 VPCNET_API int vpcnet_vpc_create(struct vpcnet *vn, const struct vpcnet_vpc_spec *spec,
 				 struct vpcnet_vpc *out, struct vpcnet_error *err)
 {
-	struct vpc_row v = { .nat = spec->nat, .owner = owner_self() };
+	ERR_OR_SCRATCH(err);
+	struct vpc_row v = { .nat = spec->nat, .owner = vn_owner(vn) };
 	int ret;
 	if ((ret = valid_vpc_name(spec->name, err)) ||
 	    (ret = parse_cidr(spec->cidr, VPC_PREFIX_MIN, VPC_PREFIX_MAX, "--cidr", &v.net,
@@ -320,7 +327,13 @@ int vpc_resolve(struct vpcnet *vn, const char *name, struct vpc_row *out,
 	ret = vpcnet_vpc_create(vn, &spec, NULL, err);
 	if (ret && ret != -EEXIST)
 		return verr_wrap(err, "default VPC");
-	return vpc_wait_ready(vn, name, out, err);
+	struct vpcnet_error create_err = *err;
+	int wret = vpc_wait_ready(vn, name, out, err);
+	if (ret && wret == -ENOENT) {  /* no race lost: creating it failed */
+		*err = create_err;
+		return verr_wrap(err, "default VPC");
+	}
+	return wret;
 }
 
 struct names {
@@ -359,6 +372,7 @@ static int delete_members(struct vpcnet *vn, int64_t vpc_id, struct vpcnet_error
 VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force,
 				 struct vpcnet_error *err)
 {
+	ERR_OR_SCRATCH(err);
 	struct vpc_row v;
 	int ret = valid_vpc_name(name, err);
 	if (ret)
@@ -373,10 +387,20 @@ VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force
 		if ((ret = delete_members(vn, v.id, err)))
 			return verr_wrap(err, "VPC %s", name);
 	}
+	/* Under the write lock: nobody may have added a sandbox meanwhile, nor be creating it. */
 	if ((ret = store_begin(vn->st, err)))
 		return ret;
-	struct owner me = owner_self();
-	if ((ret = store_vpc_set_state(vn->st, v.id, ST_DELETING, &me, err)) ||
+	struct owner me = vn_owner(vn);
+	if ((ret = store_vpc_get(vn->st, name, &v, err))) {
+		store_rollback(vn->st);
+		return ret == -ENOENT ? 0 : ret;
+	}
+	if (v.members > 0)
+		ret = vinput(err, VPCNET_EXISTS, ENOTEMPTY,
+			     "VPC '%s' got a new sandbox while being deleted: try again", name);
+	else if (!strcmp(v.state, ST_CREATING) && owner_alive(&v.owner) && !owned_by(&v.owner, vn))
+		ret = vinput(err, VPCNET_FAILED, EBUSY, "VPC '%s' is still being created", name);
+	if (ret || (ret = store_vpc_set_state(vn->st, v.id, ST_DELETING, &me, err)) ||
 	    (ret = store_commit(vn->st, err))) {
 		store_rollback(vn->st);
 		return ret;
@@ -390,6 +414,7 @@ VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force
 VPCNET_API int vpcnet_vpc_get(struct vpcnet *vn, const char *name, struct vpcnet_vpc *out,
 			      struct vpcnet_error *err)
 {
+	ERR_OR_SCRATCH(err);
 	struct vpc_row v;
 	int ret = valid_vpc_name(name, err);
 	if (!ret && !(ret = store_vpc_get(vn->st, name, &v, err)))
@@ -414,6 +439,7 @@ VPCNET_API int vpcnet_vpc_list(struct vpcnet *vn,
 			       int (*fn)(const struct vpcnet_vpc *vpc, void *arg), void *arg,
 			       struct vpcnet_error *err)
 {
+	ERR_OR_SCRATCH(err);
 	struct list_arg la = { fn, arg };
 	return store_vpc_list(vn->st, list_one, &la, err);
 }

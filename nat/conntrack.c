@@ -14,6 +14,7 @@
 /* Filter flags of CTA_FILTER (kernel nf_conntrack_netlink.c; stable since Linux 5.8). */
 #define CTA_FILTER_F_CTA_IP_SRC (1 << 0)
 #define CTA_FILTER_F_CTA_IP_DST (1 << 1)
+#define DUMP_BUFSIZE 32768
 
 struct tuples {
 	char *buf;   /* CTA_TUPLE_ORIG and CTA_ZONE attributes, back to back, per entry */
@@ -90,18 +91,31 @@ static int talk(struct nf_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg)
 {
 	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	/* Dump replies come in datagrams as large as the biggest read this socket has done
+	 * (nft_commit reads 16 KiB): read them whole. */
+	char *buf = malloc(DUMP_BUFSIZE);
+	if (!buf)
+		return -ENOMEM;
 	uint32_t seq = nlh->nlmsg_seq;
+	int ret;
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
+		ssize_t n = mnl_socket_recvfrom(s->nl, buf, DUMP_BUFSIZE);
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
 		int rc = mnl_cb_run(buf, n, seq, s->portid, cb, arg);
-		if (rc == MNL_CB_STOP)
-			return 0;
-		if (rc < 0)
-			return -errno;
+		if (rc == MNL_CB_STOP) {
+			ret = 0;
+			break;
+		}
+		if (rc < 0) {
+			ret = -errno;
+			break;
+		}
 	}
+	free(buf);
+	return ret;
 }
 
 static int dump_matching(struct nf_sock *s, uint32_t ip, int attr, uint32_t flag,

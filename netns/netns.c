@@ -115,7 +115,7 @@ int netns_open(const char *path, int *fd_out, struct vpcnet_error *err)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return vinput(err, VPCNET_BAD_INPUT, ENOENT, "namespace %s does not exist",
+			return vinput(err, VPCNET_FAILED, ENOENT, "namespace %s does not exist",
 				      path);
 		return verr(err, VPCNET_FAILED, errno, "open namespace %s", path);
 	}

@@ -41,6 +41,7 @@ int nf_open(struct nf_sock *s, struct vpcnet_error *err)
 	setsockopt(mnl_socket_get_fd(s->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	s->portid = mnl_socket_get_portid(s->nl);
 	s->seq = (uint32_t)time(NULL) << 8;
+	s->rand_seed = s->portid ^ (unsigned)time(NULL);
 	return 0;
 }
 
@@ -371,7 +372,7 @@ int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcn
 		struct outcome o = { 0 };
 		read_acks(s, b, idx, base, begin_seq, sent, &o);
 		if (o.begin_err == ERESTART && attempt < MAX_RESTARTS) {
-			usleep(100 + (rand() % 500));  /* another writer won; retry on fresh state */
+			usleep(100 + (rand_r(&s->rand_seed) % 500));  /* another writer won: retry */
 			continue;
 		}
 		if (o.begin_err) {
@@ -380,7 +381,7 @@ int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcn
 		}
 		if (!o.first_err)
 			goto out;
-		if (gone_ok && o.failed == o.gone && attempt < MAX_RESTARTS)
+		if (gone_ok && o.failed > 0 && o.failed == o.gone && attempt < MAX_RESTARTS)
 			continue;  /* resend without what is already gone */
 		if (o.first_ext[0])
 			ret = verr(err, vstatus_of(o.first_err), o.first_err, "nftables: %s (%s)",

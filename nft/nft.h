@@ -31,6 +31,7 @@ struct nf_sock {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
+	unsigned rand_seed;  /* back-off jitter, per socket (no global rand() state) */
 };
 
 int nf_open(struct nf_sock *s, struct vpcnet_error *err);

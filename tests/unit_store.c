@@ -34,7 +34,7 @@ TestSuite(store, .init = setup, .fini = teardown);
 
 static struct vpc_row vpc(const char *name, uint32_t net, unsigned prefix)
 {
-	struct vpc_row v = { .net = net, .prefix = prefix, .owner = owner_self() };
+	struct vpc_row v = { .net = net, .prefix = prefix, .owner = owner_self(1) };
 	snprintf(v.name, sizeof(v.name), "%s", name);
 	snprintf(v.state, sizeof(v.state), ST_READY);
 	return v;
@@ -44,7 +44,7 @@ static int add_member(int64_t vpc_id, const char *name, uint32_t ip, uint32_t fi
 		      uint32_t last, struct member_row *out, struct vpcnet_error *e)
 {
 	struct member_row m = { .vpc_id = vpc_id, .ip = ip, .netns_owned = true,
-				.owner = owner_self() };
+				.owner = owner_self(1) };
 	snprintf(m.name, sizeof(m.name), "%s", name);
 	snprintf(m.state, sizeof(m.state), ST_CREATING);
 	snprintf(m.netns, sizeof(m.netns), "/run/netns/x");
@@ -120,7 +120,7 @@ Test(store, leases)
 
 Test(store, owners)
 {
-	struct owner me = owner_self();
+	struct owner me = owner_self(1);
 	cr_assert(owner_alive(&me));
 	struct owner other = me;
 	other.start++;

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/* Operations: concurrency, crash recovery by gc, bad input that changes nothing, the
+ * default VPC, the CLI's help and exit codes. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+
+#include "tests/ns_util.h"
+
+static struct topo T;
+static void setup(void) { topo_setup(&T); }
+static void teardown(void) { topo_teardown(&T); }
+
+TestSuite(ops, .init = setup, .fini = teardown, .timeout = 240);
+
+static int count(const char *text, const char *needle)
+{
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* Everything of the test's that the store and the kernel hold, as one string. */
+static void snapshot(char *buf, size_t n)
+{
+	char part[16384];
+	size_t len = 0;
+	const char *cmds[] = { "--json vpc list", "--json sandbox list" };
+	for (int i = 0; i < 2; i++) {
+		vpcnet(&T, part, sizeof(part), NULL, "%s", cmds[i]);
+		len += snprintf(buf + len, n - len, "%s", part);
+	}
+	DIR *d = opendir("/run/netns");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (strstr(e->d_name, T.tag))
+			len += snprintf(buf + len, n - len, "netns %s\n", e->d_name);
+	if (d)
+		closedir(d);
+	run(part, sizeof(part), "ip -n %s -o link", T.host);
+	len += snprintf(buf + len, n - len, "%s", part);
+	run(part, sizeof(part), "ip netns exec %s nft list ruleset", T.host);
+	len += snprintf(buf + len, n - len, "%s", part);
+	run(part, sizeof(part), "ip netns exec vpcnet-vpc-%s-a nft list ruleset", T.tag);
+	len += snprintf(buf + len, n - len, "%s", part);
+	run(part, sizeof(part), "ip netns exec vpcnet-vpc-%s-a ip -o link", T.tag);
+	snprintf(buf + len, n - len, "%s", part);
+}
+
+Test(ops, thirty_two_concurrent_creates_get_distinct_addresses)
+{
+	make_vpc(&T, "a", "10.30.0.0/16", true);
+	enum { N = 32 };
+	pid_t pids[N];
+	for (int i = 0; i < N; i++) {
+		pids[i] = fork();
+		cr_assert_geq(pids[i], 0);
+		if (pids[i] == 0) {
+			char out[4096];
+			int rc = vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-c%d --vpc %s-a",
+					T.tag, i, T.tag);
+			if (rc)
+				fprintf(stderr, "create %d: %s\n", i, out);
+			_exit(rc);
+		}
+	}
+	int failed = 0;
+	for (int i = 0; i < N; i++) {
+		int st;
+		waitpid(pids[i], &st, 0);
+		failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	cr_assert_eq(failed, 0, "%d of %d concurrent creates failed", failed, N);
+	char out[65536];
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json sandbox list --vpc %s-a", T.tag), 0);
+	json_t *arr = json_loads(out, 0, NULL);
+	cr_assert_eq(json_array_size(arr), N);
+	char seen[N][16];
+	for (size_t i = 0; i < N; i++) {
+		const char *ip = json_string_value(json_object_get(json_array_get(arr, i), "ip"));
+		snprintf(seen[i], 16, "%s", ip);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(seen[i], seen[j], "address %s leased twice", ip);
+	}
+	json_decref(arr);
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a nft list set inet vpcnet port_src", T.tag);
+	cr_assert_eq(count(out, "\"port"), N, "every sandbox is in the router's set: %s", out);
+}
+
+static void assert_clean_after_gc(const char *what)
+{
+	char out[65536];
+	int rc = vpcnet(&T, out, sizeof(out), NULL, "gc");
+	cr_assert_eq(rc, 0, "gc after a crash at %s: %s", what, out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json sandbox list"), 0);
+	cr_assert_str_eq(out, "[]\n", "after a crash at %s gc left a sandbox: %s", what, out);
+	DIR *d = opendir("/run/netns");
+	struct dirent *e;
+	char needle[40];
+	snprintf(needle, sizeof(needle), "vpcnet-sbx-%s", T.tag);
+	while (d && (e = readdir(d)))
+		cr_assert_null(strstr(e->d_name, needle), "after a crash at %s: %s left", what,
+			       e->d_name);
+	if (d)
+		closedir(d);
+}
+
+Test(ops, gc_repairs_a_crash_at_any_point_of_a_sandbox)
+{
+	make_vpc(&T, "a", "10.31.0.0/16", true);
+	const char *create_points[] = { "sandbox-create:row", "sandbox-create:netns",
+					"sandbox-create:veth", "sandbox-create:addr" };
+	const char *delete_points[] = { "sandbox-delete:elements", "sandbox-delete:conntrack",
+					"sandbox-delete:kernel" };
+	char out[65536], env[128];
+	for (size_t i = 0; i < sizeof(create_points) / sizeof(*create_points); i++) {
+		snprintf(env, sizeof(env), "VPCNET_FAILPOINT=%s", create_points[i]);
+		int rc = vpcnet(&T, out, sizeof(out), env, "sandbox create %s-x --vpc %s-a --ip 10.31.0.9",
+				T.tag, T.tag);
+		cr_assert_eq(rc, 99, "the failpoint %s did not fire: %d %s", create_points[i], rc, out);
+		assert_clean_after_gc(create_points[i]);
+		/* the address was released and the name is free */
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL,
+				    "sandbox create %s-x --vpc %s-a --ip 10.31.0.9", T.tag, T.tag), 0,
+			     "after %s: %s", create_points[i], out);
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s-x", T.tag), 0);
+	}
+	for (size_t i = 0; i < sizeof(delete_points) / sizeof(*delete_points); i++) {
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-y --vpc %s-a",
+				    T.tag, T.tag), 0, "%s", out);
+		snprintf(env, sizeof(env), "VPCNET_FAILPOINT=%s", delete_points[i]);
+		int rc = vpcnet(&T, out, sizeof(out), env, "sandbox delete %s-y", T.tag);
+		cr_assert_eq(rc, 99, "the failpoint %s did not fire: %d %s", delete_points[i], rc, out);
+		assert_clean_after_gc(delete_points[i]);
+	}
+	/* and the router holds no port and no element of any of them */
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a ip -o link", T.tag);
+	cr_assert_eq(count(out, "port"), 0, "a router port survived: %s", out);
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a nft list ruleset", T.tag);
+	cr_assert_eq(count(out, "elements"), 0, "a set element survived: %s", out);
+}
+
+Test(ops, gc_repairs_a_crash_at_any_point_of_a_vpc)
+{
+	const char *points[] = { "vpc-create:row", "vpc-create:netns", "vpc-create:transit",
+				 "vpc-create:router-table" };
+	const char *delete_points[] = { "vpc-delete:host-elements", "vpc-delete:transit",
+					"vpc-delete:kernel" };
+	char out[65536], env[128], before[65536];
+	snapshot(before, sizeof(before));
+	for (size_t i = 0; i < sizeof(points) / sizeof(*points); i++) {
+		snprintf(env, sizeof(env), "VPCNET_FAILPOINT=%s", points[i]);
+		int rc = vpcnet(&T, out, sizeof(out), env, "vpc create %s-a --cidr 10.32.0.0/16 --nat",
+				T.tag);
+		cr_assert_eq(rc, 99, "the failpoint %s did not fire: %d %s", points[i], rc, out);
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "gc"), 0, "%s", out);
+		char after[65536];
+		snapshot(after, sizeof(after));
+		cr_assert_str_eq(after, before, "gc after a crash at %s left something", points[i]);
+	}
+	for (size_t i = 0; i < sizeof(delete_points) / sizeof(*delete_points); i++) {
+		make_vpc(&T, "a", "10.32.0.0/16", true);
+		snprintf(env, sizeof(env), "VPCNET_FAILPOINT=%s", delete_points[i]);
+		int rc = vpcnet(&T, out, sizeof(out), env, "vpc delete %s-a", T.tag);
+		cr_assert_eq(rc, 99, "the failpoint %s did not fire: %d %s", delete_points[i], rc, out);
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "gc"), 0, "%s", out);
+		char after[65536];
+		snapshot(after, sizeof(after));
+		cr_assert_str_eq(after, before, "gc after a crash at %s left something:\n%s\n---\n%s",
+				 delete_points[i], before, after);
+	}
+}
+
+Test(ops, gc_removes_a_port_whose_namespace_was_held)
+{
+	make_vpc(&T, "a", "10.33.0.0/16", true);
+	struct sbx s;
+	make_sbx(&T, "a", "s1", &s);
+	/* a process keeps the sandbox's namespace alive past its deletion */
+	int ready[2], go[2];
+	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(go, O_CLOEXEC), 0);
+	pid_t holder = fork();
+	if (holder == 0) {
+		char c;
+		close(go[1]);
+		close(ready[0]);
+		int fd = open(s.netns, O_RDONLY);
+		if (fd < 0 || write(ready[1], "r", 1) != 1)
+			_exit(1);
+		if (read(go[0], &c, 1) < 0) { /* held until a byte comes or the pipe closes */ }
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	char c, out[8192];
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", s.id), 0, "%s", out);
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a ip -o link", T.tag);
+	cr_assert_eq(count(out, "port"), 1, "the held namespace keeps its port: %s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json gc"), 0, "%s", out);
+	cr_assert(strstr(out, "\"ports_removed\": 1"), "%s", out);
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a ip -o link", T.tag);
+	cr_assert_eq(count(out, "port"), 0, "gc removed the orphan port: %s", out);
+	close(go[1]);
+	waitpid(holder, NULL, 0);
+}
+
+struct bad {
+	const char *args;  /* "%1$s" stands for the tag */
+	int code;
+	const char *says;  /* what the message must name */
+};
+
+Test(ops, bad_input_is_refused_and_changes_nothing)
+{
+	make_vpc(&T, "a", "10.34.0.0/16", true);
+	make_vpc(&T, "tiny", "10.35.0.0/28", false);
+	struct sbx s;
+	make_sbx(&T, "a", "s1", &s);
+	char out[8192];
+	/* fill the /28: 16 - 4 reserved - broadcast = 11 addresses */
+	for (int i = 0; i < 11; i++)
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-f%d --vpc %s-tiny",
+				    T.tag, i, T.tag), 0, "%s", out);
+	const struct bad cases[] = {
+		{ "vpc create %1$s-b --cidr 10.0.0.0/8", 2, "10.0.0.0/8" },
+		{ "vpc create %1$s-b --cidr 10.0.0.0/30", 2, "/16 to /28" },
+		{ "vpc create %1$s-b --cidr banana", 2, "banana" },
+		{ "vpc create %1$s-b --cidr 10.0.0.1/16", 2, "host bits" },
+		{ "vpc create Bad_%1$s --cidr 10.0.0.0/16", 2, "Bad_" },
+		{ "vpc create %1$s-0123456789012345678901234567890 --cidr 10.0.0.0/16", 2, "1-32" },
+		{ "vpc create %1$s-b", 2, "--cidr" },
+		{ "vpc create %1$s-a --cidr 10.0.0.0/16", 4, "already exists" },
+		{ "vpc create %1$s-b --cidr 10.0.0.0/16 --nat --uplink nosuch0", 2, "nosuch0" },
+		{ "vpc create %1$s-b --cidr 10.0.0.0/16 --nat --uplink 0123456789abcdef", 2, "15" },
+		{ "sandbox create %1$s-n --vpc %1$s-nosuch", 3, "not found" },
+		{ "sandbox create %1$s-n --vpc %1$s-a --ip 10.99.0.5", 2, "outside" },
+		{ "sandbox create %1$s-n --vpc %1$s-a --ip 10.34.0.1", 2, "reserved" },
+		{ "sandbox create %1$s-n --vpc %1$s-a --ip 10.34.0.300", 2, "10.34.0.300" },
+		{ "sandbox create %1$s-n --vpc %1$s-a --ip 10.34.0.4", 4, "10.34.0.4" },
+		{ "sandbox create %1$s-s1 --vpc %1$s-a", 4, "already exists" },
+		{ "sandbox create %1$s-n --vpc %1$s-a --ifname 0123456789abcdef", 2, "--ifname" },
+		{ "sandbox create %1$s-n --vpc %1$s-a --netns /run/netns/%1$s-nope", 2, "does not exist" },
+		{ "sandbox create %1$s-n! --vpc %1$s-a", 2, "sandbox id" },
+		{ "sandbox create %1$s-n --vpc %1$s-tiny", 4, "exhausted" },
+		{ "sandbox show %1$s-nosuch", 3, "not found" },
+		{ "vpc show %1$s-nosuch", 3, "not found" },
+		{ "vpc delete %1$s-a", 4, "--force" },
+		{ "vpc frobnicate", 2, "frobnicate" },
+		{ "sandbox create", 2, "ID" },
+		{ "sandbox create %1$s-n --bogus", 2, "--bogus" },
+		{ "nosuchnoun", 2, "nosuchnoun" },
+	};
+	char before[65536], after[65536];
+	snapshot(before, sizeof(before));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char args[512];
+		size_t n = 0;
+		for (const char *p = cases[i].args; *p && n < sizeof(args) - 20; p++) {
+			if (!strncmp(p, "%1$s", 4)) {
+				n += snprintf(args + n, sizeof(args) - n, "%s", T.tag);
+				p += 3;
+			} else {
+				args[n++] = *p;
+			}
+		}
+		args[n] = '\0';
+		int rc = vpcnet(&T, out, sizeof(out), NULL, "%s", args);
+		cr_expect_eq(rc, cases[i].code, "`%s` exited %d, not %d: %s", args, rc, cases[i].code,
+			     out);
+		cr_expect(strstr(out, cases[i].says), "`%s` must say '%s': %s", args, cases[i].says,
+			  out);
+		snapshot(after, sizeof(after));
+		cr_assert_str_eq(after, before, "`%s` changed something", args);
+	}
+}
+
+Test(ops, the_default_vpc_is_made_on_first_use)
+{
+	if (access("/run/netns/vpcnet-vpc-default", F_OK) == 0)
+		cr_skip_test("a VPC named default exists on this host already");
+	char out[8192];
+	int rc = vpcnet(&T, out, sizeof(out), NULL, "--json sandbox create %s-d", T.tag);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "\"vpc\": \"default\"") && strstr(out, "172.31.0.4/16"), "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json vpc show default"), 0, "%s", out);
+	cr_assert(strstr(out, "\"nat\": true") && strstr(out, "172.31.0.0/16"), "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "vpc delete --force default"), 0, "%s", out);
+}
+
+Test(ops, help_on_every_level)
+{
+	const char *levels[] = { "--help", "vpc --help", "vpc create --help", "sandbox --help",
+				 "sandbox create -h", "sandbox exec --help", "gc --help",
+				 "version --help" };
+	char out[8192];
+	for (size_t i = 0; i < sizeof(levels) / sizeof(*levels); i++) {
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "%s", levels[i]), 0, "%s", levels[i]);
+		cr_assert(strstr(out, "Usage: vpcnet"), "`%s`: %s", levels[i], out);
+	}
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "%s", ""), 2, "no noun is bad usage");
+}

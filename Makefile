@@ -28,7 +28,7 @@ ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(HARDEN) -Iinclude -I.
 LDFLAGS  += -Wl,-z,relro,-z,now
 LIBS     := $(PKG_LIBS) -lpthread
 
-LIB_SRC := $(wildcard lib/*.c netns/*.c nft/*.c nat/*.c)
+LIB_SRC := $(wildcard lib/*.c netns/*.c nft/*.c nat/*.c secgroups/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit_*.c)
 NS_SRC  := $(wildcard tests/ns_*.c)

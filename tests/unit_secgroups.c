@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* Security groups, pure parts: the rule parser and the disjoint cover of a group's rules. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "secgroups/boxes.h"
+#include "secgroups/rule.h"
+
+Test(sgrule, parses_what_the_readme_shows)
+{
+	struct sg_rule r;
+	struct vpcnet_error e;
+	char s[64];
+	cr_assert_eq(sg_parse_rule("tcp:5432", "sg:db", &r, &e), 0, "%s", e.msg);
+	cr_assert(r.to_group && r.proto == IPPROTO_TCP && r.port_lo == 5432 && r.port_hi == 5432);
+	cr_assert_str_eq(r.group, "db");
+	cr_assert_eq(sg_parse_rule("udp:1000-2000", "198.51.100.0/24", &r, &e), 0);
+	sg_rule_str(&r, s, sizeof(s));
+	cr_assert_str_eq(s, "udp:1000-2000 198.51.100.0/24");
+	cr_assert_eq(sg_parse_rule("all", "0.0.0.0/0", &r, &e), 0);
+	cr_assert(r.proto == 0 && r.len == 0);
+	cr_assert_eq(sg_parse_rule("icmp", "192.0.2.7", &r, &e), 0);
+	cr_assert_eq(r.len, 32);
+	sg_rule_str(&r, s, sizeof(s));
+	cr_assert_str_eq(s, "icmp 192.0.2.7/32");
+}
+
+Test(sgrule, refuses_bad_rules_naming_the_bad_part)
+{
+	struct { const char *pp, *target, *says; } bad[] = {
+		{ "sctp", "0.0.0.0/0", "sctp" },        { "icmp:80", "0.0.0.0/0", "tcp and udp" },
+		{ "all:1-2", "0.0.0.0/0", "tcp and udp" }, { "tcp:0", "0.0.0.0/0", "0" },
+		{ "tcp:65536", "0.0.0.0/0", "65536" },  { "tcp:90-80", "0.0.0.0/0", "reversed" },
+		{ "tcp:x", "0.0.0.0/0", "'x'" },        { "tcp:80", "10.0.0.0/33", "10.0.0.0/33" },
+		{ "tcp:80", "10.0.0.1/8", "host bits" }, { "tcp:80", "sg:", "group name" },
+		{ "tcp:80", "banana", "banana" },       { "tcp:80", "", "target" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct sg_rule r;
+		struct vpcnet_error e;
+		cr_assert_neq(sg_parse_rule(bad[i].pp, bad[i].target, &r, &e), 0, "%s %s", bad[i].pp,
+			      bad[i].target);
+		cr_assert_eq(e.status, VPCNET_BAD_INPUT);
+		cr_assert(strstr(e.msg, bad[i].says), "'%s %s': %s", bad[i].pp, bad[i].target, e.msg);
+	}
+}
+
+static struct box b3(uint32_t p0, uint32_t p1, uint32_t q0, uint32_t q1, uint32_t a0, uint32_t a1)
+{
+	return (struct box){ .lo = { p0, q0, a0 }, .hi = { p1, q1, a1 } };
+}
+
+/* Point membership by brute force: a cover must contain exactly the union's points, once. */
+static int covers(const struct box *v, size_t n, uint32_t p, uint32_t q, uint32_t a)
+{
+	int hits = 0;
+	for (size_t i = 0; i < n; i++)
+		hits += v[i].lo[0] <= p && p <= v[i].hi[0] && v[i].lo[1] <= q && q <= v[i].hi[1] &&
+			v[i].lo[2] <= a && a <= v[i].hi[2];
+	return hits;
+}
+
+Test(boxes, overlapping_rules_become_a_disjoint_cover)
+{
+	struct box in[] = {
+		b3(6, 6, 80, 90, 0x0a000000, 0x0affffff),        /* tcp:80-90 10/8 */
+		b3(6, 6, 85, 85, 0x0a010000, 0x0a01ffff),        /* nested */
+		b3(6, 6, 85, 100, 0x0a000000, 0x0affffff),       /* overlapping */
+		b3(0, 255, 0, 65535, 0xc0000207, 0xc0000207),     /* all to 192.0.2.7 */
+		b3(17, 17, 53, 53, 0, 0xffffffff),                /* udp:53 anywhere */
+	};
+	size_t n = sizeof(in) / sizeof(*in);
+	struct box *out;
+	size_t nout;
+	cr_assert_eq(boxes_union(in, n, 3, &out, &nout), 0);
+	uint32_t ps[] = { 0, 1, 6, 17, 255 }, qs[] = { 0, 53, 79, 80, 85, 90, 95, 100, 101, 65535 };
+	uint32_t as[] = { 0, 0x09ffffff, 0x0a000000, 0x0a010005, 0x0affffff, 0x0b000000,
+			  0xc0000207, 0xffffffff };
+	for (size_t i = 0; i < 5; i++)
+		for (size_t j = 0; j < 10; j++)
+			for (size_t k = 0; k < 8; k++) {
+				int want = covers(in, n, ps[i], qs[j], as[k]) > 0;
+				int got = covers(out, nout, ps[i], qs[j], as[k]);
+				cr_assert_eq(got, want, "point (%u,%u,%08x): %d boxes, want %d", ps[i],
+					     qs[j], as[k], got, want);
+			}
+	/* tcp 80-100 over 10/8 is one box, not three */
+	cr_assert_eq(covers(out, nout, 6, 80, 0x0a000000), 1);
+	size_t tcp10 = 0;
+	for (size_t i = 0; i < nout; i++)
+		tcp10 += out[i].lo[0] == 6 && out[i].lo[2] == 0x0a000000;
+	cr_assert_eq(tcp10, 1, "adjacent equal segments merge");
+	free(out);
+}
+
+Test(boxes, a_new_rule_is_a_small_difference)
+{
+	enum { N = 2000 };
+	struct box *in = calloc(N + 1, sizeof(*in));
+	for (uint32_t i = 0; i < N; i++)
+		in[i] = b3(6, 6, 1000 + 2 * i, 1000 + 2 * i, 0x0a000000 + (i << 8), 0x0a0000ff + (i << 8));
+	struct box *before, *after, *added, *removed;
+	size_t nb, na, nadd, nrem;
+	cr_assert_eq(boxes_union(in, N, 3, &before, &nb), 0);
+	cr_assert_eq(nb, N);
+	in[N] = b3(17, 17, 53, 53, 0, 0xffffffff);
+	cr_assert_eq(boxes_union(in, N + 1, 3, &after, &na), 0);
+	cr_assert_eq(boxes_minus(after, na, before, nb, 3, &added, &nadd), 0);
+	cr_assert_eq(boxes_minus(before, nb, after, na, 3, &removed, &nrem), 0);
+	cr_assert_eq(nadd, 1);
+	cr_assert_eq(nrem, 0);
+	free(in); free(before); free(after); free(added); free(removed);
+}

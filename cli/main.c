@@ -15,7 +15,9 @@ static const char usage[] =
 	"\n"
 	"Nouns:\n"
 	"  vpc      create | delete | list | show    VPC routers and their NAT gateways\n"
-	"  sandbox  create | delete | list | show | exec   sandbox networks\n"
+	"  sandbox  create | delete | list | show | exec | set-sg   sandbox networks\n"
+	"  instance create | delete | list | show | exec   VPC members that are not sandboxes\n"
+	"  sg       create | delete | list | show | rule add | rule del   security groups\n"
 	"  gc                                        repair what a crash left behind\n"
 	"  version                                   print the version\n"
 	"\n"
@@ -48,6 +50,8 @@ static int cmd_version(struct cli *c, int argc, char **argv)
 static const struct noun nouns[] = {
 	{ "vpc", cmd_vpc },
 	{ "sandbox", cmd_sandbox },
+	{ "instance", cmd_instance },
+	{ "sg", cmd_sg },
 	{ "gc", cmd_gc },
 	{ "version", cmd_version },
 };

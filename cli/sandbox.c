@@ -9,8 +9,10 @@
 
 #include "cli/cli.h"
 
-static const char usage[] =
-	"Usage: vpcnet sandbox create ID [--vpc NAME] [--ip ADDR] [--netns PATH] [--ifname NAME]\n"
+static const char sandbox_usage[] =
+	"Usage: vpcnet sandbox create ID [--vpc NAME] [--sg A[,B...]] [--ip ADDR] [--netns PATH]\n"
+	"                             [--ifname NAME]\n"
+	"       vpcnet sandbox set-sg ID A[,B...]\n"
 	"       vpcnet sandbox delete ID\n"
 	"       vpcnet sandbox list [--vpc NAME]\n"
 	"       vpcnet sandbox show ID\n"
@@ -23,9 +25,54 @@ static const char usage[] =
 	"        address from the VPC's subnet (the lowest free, or --ip), a default route via\n"
 	"        the gateway.  Nothing can open a connection to it.  Without --vpc it joins the\n"
 	"        VPC 'default' (172.31.0.0/16 with NAT), made on first use.\n"
+	"        --sg names its security groups (up to 5, of its VPC; default: 'default').\n"
+	"set-sg  replaces its groups in one atomic change.\n"
 	"delete  removes what create made and forgets the sandbox's flows; deleting a sandbox\n"
 	"        that does not exist succeeds.\n"
 	"exec    runs CMD inside the sandbox's network namespace.\n";
+
+static const char instance_usage[] =
+	"Usage: vpcnet instance create NAME --vpc VPC [--sg A[,B...]] [--ip ADDR]\n"
+	"       vpcnet instance set-sg NAME A[,B...]\n"
+	"       vpcnet instance delete NAME\n"
+	"       vpcnet instance list [--vpc VPC]\n"
+	"       vpcnet instance show NAME\n"
+	"       vpcnet instance exec NAME -- CMD [ARGS...]\n"
+	"\n"
+	"An instance is a member of a VPC that is not a sandbox (a database, an internal API): a\n"
+	"namespace /run/netns/vpcnet-ins-NAME on the VPC's subnet.  It is reached exactly as its\n"
+	"groups' ingress rules allow and sends as their egress rules allow.\n";
+
+struct kind {
+	const char *noun;
+	const char *usage;
+	int (*create)(struct vpcnet *, const struct vpcnet_sandbox_spec *, struct vpcnet_sandbox *,
+		      struct vpcnet_error *);
+	int (*del)(struct vpcnet *, const char *, struct vpcnet_error *);
+	int (*get)(struct vpcnet *, const char *, struct vpcnet_sandbox *, struct vpcnet_error *);
+	int (*list)(struct vpcnet *, const char *,
+		    int (*)(const struct vpcnet_sandbox *, void *), void *, struct vpcnet_error *);
+	int (*set_sg)(struct vpcnet *, const char *, const char *const *, unsigned,
+		      struct vpcnet_error *);
+};
+
+static const struct kind sandboxes = { "sandbox", sandbox_usage, vpcnet_sandbox_create,
+				       vpcnet_sandbox_delete, vpcnet_sandbox_get,
+				       vpcnet_sandbox_list, vpcnet_sandbox_set_sg };
+static const struct kind instances = { "instance", instance_usage, vpcnet_instance_create,
+				       vpcnet_instance_delete, vpcnet_instance_get,
+				       vpcnet_instance_list, vpcnet_instance_set_sg };
+
+/* Splits "a,b,c" into @out (at most VPCNET_SG_PER_MEMBER + 1 names, so "too many" shows). */
+static unsigned split_groups(char *list, const char **out)
+{
+	unsigned n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(list, ",", &save); t && n <= VPCNET_SG_PER_MEMBER;
+	     t = strtok_r(NULL, ",", &save))
+		out[n++] = t;
+	return n;
+}
 
 static void mac_str(const uint8_t m[6], char buf[18])
 {
@@ -37,32 +84,42 @@ static json_t *sandbox_json(const struct vpcnet_sandbox *s)
 	char ip[16], gw[16], mac[18], cidr[24];
 	snprintf(cidr, sizeof(cidr), "%s/%u", vpcnet_addr_str(s->addr, ip), s->prefix);
 	mac_str(s->mac, mac);
-	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}",
-			 "id", s->id, "vpc", s->vpc, "netns", s->netns, "netns_owned",
-			 s->netns_owned, "ifname", s->ifname, "port", s->port, "address", cidr,
-			 "ip", ip, "prefix", (int)s->prefix, "mac", mac, "gateway",
-			 vpcnet_addr_str(s->gateway, gw), "state", s->state);
+	json_t *groups = json_array();
+	for (unsigned i = 0; i < s->ngroups; i++)
+		json_array_append_new(groups, json_string(s->groups[i]));
+	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:s}",
+			 !strcmp(s->kind, "instance") ? "name" : "id", s->id, "vpc", s->vpc,
+			 "netns", s->netns, "netns_owned", s->netns_owned, "ifname", s->ifname,
+			 "port", s->port, "address", cidr, "ip", ip, "prefix", (int)s->prefix,
+			 "mac", mac, "gateway", vpcnet_addr_str(s->gateway, gw), "groups", groups,
+			 "state", s->state);
 }
 
 static void sandbox_print(const struct vpcnet_sandbox *s)
 {
 	char ip[16], gw[16], mac[18];
 	mac_str(s->mac, mac);
-	printf("sandbox %s\n", s->id);
+	printf("%s %s\n", s->kind, s->id);
 	printf("  vpc        %s\n", s->vpc);
 	printf("  netns      %s%s\n", s->netns, s->netns_owned ? "" : " (adopted)");
 	printf("  interface  %s\n", s->ifname);
 	printf("  address    %s/%u\n", vpcnet_addr_str(s->addr, ip), s->prefix);
 	printf("  mac        %s\n", mac);
 	printf("  gateway    %s\n", vpcnet_addr_str(s->gateway, gw));
-	printf("  port       %s (in the VPC router)\n", s->port);
+	printf("  groups    ");
+	for (unsigned i = 0; i < s->ngroups; i++)
+		printf(" %s", s->groups[i]);
+	printf("\n  port       %s (in the VPC router)\n", s->port);
 	printf("  state      %s\n", s->state);
 }
 
-static int sandbox_create(struct cli *c, int argc, char **argv)
+static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **argv)
 {
+	const char *usage = k->usage;
+	const char *names[VPCNET_SG_PER_MEMBER + 1];
 	static const struct option opts[] = {
 		{ "vpc", required_argument, NULL, 'v' },
+		{ "sg", required_argument, NULL, 's' },
 		{ "ip", required_argument, NULL, 'i' },
 		{ "netns", required_argument, NULL, 'n' },
 		{ "ifname", required_argument, NULL, 'f' },
@@ -78,12 +135,18 @@ static int sandbox_create(struct cli *c, int argc, char **argv)
 		case 'i': spec.addr = optarg; break;
 		case 'n': spec.netns = optarg; break;
 		case 'f': spec.ifname = optarg; break;
+		case 's':
+			spec.nsgs = split_groups(optarg, names);
+			spec.sgs = names;
+			if (spec.nsgs == 0)
+				return cli_usage_error(usage, "--sg needs a group name");
+			break;
 		case ':': return cli_usage_error(usage, "%s needs a value", argv[optind - 1]);
 		default: return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return cli_usage_error(usage, "sandbox create takes one ID");
+		return cli_usage_error(usage, "%s create takes one name", k->noun);
 	spec.id = argv[optind];
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
@@ -92,7 +155,7 @@ static int sandbox_create(struct cli *c, int argc, char **argv)
 	struct vpcnet_error err = { 0 };
 	struct vpcnet_sandbox s;
 	code = 0;
-	if (vpcnet_sandbox_create(vn, &spec, &s, &err))
+	if (k->create(vn, &spec, &s, &err))
 		code = cli_fail(&err);
 	else if (c->json)
 		cli_print_json(sandbox_json(&s));
@@ -102,16 +165,17 @@ static int sandbox_create(struct cli *c, int argc, char **argv)
 	return code;
 }
 
-static int sandbox_delete(struct cli *c, int argc, char **argv)
+static int sandbox_delete(const struct kind *k, struct cli *c, int argc, char **argv)
 {
+	const char *usage = k->usage;
 	if (argc != 2)
-		return cli_usage_error(usage, "sandbox delete takes one ID");
+		return cli_usage_error(usage, "%s delete takes one name", k->noun);
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
 		return code;
 	struct vpcnet_error err = { 0 };
-	code = vpcnet_sandbox_delete(vn, argv[1], &err) ? cli_fail(&err) : 0;
+	code = k->del(vn, argv[1], &err) ? cli_fail(&err) : 0;
 	vpcnet_close(vn);
 	return code;
 }
@@ -127,8 +191,9 @@ static int list_one(const struct vpcnet_sandbox *s, void *arg)
 	return 0;
 }
 
-static int sandbox_list(struct cli *c, int argc, char **argv)
+static int sandbox_list(const struct kind *k, struct cli *c, int argc, char **argv)
 {
+	const char *usage = k->usage;
 	static const struct option opts[] = { { "vpc", required_argument, NULL, 'v' }, { 0 } };
 	const char *vpc = NULL;
 	int o;
@@ -143,7 +208,7 @@ static int sandbox_list(struct cli *c, int argc, char **argv)
 			return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
 	}
 	if (optind != argc)
-		return cli_usage_error(usage, "sandbox list takes no arguments");
+		return cli_usage_error(usage, "%s list takes no arguments", k->noun);
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
@@ -152,17 +217,18 @@ static int sandbox_list(struct cli *c, int argc, char **argv)
 	json_t *arr = c->json ? json_array() : NULL;
 	if (!arr)
 		printf("%-28s %-16s %-18s %-8s %s\n", "ID", "VPC", "ADDRESS", "STATE", "NETNS");
-	code = vpcnet_sandbox_list(vn, vpc, list_one, arr, &err) ? cli_fail(&err) : 0;
+	code = k->list(vn, vpc, list_one, arr, &err) ? cli_fail(&err) : 0;
 	if (arr)
 		cli_print_json(arr);
 	vpcnet_close(vn);
 	return code;
 }
 
-static int sandbox_show(struct cli *c, int argc, char **argv)
+static int sandbox_show(const struct kind *k, struct cli *c, int argc, char **argv)
 {
+	const char *usage = k->usage;
 	if (argc != 2)
-		return cli_usage_error(usage, "sandbox show takes one ID");
+		return cli_usage_error(usage, "%s show takes one name", k->noun);
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
@@ -170,7 +236,7 @@ static int sandbox_show(struct cli *c, int argc, char **argv)
 	struct vpcnet_error err = { 0 };
 	struct vpcnet_sandbox s;
 	code = 0;
-	if (vpcnet_sandbox_get(vn, argv[1], &s, &err))
+	if (k->get(vn, argv[1], &s, &err))
 		code = cli_fail(&err);
 	else if (c->json)
 		cli_print_json(sandbox_json(&s));
@@ -180,17 +246,18 @@ static int sandbox_show(struct cli *c, int argc, char **argv)
 	return code;
 }
 
-static int sandbox_exec(struct cli *c, int argc, char **argv)
+static int sandbox_exec(const struct kind *k, struct cli *c, int argc, char **argv)
 {
+	const char *usage = k->usage;
 	if (argc < 4 || strcmp(argv[2], "--"))
-		return cli_usage_error(usage, "usage: sandbox exec ID -- CMD [ARGS...]");
+		return cli_usage_error(usage, "usage: %s exec NAME -- CMD [ARGS...]", k->noun);
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
 		return code;
 	struct vpcnet_error err = { 0 };
 	struct vpcnet_sandbox s;
-	int rc = vpcnet_sandbox_get(vn, argv[1], &s, &err);
+	int rc = k->get(vn, argv[1], &s, &err);
 	vpcnet_close(vn);
 	if (rc)
 		return cli_fail(&err);
@@ -205,27 +272,60 @@ static int sandbox_exec(struct cli *c, int argc, char **argv)
 	return errno == ENOENT ? 127 : 126;
 }
 
-int cmd_sandbox(struct cli *c, int argc, char **argv)
+static int sandbox_set_sg(const struct kind *k, struct cli *c, int argc, char **argv)
+{
+	if (argc != 3)
+		return cli_usage_error(k->usage, "%s set-sg takes a name and A[,B...]", k->noun);
+	const char *names[VPCNET_SG_PER_MEMBER + 1];
+	unsigned n = split_groups(argv[2], names);
+	int code;
+	struct vpcnet *vn = cli_open(c, &code);
+	if (!vn)
+		return code;
+	struct vpcnet_error err = { 0 };
+	code = 0;
+	if (k->set_sg(vn, argv[1], names, n, &err))
+		code = cli_fail(&err);
+	else if (c->json) {
+		unsigned msgs, elems;
+		vpcnet_last_batch(vn, &msgs, &elems);
+		cli_print_json(json_pack("{s:s, s:i}", "id", argv[1], "nft_messages", msgs));
+	}
+	vpcnet_close(vn);
+	return code;
+}
+
+static int run_kind(const struct kind *k, struct cli *c, int argc, char **argv)
 {
 	static const struct {
 		const char *verb;
-		int (*run)(struct cli *, int, char **);
+		int (*run)(const struct kind *, struct cli *, int, char **);
 	} verbs[] = {
 		{ "create", sandbox_create }, { "delete", sandbox_delete }, { "list", sandbox_list },
-		{ "show", sandbox_show }, { "exec", sandbox_exec },
+		{ "show", sandbox_show }, { "exec", sandbox_exec }, { "set-sg", sandbox_set_sg },
 	};
 	if (argc >= 2 && !strcmp(argv[1], "exec")) {
 		/* --help only before "--": what follows belongs to CMD. */
-		if (cli_wants_help(argc - 1, argv + 1, usage))
+		if (cli_wants_help(argc - 1, argv + 1, k->usage))
 			return 0;
-		return sandbox_exec(c, argc - 1, argv + 1);
+		return sandbox_exec(k, c, argc - 1, argv + 1);
 	}
-	if (cli_wants_help(argc, argv, usage))
+	if (cli_wants_help(argc, argv, k->usage))
 		return 0;
 	if (argc < 2)
-		return cli_usage_error(usage, "sandbox: a verb is missing");
+		return cli_usage_error(k->usage, "%s: a verb is missing", k->noun);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(argv[1], verbs[i].verb))
-			return verbs[i].run(c, argc - 1, argv + 1);
-	return cli_usage_error(usage, "sandbox: unknown verb '%s'", argv[1]);
+			return verbs[i].run(k, c, argc - 1, argv + 1);
+	return cli_usage_error(k->usage, "%s: unknown verb '%s'", k->noun, argv[1]);
+}
+
+int cmd_sandbox(struct cli *c, int argc, char **argv)
+{
+	return run_kind(&sandboxes, c, argc, argv);
+}
+
+int cmd_instance(struct cli *c, int argc, char **argv)
+{
+	return run_kind(&instances, c, argc, argv);
 }

@@ -45,6 +45,8 @@ struct vpcnet_error {
 #define VPCNET_ID_MAX 64       /**< sandbox ids: 1-64 of [A-Za-z0-9_.-] */
 #define VPCNET_IFNAME_MAX 15   /**< kernel interface names */
 #define VPCNET_PATH_MAX 256
+#define VPCNET_SG_NAME_MAX 32  /* security group names: 1-32 of [A-Za-z0-9_.-] */
+#define VPCNET_SG_PER_MEMBER 5 /* groups on one sandbox or instance */
 
 /** Options for vpcnet_open(); zero-initialise and set what you need. */
 struct vpcnet_config {
@@ -106,6 +108,9 @@ struct vpcnet_sandbox {
 	struct in_addr gateway;
 	uint8_t mac[6];
 	char state[12];
+	char kind[12];                 /**< "sandbox" or "instance" */
+	unsigned ngroups;              /**< its security groups, in order */
+	char groups[VPCNET_SG_PER_MEMBER][VPCNET_SG_NAME_MAX + 1];
 };
 
 struct vpcnet_sandbox_spec {
@@ -114,6 +119,8 @@ struct vpcnet_sandbox_spec {
 	const char *addr;    /**< NULL: the lowest free address */
 	const char *netns;   /**< NULL: make /run/netns/vpcnet-sbx-ID; else adopt this path */
 	const char *ifname;  /**< NULL: "eth0" */
+	const char *const *sgs; /**< its security groups (of its VPC); none: the VPC's "default" */
+	unsigned nsgs;
 };
 
 VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sandbox_spec *spec,
@@ -127,6 +134,67 @@ VPCNET_API int vpcnet_sandbox_get(struct vpcnet *vn, const char *id, struct vpcn
 VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
 				   int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,
 				   struct vpcnet_error *err);
+
+/** Replaces a sandbox's security groups in one atomic change. */
+VPCNET_API int vpcnet_sandbox_set_sg(struct vpcnet *vn, const char *id, const char *const *sgs,
+				     unsigned nsgs, struct vpcnet_error *err);
+
+/**
+ * Instances: VPC members that are not sandboxes (a database, an internal API), in
+ * namespaces /run/netns/vpcnet-ins-NAME.  Reached exactly as their groups' ingress rules
+ * allow; a sandbox never is.  Same spec and result types as sandboxes.
+ */
+VPCNET_API int vpcnet_instance_create(struct vpcnet *vn, const struct vpcnet_sandbox_spec *spec,
+				      struct vpcnet_sandbox *out, struct vpcnet_error *err);
+VPCNET_API int vpcnet_instance_set_sg(struct vpcnet *vn, const char *name,
+				      const char *const *sgs, unsigned nsgs,
+				      struct vpcnet_error *err);
+VPCNET_API int vpcnet_instance_delete(struct vpcnet *vn, const char *name,
+				      struct vpcnet_error *err);
+VPCNET_API int vpcnet_instance_get(struct vpcnet *vn, const char *name,
+				   struct vpcnet_sandbox *out, struct vpcnet_error *err);
+VPCNET_API int vpcnet_instance_list(struct vpcnet *vn, const char *vpc,
+				    int (*fn)(const struct vpcnet_sandbox *in, void *arg),
+				    void *arg, struct vpcnet_error *err);
+
+/** A security group. */
+struct vpcnet_sg {
+	char name[VPCNET_SG_NAME_MAX + 1];
+	char vpc[VPCNET_NAME_MAX + 1];
+	char description[256];
+	unsigned members;   /**< sandboxes and instances using it */
+	unsigned rules;
+};
+
+/* Groups are named within their VPC; @vpc may be NULL when the name is unique on the host. */
+VPCNET_API int vpcnet_sg_create(struct vpcnet *vn, const char *vpc, const char *name,
+				const char *description, struct vpcnet_error *err);
+/** Refused (VPCNET_EXISTS) while a member uses it or another group's rule names it. */
+VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *name,
+				struct vpcnet_error *err);
+VPCNET_API int vpcnet_sg_get(struct vpcnet *vn, const char *vpc, const char *name,
+			     struct vpcnet_sg *out, struct vpcnet_error *err);
+VPCNET_API int vpcnet_sg_list(struct vpcnet *vn, const char *vpc,
+			      int (*fn)(const struct vpcnet_sg *sg, void *arg), void *arg,
+			      struct vpcnet_error *err);
+/** Calls @fn with each rule as text: @dir "egress"/"ingress", @rule "tcp:80 10.0.0.0/8". */
+VPCNET_API int vpcnet_sg_rules(struct vpcnet *vn, const char *vpc, const char *name,
+			       int (*fn)(const char *dir, const char *rule, void *arg), void *arg,
+			       struct vpcnet_error *err);
+/**
+ * Adds or removes a rule: @dir "egress" or "ingress", @proto_ports "tcp|udp|icmp|all[:N[-M]]",
+ * @target an IPv4 address or CIDR or "sg:NAME".  Takes effect for new flows at once.
+ */
+VPCNET_API int vpcnet_sg_rule_add(struct vpcnet *vn, const char *vpc, const char *name,
+				  const char *dir, const char *proto_ports, const char *target,
+				  struct vpcnet_error *err);
+VPCNET_API int vpcnet_sg_rule_del(struct vpcnet *vn, const char *vpc, const char *name,
+				  const char *dir, const char *proto_ports, const char *target,
+				  struct vpcnet_error *err);
+
+/** The size of the last nftables change this handle made: messages and set elements. */
+VPCNET_API void vpcnet_last_batch(const struct vpcnet *vn, unsigned *messages,
+				  unsigned *elements);
 
 /** What vpcnet_gc() found and repaired. */
 struct vpcnet_gc_report {

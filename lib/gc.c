@@ -75,7 +75,7 @@ static int claim_orphans(struct gc *g, struct vpcnet_error *err)
 	if (ret)
 		return ret;
 	if ((ret = store_vpc_list(st, grab_vpc, g, err)) ||
-	    (ret = store_member_list(st, 0, grab_member, g, err)))
+	    (ret = store_member_list(st, NULL, 0, grab_member, g, err)))
 		goto fail;
 	for (size_t i = 0; i < g->nmembers; i++) {
 		if ((ret = store_member_set_state(st, g->members[i].id, g->members[i].state, &me, err)))

@@ -16,6 +16,7 @@ struct vpcnet {
 	int host_fd;        /* the host namespace; -1: the caller's own */
 	struct store *st;
 	int64_t nonce;      /* tells this handle's rows in flight from other threads' */
+	unsigned last_msgs, last_elems;  /* the last nftables change, for vpcnet_last_batch() */
 };
 
 /* This handle as the owner of rows in flight. */
@@ -57,6 +58,12 @@ int vpc_resolve(struct vpcnet *vn, const char *name, struct vpc_row *out,
 int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
 		     unsigned *ct_removed, struct vpcnet_error *err);
 void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);
+/* The default group of a new VPC, in the router reached by @nf. */
+int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+		      struct vpcnet_error *err);
+/* Names -> ids of groups of VPC @vpc_id (none: its default group). */
+int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsigned n,
+	       int64_t *ids, size_t *nids, struct vpcnet_error *err);
 /* Removes @v's row after its kernel objects, then the host table with the last VPC. */
 int vpc_forget(struct vpcnet *vn, const struct vpc_row *v, struct vpcnet_error *err);
 

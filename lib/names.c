@@ -80,6 +80,11 @@ void sandbox_netns_path(char buf[VPCNET_PATH_MAX], const char *id)
 	snprintf(buf, VPCNET_PATH_MAX, NETNS_RUN_DIR "/" SANDBOX_NETNS_PREFIX "%s", id);
 }
 
+void instance_netns_path(char buf[VPCNET_PATH_MAX], const char *name)
+{
+	snprintf(buf, VPCNET_PATH_MAX, NETNS_RUN_DIR "/" INSTANCE_NETNS_PREFIX "%s", name);
+}
+
 void port_name(char buf[VPCNET_IFNAME_MAX + 1], int64_t member_id)
 {
 	snprintf(buf, VPCNET_IFNAME_MAX + 1, PORT_PREFIX "%" PRId64, member_id);

@@ -10,6 +10,7 @@
 #define NETNS_RUN_DIR "/run/netns"
 #define ROUTER_NETNS_PREFIX "vpcnet-vpc-"
 #define SANDBOX_NETNS_PREFIX "vpcnet-sbx-"
+#define INSTANCE_NETNS_PREFIX "vpcnet-ins-"
 #define PORT_PREFIX "port"     /* router end of a member's veth, in the router netns */
 #define TRANSIT_PREFIX "vpct"  /* host end of a VPC's transit veth, in the host netns */
 #define ROUTER_TRANSIT_IF "transit"  /* router end of the transit veth */
@@ -26,6 +27,7 @@ int valid_netns_name(const char *name, const char *what, struct vpcnet_error *er
 
 void router_netns_path(char buf[VPCNET_PATH_MAX], const char *vpc);
 void sandbox_netns_path(char buf[VPCNET_PATH_MAX], const char *id);
+void instance_netns_path(char buf[VPCNET_PATH_MAX], const char *name);
 void port_name(char buf[VPCNET_IFNAME_MAX + 1], int64_t member_id);
 void transit_name(char buf[VPCNET_IFNAME_MAX + 1], int64_t vpc_id);
 /* Parses a name made by port_name()/transit_name(); returns the id or -1. */

@@ -15,13 +15,24 @@
 #include "lib/names.h"
 #include "nat/conntrack.h"
 #include "nat/tables.h"
+#include "secgroups/compile.h"
 #include "netns/link.h"
 #include "netns/netns.h"
 
-static void sandbox_to_public(const struct member_row *m, const struct vpc_row *v,
-			      struct vpcnet_sandbox *out)
+static void sandbox_to_public(struct vpcnet *vn, const struct member_row *m,
+			      const struct vpc_row *v, struct vpcnet_sandbox *out)
 {
 	memset(out, 0, sizeof(*out));
+	snprintf(out->kind, sizeof(out->kind), "%s", m->kind);
+	int64_t g[SG_PER_MEMBER];
+	size_t ng = 0;
+	struct vpcnet_error ignored;
+	store_member_sgs(vn->st, m->id, g, SG_PER_MEMBER, &ng, &ignored);
+	for (size_t i = 0; i < ng; i++) {
+		struct sg_row row;
+		if (!store_sg_get_id(vn->st, g[i], &row, &ignored))
+			snprintf(out->groups[out->ngroups++], VPCNET_SG_NAME_MAX + 1, "%s", row.name);
+	}
 	snprintf(out->id, sizeof(out->id), "%s", m->name);
 	snprintf(out->vpc, sizeof(out->vpc), "%s", v->name);
 	snprintf(out->netns, sizeof(out->netns), "%s", m->netns);
@@ -66,7 +77,8 @@ static int sbx_ipv6_off(void *arg)
 
 /* *@made tells whether the namespace was made here (a failure may not remove another's). */
 static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
-			 int adopted_fd, bool *made, struct vpcnet_error *err)
+			 const int64_t *groups, size_t ngroups, int adopted_fd, bool *made,
+			 struct vpcnet_error *err)
 {
 	char rpath[VPCNET_PATH_MAX], port[VPCNET_IFNAME_MAX + 1];
 	router_netns_path(rpath, v->name);
@@ -122,8 +134,12 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 		goto out;
 	}
 	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip);
+	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ngroups,
+			!strcmp(m->kind, KIND_INSTANCE));
 	if ((ret = nft_commit(&router.nf, b, false, err)))
 		verr_wrap(err, "router table");
+	else
+		vn->last_msgs = nftb_count(b), vn->last_elems = nftb_count(b);
 out:
 	nftb_free(b);
 	nsconn_close(&si.conn);
@@ -157,6 +173,12 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 		goto out;
 	}
 	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip);
+	int64_t groups[SG_PER_MEMBER];
+	size_t ng = 0;
+	if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
+		goto out;
+	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
+			!strcmp(m->kind, KIND_INSTANCE));
 	if ((ret = nft_commit(&router.nf, b, true, err))) {
 		verr_wrap(err, "router table");
 		goto out;
@@ -191,18 +213,24 @@ static int sandbox_forget(struct vpcnet *vn, int64_t id, struct vpcnet_error *er
 	return store_commit(vn->st, err);
 }
 
-VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sandbox_spec *spec,
-				     struct vpcnet_sandbox *out, struct vpcnet_error *err)
+static int member_create(struct vpcnet *vn, const char *kind,
+			 const struct vpcnet_sandbox_spec *spec, struct vpcnet_sandbox *out,
+			 struct vpcnet_error *err)
 {
-	ERR_OR_SCRATCH(err);
+	bool instance = !strcmp(kind, KIND_INSTANCE);
 	struct member_row m = { .owner = vn_owner(vn) };
+	int64_t groups[SG_PER_MEMBER];
+	size_t ngroups = 0;
+	snprintf(m.kind, sizeof(m.kind), "%s", kind);
 	struct vpc_row v;
 	int adopted_fd = -1, ret;
 	const char *ifname = spec->ifname ? spec->ifname : DEFAULT_IFNAME;
 
 	if ((ret = valid_sandbox_id(spec->id, err)) ||
 	    (ret = valid_ifname(ifname, "--ifname", err)))
-		return ret;
+		return instance ? verr_wrap(err, "instance") : ret;
+	if (instance && !spec->vpc)
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "instance create: --vpc is required");
 	if (spec->addr && parse_ipv4(spec->addr, &m.ip))
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--ip '%s': not an IPv4 address",
 			      spec->addr);
@@ -222,12 +250,16 @@ VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sand
 	m.netns_owned = !spec->netns;
 	if (spec->netns)
 		snprintf(m.netns, sizeof(m.netns), "%s", spec->netns);
+	else if (instance)
+		instance_netns_path(m.netns, spec->id);
 	else
 		sandbox_netns_path(m.netns, spec->id);
 
 	if ((ret = vpc_resolve(vn, spec->vpc, &v, err)))
 		goto out;
 	if (m.ip && (ret = subnet_check_lease(v.net, v.prefix, m.ip, err)))
+		goto out;
+	if ((ret = sg_resolve(vn, v.id, spec->sgs, spec->nsgs, groups, &ngroups, err)))
 		goto out;
 	m.vpc_id = v.id;
 	if ((ret = store_begin(vn->st, err)))
@@ -242,15 +274,16 @@ VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sand
 	}
 	if ((ret = store_member_insert(vn->st, &m, subnet_first(v.net),
 				       subnet_last(v.net, v.prefix), err)) ||
+	    (ret = store_member_sgs_set(vn->st, m.id, groups, ngroups, err)) ||
 	    (ret = store_commit(vn->st, err))) {
 		store_rollback(vn->st);
 		goto out;
 	}
 	failpoint("sandbox-create:row");
 	bool made = false;
-	if ((ret = sandbox_build(vn, &m, &v, adopted_fd, &made, err))) {
+	if ((ret = sandbox_build(vn, &m, &v, groups, ngroups, adopted_fd, &made, err))) {
 		struct vpcnet_error ignored;
-		verr_wrap(err, "sandbox %s", m.name);
+		verr_wrap(err, "%s %s", kind, m.name);
 		struct member_row undo = m;
 		undo.netns_owned = made;
 		if (!sandbox_teardown(vn, &undo, &v, NULL, &ignored))
@@ -261,16 +294,30 @@ VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sand
 		goto out;
 	snprintf(m.state, sizeof(m.state), ST_READY);
 	if (out)
-		sandbox_to_public(&m, &v, out);
+		sandbox_to_public(vn, &m, &v, out);
 out:
 	if (adopted_fd >= 0)
 		close(adopted_fd);
 	return ret;
 }
 
-VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct vpcnet_error *err)
+VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sandbox_spec *spec,
+				     struct vpcnet_sandbox *out, struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
+	return member_create(vn, KIND_SANDBOX, spec, out, err);
+}
+
+VPCNET_API int vpcnet_instance_create(struct vpcnet *vn, const struct vpcnet_sandbox_spec *spec,
+				      struct vpcnet_sandbox *out, struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return member_create(vn, KIND_INSTANCE, spec, out, err);
+}
+
+static int member_delete(struct vpcnet *vn, const char *kind, const char *id,
+			 struct vpcnet_error *err)
+{
 	struct member_row m;
 	struct vpc_row v;
 	int ret = valid_sandbox_id(id, err);
@@ -278,14 +325,14 @@ VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct v
 		return ret;
 	if ((ret = store_begin(vn->st, err)))
 		return ret;
-	if ((ret = store_member_get(vn->st, id, &m, err))) {
+	if ((ret = store_member_get(vn->st, kind, id, &m, err))) {
 		store_rollback(vn->st);
 		return ret == -ENOENT ? 0 : ret;  /* gone already: done */
 	}
 	if (strcmp(m.state, ST_READY) && owner_alive(&m.owner) && !owned_by(&m.owner, vn)) {
 		store_rollback(vn->st);
 		return vinput(err, VPCNET_FAILED, EBUSY,
-			      "sandbox '%s' is being %s by process %lld: try again", id,
+			      "%s '%s' is being %s by process %lld: try again", kind, id,
 			      !strcmp(m.state, ST_CREATING) ? "created" : "deleted",
 			      (long long)m.owner.pid);
 	}
@@ -297,23 +344,107 @@ VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct v
 		return ret;
 	}
 	if ((ret = sandbox_teardown(vn, &m, &v, NULL, err)))
-		return verr_wrap(err, "sandbox %s", id);
+		return verr_wrap(err, "%s %s", kind, id);
 	failpoint("sandbox-delete:kernel");
 	return sandbox_forget(vn, m.id, err);
+}
+
+VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return member_delete(vn, KIND_SANDBOX, id, err);
+}
+
+VPCNET_API int vpcnet_instance_delete(struct vpcnet *vn, const char *name,
+				      struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return member_delete(vn, KIND_INSTANCE, name, err);
+}
+
+static int member_get(struct vpcnet *vn, const char *kind, const char *id,
+		      struct vpcnet_sandbox *out, struct vpcnet_error *err)
+{
+	struct member_row m;
+	struct vpc_row v;
+	int ret = valid_sandbox_id(id, err);
+	if (ret || (ret = store_member_get(vn->st, kind, id, &m, err)) ||
+	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)))
+		return ret;
+	sandbox_to_public(vn, &m, &v, out);
+	return 0;
 }
 
 VPCNET_API int vpcnet_sandbox_get(struct vpcnet *vn, const char *id, struct vpcnet_sandbox *out,
 				  struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
+	return member_get(vn, KIND_SANDBOX, id, out, err);
+}
+
+VPCNET_API int vpcnet_instance_get(struct vpcnet *vn, const char *name,
+				   struct vpcnet_sandbox *out, struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return member_get(vn, KIND_INSTANCE, name, out, err);
+}
+
+static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
+			 const char *const *sgs, unsigned nsgs, struct vpcnet_error *err)
+{
+	bool instance = !strcmp(kind, KIND_INSTANCE);
 	struct member_row m;
 	struct vpc_row v;
+	int64_t old[SG_PER_MEMBER], groups[SG_PER_MEMBER];
+	size_t nold = 0, ngroups = 0;
+	char rpath[VPCNET_PATH_MAX], port[VPCNET_IFNAME_MAX + 1];
+	struct nsconn router = { 0 };
+	struct nft_batch *b = NULL;
+	int rfd = -1;
 	int ret = valid_sandbox_id(id, err);
-	if (ret || (ret = store_member_get(vn->st, id, &m, err)) ||
-	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)))
+	if (ret)
 		return ret;
-	sandbox_to_public(&m, &v, out);
-	return 0;
+	if (nsgs == 0)
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "set-sg: name at least one group");
+	if ((ret = store_member_get(vn->st, kind, id, &m, err)) ||
+	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) ||
+	    (ret = sg_resolve(vn, v.id, sgs, nsgs, groups, &ngroups, err)))
+		return ret;
+	router_netns_path(rpath, v.name);
+	port_name(port, m.id);
+	if ((ret = netns_open(rpath, &rfd, err)) || (ret = nsconn_open(&router, rfd, true, err)))
+		goto out;
+	/* Under the write lock: the old attachments out, the new in, one batch. */
+	if ((ret = store_begin(vn->st, err)))
+		goto out;
+	if ((ret = store_member_get(vn->st, kind, id, &m, err)) ||
+	    (ret = store_member_sgs(vn->st, m.id, old, SG_PER_MEMBER, &nold, err)) ||
+	    (ret = store_member_sgs_set(vn->st, m.id, groups, ngroups, err)))
+		goto fail;
+	if (strcmp(m.state, ST_READY)) {
+		ret = vinput(err, VPCNET_FAILED, EBUSY, "%s '%s' is %s", kind, id, m.state);
+		goto fail;
+	}
+	if (!(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto fail;
+	}
+	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m.ip, old, nold, instance);
+	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m.ip, groups, ngroups, instance);
+	if ((ret = nft_commit(&router.nf, b, false, err)))
+		goto fail;
+	vn->last_msgs = nftb_count(b);
+	vn->last_elems = nftb_count(b);
+	ret = store_commit(vn->st, err);
+	goto out;
+fail:
+	store_rollback(vn->st);
+out:
+	nftb_free(b);
+	nsconn_close(&router);
+	if (rfd >= 0)
+		close(rfd);
+	return ret;
 }
 
 struct list_arg {
@@ -333,15 +464,14 @@ static int list_one(const struct member_row *m, void *arg)
 			return ret;
 	}
 	struct vpcnet_sandbox sb;
-	sandbox_to_public(m, &la->v, &sb);
+	sandbox_to_public(la->vn, m, &la->v, &sb);
 	return la->fn(&sb, la->arg);
 }
 
-VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
-				   int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,
-				   struct vpcnet_error *err)
+static int member_list(struct vpcnet *vn, const char *kind, const char *vpc,
+		       int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,
+		       struct vpcnet_error *err)
 {
-	ERR_OR_SCRATCH(err);
 	struct list_arg la = { .vn = vn, .fn = fn, .arg = arg, .err = err };
 	int64_t vpc_id = 0;
 	if (vpc) {
@@ -350,5 +480,36 @@ VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
 			return ret;
 		vpc_id = la.v.id;
 	}
-	return store_member_list(vn->st, vpc_id, list_one, &la, err);
+	return store_member_list(vn->st, kind, vpc_id, list_one, &la, err);
+}
+
+VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
+				   int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,
+				   struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return member_list(vn, KIND_SANDBOX, vpc, fn, arg, err);
+}
+
+VPCNET_API int vpcnet_instance_list(struct vpcnet *vn, const char *vpc,
+				    int (*fn)(const struct vpcnet_sandbox *in, void *arg),
+				    void *arg, struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return member_list(vn, KIND_INSTANCE, vpc, fn, arg, err);
+}
+
+VPCNET_API int vpcnet_sandbox_set_sg(struct vpcnet *vn, const char *id, const char *const *sgs,
+				     unsigned nsgs, struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return member_set_sg(vn, KIND_SANDBOX, id, sgs, nsgs, err);
+}
+
+VPCNET_API int vpcnet_instance_set_sg(struct vpcnet *vn, const char *name,
+				      const char *const *sgs, unsigned nsgs,
+				      struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return member_set_sg(vn, KIND_INSTANCE, name, sgs, nsgs, err);
 }

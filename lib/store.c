@@ -12,6 +12,7 @@
 #include "lib/error.h"
 #include "lib/addr.h"
 #include "lib/store.h"
+#include "secgroups/rule.h"
 
 #define SCHEMA_VERSION 1
 #define BUSY_TIMEOUT_MS 30000
@@ -38,7 +39,27 @@ static const char schema_v1[] =
 	" netns TEXT NOT NULL, netns_owned INTEGER NOT NULL, ifname TEXT NOT NULL,"
 	" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
 	" owner_nonce INTEGER NOT NULL, created INTEGER NOT NULL,"
-	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));";
+	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
+	"CREATE TABLE sgs ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" vpc_id INTEGER NOT NULL REFERENCES vpcs(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+	" UNIQUE(vpc_id, name));"
+	"CREATE TABLE sg_rules ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" sg_id INTEGER NOT NULL REFERENCES sgs(id) ON DELETE CASCADE,"
+	" dir INTEGER NOT NULL, proto INTEGER NOT NULL,"
+	" port_lo INTEGER NOT NULL, port_hi INTEGER NOT NULL,"
+	" to_sg INTEGER NOT NULL, net INTEGER NOT NULL, len INTEGER NOT NULL,"
+	" UNIQUE(sg_id, dir, proto, port_lo, port_hi, to_sg, net, len));"
+	"CREATE TABLE member_sgs ("
+	" member_id INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,"
+	" sg_id INTEGER NOT NULL REFERENCES sgs(id),"
+	" slot INTEGER NOT NULL, PRIMARY KEY(member_id, sg_id));"
+	"CREATE TABLE sg_refs ("
+	" sg_id INTEGER NOT NULL REFERENCES sgs(id) ON DELETE CASCADE,"
+	" dir INTEGER NOT NULL, ref_id INTEGER NOT NULL,"
+	" PRIMARY KEY(sg_id, dir, ref_id));";
 
 static int db_err(struct store *st, struct vpcnet_error *err, int rc, const char *what)
 {
@@ -371,7 +392,7 @@ int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
 }
 
 #define MEMBER_COLS "id, name, vpc_id, ip, netns, netns_owned, ifname, state, owner_pid," \
-		    " owner_start, owner_nonce"
+		    " owner_start, owner_nonce, kind"
 
 static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 {
@@ -387,14 +408,15 @@ static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 	r->owner.pid = sqlite3_column_int64(s, 8);
 	r->owner.start = sqlite3_column_int64(s, 9);
 	r->owner.nonce = sqlite3_column_int64(s, 10);
+	copy_text(r->kind, sizeof(r->kind), s, 11);
 }
 
-static int member_get_by(struct store *st, const char *where, const char *name, int64_t id,
-			 struct member_row *out, struct vpcnet_error *err)
+static int member_get_by(struct store *st, const char *kind, const char *where, const char *name,
+			 int64_t id, struct member_row *out, struct vpcnet_error *err)
 {
 	char sql[256];
 	snprintf(sql, sizeof(sql),
-		 "SELECT " MEMBER_COLS " FROM members WHERE kind = 'sandbox' AND %s", where);
+		 "SELECT " MEMBER_COLS " FROM members WHERE (?2 IS NULL OR kind = ?2) AND %s", where);
 	STMT s = NULL;
 	int ret = prep(st, &s, sql, err);
 	if (ret)
@@ -403,10 +425,13 @@ static int member_get_by(struct store *st, const char *where, const char *name, 
 		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_int64(s, 1, id);
+	if (kind)
+		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE)
-		return name ? vinput(err, VPCNET_NOT_FOUND, ENOENT, "sandbox '%s' not found", name)
-			    : vinput(err, VPCNET_NOT_FOUND, ENOENT, "sandbox #%lld not found",
+		return name ? vinput(err, VPCNET_NOT_FOUND, ENOENT, "%s '%s' not found",
+				     kind ? kind : "member", name)
+			    : vinput(err, VPCNET_NOT_FOUND, ENOENT, "member #%lld not found",
 				     (long long)id);
 	if (rc != SQLITE_ROW)
 		return db_err(st, err, rc, "read sandbox");
@@ -414,16 +439,16 @@ static int member_get_by(struct store *st, const char *where, const char *name, 
 	return 0;
 }
 
-int store_member_get(struct store *st, const char *name, struct member_row *out,
-		     struct vpcnet_error *err)
+int store_member_get(struct store *st, const char *kind, const char *name,
+		     struct member_row *out, struct vpcnet_error *err)
 {
-	return member_get_by(st, "name = ?1", name, 0, out, err);
+	return member_get_by(st, kind, "name = ?1", name, 0, out, err);
 }
 
 int store_member_get_id(struct store *st, int64_t id, struct member_row *out,
 			struct vpcnet_error *err)
 {
-	return member_get_by(st, "id = ?1", NULL, id, out, err);
+	return member_get_by(st, NULL, "id = ?1", NULL, id, out, err);
 }
 
 int store_member_insert(struct store *st, struct member_row *row, uint32_t first, uint32_t last,
@@ -450,8 +475,8 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	STMT s = NULL;
 	if ((ret = prep(st, &s,
 			"INSERT INTO members (name, vpc_id, ip, netns, netns_owned, ifname, state,"
-			" owner_pid, owner_start, owner_nonce, created)"
-			" VALUES (?,?,?,?,?,?,?,?,?,?,?)", err)))
+			" owner_pid, owner_start, owner_nonce, created, kind)"
+			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", err)))
 		return ret;
 	sqlite3_bind_text(s, 1, row->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, row->vpc_id);
@@ -464,6 +489,7 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	sqlite3_bind_int64(s, 9, row->owner.start);
 	sqlite3_bind_int64(s, 10, row->owner.nonce);
 	sqlite3_bind_int64(s, 11, time(NULL));
+	sqlite3_bind_text(s, 12, row->kind[0] ? row->kind : KIND_SANDBOX, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "its VPC is gone");
@@ -471,7 +497,8 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 		if (strstr(sqlite3_errmsg(st->db), "members.ip"))
 			return vinput(err, VPCNET_EXISTS, EADDRINUSE, "address %s is already leased",
 				      ipv4_str(row->ip, a));
-		return vinput(err, VPCNET_EXISTS, EEXIST, "sandbox '%s' already exists", row->name);
+		return vinput(err, VPCNET_EXISTS, EEXIST, "%s '%s' already exists",
+			      row->kind[0] ? row->kind : KIND_SANDBOX, row->name);
 	}
 	if (rc != SQLITE_DONE)
 		return db_err(st, err, rc, "insert sandbox");
@@ -490,17 +517,19 @@ int store_member_delete(struct store *st, int64_t id, struct vpcnet_error *err)
 	return delete_id(st, "DELETE FROM members WHERE id = ?1", id, err);
 }
 
-int store_member_list(struct store *st, int64_t vpc_id,
+int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
 		      int (*fn)(const struct member_row *, void *), void *arg,
 		      struct vpcnet_error *err)
 {
 	STMT s = NULL;
 	int ret = prep(st, &s,
-		       "SELECT " MEMBER_COLS " FROM members WHERE kind = 'sandbox'"
+		       "SELECT " MEMBER_COLS " FROM members WHERE (?2 IS NULL OR kind = ?2)"
 		       " AND (?1 = 0 OR vpc_id = ?1) ORDER BY name", err);
 	if (ret)
 		return ret;
 	sqlite3_bind_int64(s, 1, vpc_id);
+	if (kind)
+		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct member_row r;
@@ -552,4 +581,284 @@ bool owner_alive(const struct owner *o)
 		return false;
 	int64_t start = proc_start(o->pid);
 	return start >= 0 && start == o->start;
+}
+
+/* --- security groups --------------------------------------------------------------------- */
+
+#define SG_COLS "g.id, g.vpc_id, g.name, g.description," \
+		" (SELECT count(*) FROM member_sgs x WHERE x.sg_id = g.id)," \
+		" (SELECT count(*) FROM sg_rules r WHERE r.sg_id = g.id)," \
+		" (SELECT count(*) FROM sg_rules r WHERE r.to_sg = g.id AND r.sg_id != g.id)," \
+		" (SELECT name FROM vpcs v WHERE v.id = g.vpc_id)"
+
+static void sg_from_row(sqlite3_stmt *s, struct sg_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(s, 0);
+	r->vpc_id = sqlite3_column_int64(s, 1);
+	copy_text(r->name, sizeof(r->name), s, 2);
+	copy_text(r->description, sizeof(r->description), s, 3);
+	r->members = sqlite3_column_int64(s, 4);
+	r->rules = sqlite3_column_int64(s, 5);
+	r->referenced = sqlite3_column_int64(s, 6);
+	copy_text(r->vpc, sizeof(r->vpc), s, 7);
+}
+
+int store_sg_insert(struct store *st, struct sg_row *row, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "INSERT INTO sgs (vpc_id, name, description) VALUES (?,?,?)", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, row->vpc_id);
+	sqlite3_bind_text(s, 2, row->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, row->description, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return vinput(err, VPCNET_EXISTS, EEXIST, "group '%s' already exists in its VPC",
+			      row->name);
+	if (rc != SQLITE_DONE)
+		return db_err(st, err, rc, "insert group");
+	row->id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+/* By name in VPC @vpc_id, or (@vpc_id 0) the one group of that name on the host. */
+int store_sg_get(struct store *st, int64_t vpc_id, const char *name, struct sg_row *out,
+		 struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT " SG_COLS " FROM sgs g WHERE g.name = ?1"
+			       " AND (?2 = 0 OR g.vpc_id = ?2) LIMIT 2", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, vpc_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "group '%s' not found%s", name,
+			      vpc_id ? " in its VPC" : "");
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "read group");
+	sg_from_row(s, out);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL,
+			      "group '%s' exists in several VPCs: name one with --vpc", name);
+	return 0;
+}
+
+int store_sg_get_id(struct store *st, int64_t id, struct sg_row *out, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT " SG_COLS " FROM sgs g WHERE g.id = ?1", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "group #%lld not found", (long long)id);
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "read group");
+	sg_from_row(s, out);
+	return 0;
+}
+
+int store_sg_delete(struct store *st, int64_t id, struct vpcnet_error *err)
+{
+	int ret = delete_id(st, "DELETE FROM sg_refs WHERE ref_id = ?1", id, err);
+	return ret ? ret : delete_id(st, "DELETE FROM sgs WHERE id = ?1", id, err);
+}
+
+int store_sg_list(struct store *st, int64_t vpc_id, int (*fn)(const struct sg_row *, void *),
+		  void *arg, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT " SG_COLS " FROM sgs g WHERE ?1 = 0 OR g.vpc_id = ?1"
+			       " ORDER BY g.vpc_id, g.name", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, vpc_id);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct sg_row r;
+		sg_from_row(s, &r);
+		if ((ret = fn(&r, arg)))
+			return ret;
+	}
+	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "list groups");
+}
+
+static void bind_rule(sqlite3_stmt *s, int64_t sg_id, const struct sg_rule *r, int64_t to_sg)
+{
+	sqlite3_bind_int64(s, 1, sg_id);
+	sqlite3_bind_int(s, 2, r->dir);
+	sqlite3_bind_int(s, 3, r->proto);
+	sqlite3_bind_int(s, 4, r->port_lo);
+	sqlite3_bind_int(s, 5, r->port_hi);
+	sqlite3_bind_int64(s, 6, r->to_group ? to_sg : 0);
+	sqlite3_bind_int64(s, 7, r->to_group ? 0 : r->net);
+	sqlite3_bind_int(s, 8, r->to_group ? 0 : r->len);
+}
+
+int store_rule_insert(struct store *st, int64_t sg_id, const struct sg_rule *r, int64_t to_sg,
+		      struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "INSERT INTO sg_rules (sg_id, dir, proto, port_lo, port_hi, to_sg,"
+			       " net, len) VALUES (?,?,?,?,?,?,?,?)", err);
+	if (ret)
+		return ret;
+	bind_rule(s, sg_id, r, to_sg);
+	int rc = sqlite3_step(s);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return vinput(err, VPCNET_EXISTS, EEXIST, "the group has this rule already");
+	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "insert rule");
+}
+
+int store_rule_delete(struct store *st, int64_t sg_id, const struct sg_rule *r, int64_t to_sg,
+		      struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "DELETE FROM sg_rules WHERE sg_id = ?1 AND dir = ?2 AND proto = ?3"
+			       " AND port_lo = ?4 AND port_hi = ?5 AND to_sg = ?6 AND net = ?7"
+			       " AND len = ?8", err);
+	if (ret)
+		return ret;
+	bind_rule(s, sg_id, r, to_sg);
+	if ((ret = step_done(st, s, "delete rule", err)))
+		return ret;
+	if (sqlite3_changes(st->db) == 0)
+		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "the group has no such rule");
+	return 0;
+}
+
+int store_rules(struct store *st, int64_t sg_id, struct sg_rule **rules, int64_t **ref_of,
+		size_t *n, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	*rules = NULL;
+	*ref_of = NULL;
+	*n = 0;
+	int ret = prep(st, &s, "SELECT r.dir, r.proto, r.port_lo, r.port_hi, r.to_sg, r.net, r.len,"
+			       " (SELECT name FROM sgs g WHERE g.id = r.to_sg) FROM sg_rules r"
+			       " WHERE r.sg_id = ?1 ORDER BY r.id", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, sg_id);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct sg_rule *nr = realloc(*rules, cap * sizeof(**rules));
+			int64_t *no = nr ? realloc(*ref_of, cap * sizeof(**ref_of)) : NULL;
+			if (nr)
+				*rules = nr;
+			if (no)
+				*ref_of = no;
+			if (!nr || !no)
+				return verr(err, VPCNET_FAILED, ENOMEM, "read rules");
+		}
+		struct sg_rule *r = &(*rules)[*n];
+		memset(r, 0, sizeof(*r));
+		r->dir = sqlite3_column_int(s, 0);
+		r->proto = sqlite3_column_int(s, 1);
+		r->port_lo = sqlite3_column_int(s, 2);
+		r->port_hi = sqlite3_column_int(s, 3);
+		(*ref_of)[*n] = sqlite3_column_int64(s, 4);
+		r->to_group = (*ref_of)[*n] != 0;
+		r->net = sqlite3_column_int64(s, 5);
+		r->len = sqlite3_column_int(s, 6);
+		copy_text(r->group, sizeof(r->group), s, 7);
+		(*n)++;
+	}
+	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "read rules");
+}
+
+int store_member_sgs_set(struct store *st, int64_t member_id, const int64_t *g, size_t n,
+			 struct vpcnet_error *err)
+{
+	STMT d = NULL;
+	int ret = prep(st, &d, "DELETE FROM member_sgs WHERE member_id = ?1", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(d, 1, member_id);
+	if ((ret = step_done(st, d, "detach groups", err)))
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		STMT s = NULL;
+		if ((ret = prep(st, &s, "INSERT INTO member_sgs (member_id, sg_id, slot)"
+					" VALUES (?,?,?)", err)))
+			return ret;
+		sqlite3_bind_int64(s, 1, member_id);
+		sqlite3_bind_int64(s, 2, g[i]);
+		sqlite3_bind_int64(s, 3, i);
+		if ((ret = step_done(st, s, "attach group", err)))
+			return ret;
+	}
+	return 0;
+}
+
+int store_member_sgs(struct store *st, int64_t member_id, int64_t *g, size_t max, size_t *n,
+		     struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	*n = 0;
+	int ret = prep(st, &s, "SELECT sg_id FROM member_sgs WHERE member_id = ?1 ORDER BY slot", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, member_id);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
+		g[(*n)++] = sqlite3_column_int64(s, 0);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(st, err, rc, "read groups");
+}
+
+int store_ref_add(struct store *st, int64_t sg_id, int dir, int64_t ref_id, bool *added,
+		  struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "INSERT OR IGNORE INTO sg_refs (sg_id, dir, ref_id) VALUES (?,?,?)",
+		       err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, sg_id);
+	sqlite3_bind_int(s, 2, dir);
+	sqlite3_bind_int64(s, 3, ref_id);
+	if ((ret = step_done(st, s, "record group reference", err)))
+		return ret;
+	*added = sqlite3_changes(st->db) > 0;
+	return 0;
+}
+
+int store_refs(struct store *st, int64_t sg_id, int dir, int64_t *out, size_t max, size_t *n,
+	       struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	*n = 0;
+	int ret = prep(st, &s, "SELECT ref_id FROM sg_refs WHERE sg_id = ?1 AND dir = ?2", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, sg_id);
+	sqlite3_bind_int(s, 2, dir);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
+		out[(*n)++] = sqlite3_column_int64(s, 0);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(st, err, rc, "read references");
+}
+
+int store_ref_holders(struct store *st, int64_t ref_id, int dir, int64_t *out, size_t max,
+		      size_t *n, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	*n = 0;
+	int ret = prep(st, &s, "SELECT sg_id FROM sg_refs WHERE ref_id = ?1 AND dir = ?2", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, ref_id);
+	sqlite3_bind_int(s, 2, dir);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
+		out[(*n)++] = sqlite3_column_int64(s, 0);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(st, err, rc, "read references");
 }

@@ -37,8 +37,12 @@ struct vpc_row {
 	int64_t members;  /* filled by get/list */
 };
 
+#define KIND_SANDBOX "sandbox"
+#define KIND_INSTANCE "instance"
+
 struct member_row {
 	int64_t id;
+	char kind[12];
 	char name[VPCNET_ID_MAX + 1];
 	int64_t vpc_id;
 	uint32_t ip;
@@ -68,8 +72,8 @@ int store_vpc_delete(struct store *st, int64_t id, struct vpcnet_error *err);
 int store_vpc_list(struct store *st, int (*fn)(const struct vpc_row *, void *), void *arg,
 		   struct vpcnet_error *err);
 
-int store_member_get(struct store *st, const char *name, struct member_row *out,
-		     struct vpcnet_error *err);
+int store_member_get(struct store *st, const char *kind, const char *name,
+		     struct member_row *out, struct vpcnet_error *err);
 int store_member_get_id(struct store *st, int64_t id, struct member_row *out,
 			struct vpcnet_error *err);
 /* Leases @row->ip if non-zero (EEXIST when taken), else the lowest free address in
@@ -79,11 +83,47 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 int store_member_set_state(struct store *st, int64_t id, const char *state,
 			   const struct owner *o, struct vpcnet_error *err);
 int store_member_delete(struct store *st, int64_t id, struct vpcnet_error *err);
-/* Members of VPC @vpc_id (all when 0), by name. */
-int store_member_list(struct store *st, int64_t vpc_id,
+/* Members of kind @kind (all kinds when NULL) of VPC @vpc_id (all when 0), by name. */
+int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
 		      int (*fn)(const struct member_row *, void *), void *arg,
 		      struct vpcnet_error *err);
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err);
+
+/* Security groups, their rules, members' attachments (in slot order) and the group
+ * references that have a set in the kernel. */
+struct sg_rule;
+struct sg_row {
+	int64_t id, vpc_id;
+	char name[33];
+	char description[256];
+	char vpc[VPCNET_NAME_MAX + 1];
+	int64_t members, rules, referenced;  /* filled by get/list */
+};
+int store_sg_insert(struct store *st, struct sg_row *row, struct vpcnet_error *err);
+int store_sg_get(struct store *st, int64_t vpc_id, const char *name, struct sg_row *out,
+		 struct vpcnet_error *err);
+int store_sg_get_id(struct store *st, int64_t id, struct sg_row *out, struct vpcnet_error *err);
+int store_sg_delete(struct store *st, int64_t id, struct vpcnet_error *err);
+int store_sg_list(struct store *st, int64_t vpc_id, int (*fn)(const struct sg_row *, void *),
+		  void *arg, struct vpcnet_error *err);
+int store_rule_insert(struct store *st, int64_t sg_id, const struct sg_rule *r, int64_t to_sg,
+		      struct vpcnet_error *err);
+int store_rule_delete(struct store *st, int64_t sg_id, const struct sg_rule *r, int64_t to_sg,
+		      struct vpcnet_error *err);
+/* All rules of a group (malloc'd arrays): @ref_of[i] is rule i's target group id, or 0. */
+int store_rules(struct store *st, int64_t sg_id, struct sg_rule **rules, int64_t **ref_of,
+		size_t *n, struct vpcnet_error *err);
+int store_member_sgs_set(struct store *st, int64_t member_id, const int64_t *g, size_t n,
+			 struct vpcnet_error *err);
+int store_member_sgs(struct store *st, int64_t member_id, int64_t *g, size_t max, size_t *n,
+		     struct vpcnet_error *err);
+int store_ref_add(struct store *st, int64_t sg_id, int dir, int64_t ref_id, bool *added,
+		  struct vpcnet_error *err);
+/* Groups holding a reference set towards @ref_id. */
+int store_ref_holders(struct store *st, int64_t ref_id, int dir, int64_t *out, size_t max,
+		      size_t *n, struct vpcnet_error *err);
+int store_refs(struct store *st, int64_t sg_id, int dir, int64_t *out, size_t max, size_t *n,
+	       struct vpcnet_error *err);
 
 /* This process with handle nonce @nonce as an owner, and whether an owner still runs. */
 struct owner owner_self(int64_t nonce);

@@ -115,6 +115,10 @@ static int vpc_build(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *
 		verr_wrap(err, "router table");
 		goto out;
 	}
+	if ((ret = sg_create_default(vn, v, &ri.conn.nf, err))) {
+		verr_wrap(err, "default group");
+		goto out;
+	}
 	failpoint("vpc-create:router-table");
 	nftb_free(b);
 	if (!(b = nftb_new())) {
@@ -338,6 +342,7 @@ int vpc_resolve(struct vpcnet *vn, const char *name, struct vpc_row *out,
 
 struct names {
 	char (*v)[VPCNET_ID_MAX + 1];
+	bool *instance;
 	size_t n, cap;
 };
 
@@ -347,11 +352,15 @@ static int collect_name(const struct member_row *m, void *arg)
 	if (ns->n == ns->cap) {
 		size_t cap = ns->cap ? ns->cap * 2 : 16;
 		void *nv = realloc(ns->v, cap * sizeof(*ns->v));
-		if (!nv)
+		if (nv)
+			ns->v = nv;
+		void *ni = nv ? realloc(ns->instance, cap * sizeof(*ns->instance)) : NULL;
+		if (!ni)
 			return -ENOMEM;
-		ns->v = nv;
+		ns->instance = ni;
 		ns->cap = cap;
 	}
+	ns->instance[ns->n] = !strcmp(m->kind, KIND_INSTANCE);
 	snprintf(ns->v[ns->n++], VPCNET_ID_MAX + 1, "%s", m->name);
 	return 0;
 }
@@ -360,12 +369,14 @@ static int collect_name(const struct member_row *m, void *arg)
 static int delete_members(struct vpcnet *vn, int64_t vpc_id, struct vpcnet_error *err)
 {
 	struct names ns = { 0 };
-	int ret = store_member_list(vn->st, vpc_id, collect_name, &ns, err);
+	int ret = store_member_list(vn->st, NULL, vpc_id, collect_name, &ns, err);
 	if (ret == -ENOMEM)
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "list sandboxes");
 	for (size_t i = 0; !ret && i < ns.n; i++)
-		ret = vpcnet_sandbox_delete(vn, ns.v[i], err);
+		ret = ns.instance[i] ? vpcnet_instance_delete(vn, ns.v[i], err)
+				     : vpcnet_sandbox_delete(vn, ns.v[i], err);
 	free(ns.v);
+	free(ns.instance);
 	return ret;
 }
 

@@ -96,6 +96,20 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	add_chain(b, T, "pre", "filter", NF_INET_PRE_ROUTING, PRIO_RAW, NF_ACCEPT, false);
 	add_chain(b, T, "input", "filter", NF_INET_LOCAL_IN, PRIO_FILTER, NF_DROP, false);
 	add_chain(b, T, "forward", "filter", NF_INET_FORWARD, PRIO_FILTER, NF_DROP, false);
+	add_chain(b, T, "forward_in", "filter", NF_INET_FORWARD, PRIO_FILTER + 10, NF_ACCEPT, false);
+	for (int i = 1; i <= MEMBER_SLOTS; i++) {
+		char map[16];
+		for (int d = 0; d < 2; d++) {
+			snprintf(map, sizeof(map), "%s%d", d ? "in" : "out", i);
+			struct nftnl_set *s = nft_set_new(NFPROTO_INET, T, map, NFT_TYPE_IFNAME,
+							  NFT_IFNAME_LEN, 0, 10 + 2 * i + d);
+			if (s) {
+				nft_set_verdict_map(s);
+				nftb_set(b, NFT_MSG_NEWSET, 0, s);
+				nftnl_set_free(s);
+			}
+		}
+	}
 	if (nat)
 		add_chain(b, T, "post", "nat", NF_INET_POST_ROUTING, PRIO_SRCNAT, NF_ACCEPT, false);
 	add_deny_rules(b, T);
@@ -159,17 +173,35 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 			ADD_RULE(b, r);
 		}
 	}
-	/* forward: iifname @ports oifname "transit" accept */
+	/* forward: iifname vmap @outK, K = 1..5: the sender's groups; then refused */
+	for (int i = 1; i <= MEMBER_SLOTS; i++) {
+		char map[16];
+		snprintf(map, sizeof(map), "out%d", i);
+		if ((r = rule(T, "forward"))) {
+			x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+			x_vmap(r, NFT_REG_1, map);
+			ADD_RULE(b, r);
+		}
+	}
 	if ((r = rule(T, "forward"))) {
 		m_iifname_in(r, "ports");
-		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
-		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_EQ, transit_if);
-		x_verdict(r, NF_ACCEPT, NULL);
+		x_verdict(r, NFT_GOTO, "deny");
 		ADD_RULE(b, r);
 	}
-	/* forward: iifname @ports goto deny (a neighbour, or anything else) */
-	if ((r = rule(T, "forward"))) {
-		m_iifname_in(r, "ports");
+	/* forward_in: replies; oifname vmap @inK; oifname @ports goto deny */
+	add_ct_replies_accept(b, T, "forward_in");
+	for (int i = 1; i <= MEMBER_SLOTS; i++) {
+		char map[16];
+		snprintf(map, sizeof(map), "in%d", i);
+		if ((r = rule(T, "forward_in"))) {
+			x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+			x_vmap(r, NFT_REG_1, map);
+			ADD_RULE(b, r);
+		}
+	}
+	if ((r = rule(T, "forward_in"))) {
+		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+		x_lookup(r, NFT_REG_1, "ports", 0, false);
 		x_verdict(r, NFT_GOTO, "deny");
 		ADD_RULE(b, r);
 	}

@@ -10,9 +10,13 @@
  *                               is not the port's own (anti-spoofing, before conntrack)
  *   input    (input, drop)      replies; lo; ping to the gateway from a port; else refused
  *   forward  (forward, drop)    replies; from a port to link-local or the transit range:
- *                               refused; from a port out of the transit link: allowed;
- *                               from a port to anything else (a neighbour): refused;
- *                               everything new towards a port is dropped by the policy
+ *                               refused; then the sender's security groups (verdict maps
+ *                               out1..out5 keyed by its port jump to its groups' egress
+ *                               chains, which accept); else refused.  Nothing new from
+ *                               outside the VPC passes (the policy)
+ *   forward_in (forward, +10)   the receiver's side: replies; towards an instance, its
+ *                               groups' ingress chains (in1..in5); towards any other port
+ *                               (a sandbox, or an instance its groups do not open): refused
  *   deny                        TCP reset, else ICMP admin-prohibited, so programs fail fast
  *   post     (nat postrouting)  with a NAT gateway: masquerade out of the transit link
  *
@@ -28,6 +32,7 @@
 struct nft_batch;
 
 #define ROUTER_TABLE "vpcnet"
+#define MEMBER_SLOTS 5  /* verdict maps out1..out5 / in1..in5: groups per member */
 #define HOST_TABLE "vpcnet_host"
 
 /* A new router's whole table: gateway @gw (host order), masquerade when @nat. */

@@ -630,3 +630,69 @@ void m_iifname_in(struct nftnl_rule *r, const char *set)
 	x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
 	x_lookup(r, NFT_REG_1, set, 0, false);
 }
+
+void nft_set_concat_interval(struct nftnl_set *s, const uint8_t *field_len, unsigned nfields)
+{
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+	nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, field_len, nfields);
+}
+
+void nft_set_verdict_map(struct nftnl_set *s)
+{
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+}
+
+void nft_set_add_range(struct nftnl_set *s, const void *key, const void *key_end, uint32_t len)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	if (!e)
+		return;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key_end, len);
+	nftnl_set_elem_add(s, e);
+}
+
+void nft_set_add_jump(struct nftnl_set *s, const void *key, uint32_t len, const char *chain)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	if (!e)
+		return;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
+	nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
+	nftnl_set_elem_add(s, e);
+}
+
+struct nftnl_set *nft_set_ref(uint32_t family, const char *table, const char *name)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, family);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	return s;
+}
+
+void x_byteorder_hton(struct nftnl_rule *r, uint32_t reg, uint32_t size, uint32_t len)
+{
+	struct nftnl_expr *e = x_new(r, "byteorder");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, size);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, len);
+}
+
+void x_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set)
+{
+	struct nftnl_expr *e = x_new(r, "lookup");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+}

@@ -18,8 +18,11 @@
 /* nft's datatype ids (nftables include/datatype.h), for set key types that `nft list`
  * can print; concatenations shift each earlier type left by 6 bits. */
 #define NFT_TYPE_IPADDR 7
+#define NFT_TYPE_INET_PROTOCOL 12
+#define NFT_TYPE_INET_SERVICE 13
 #define NFT_TYPE_IFNAME 41
 #define NFT_CONCAT2(a, b) (((a) << 6) | (b))
+#define NFT_CONCAT3(a, b, c) (((((a) << 6) | (b)) << 6) | (c))
 #define NFT_IFNAME_LEN 16
 /* nft's byte orders (nftables include/expression.h), as set userdata records them. */
 #define NFT_BYTEORDER_HOST 1
@@ -71,6 +74,16 @@ struct nftnl_set *nft_set_new(uint32_t family, const char *table, const char *na
 			      uint32_t key_type, uint32_t key_len, uint32_t flags, uint32_t id);
 /* An element holding @len bytes of @key (for element add/delete batches). */
 void nft_set_add_key(struct nftnl_set *s, const void *key, uint32_t len);
+/* A concatenation of intervals: @nfields fields of @field_len bytes each. */
+void nft_set_concat_interval(struct nftnl_set *s, const uint8_t *field_len, unsigned nfields);
+/* A verdict map (key -> verdict). */
+void nft_set_verdict_map(struct nftnl_set *s);
+/* An interval element [@key, @key_end]. */
+void nft_set_add_range(struct nftnl_set *s, const void *key, const void *key_end, uint32_t len);
+/* A verdict-map element: @key -> jump @chain. */
+void nft_set_add_jump(struct nftnl_set *s, const void *key, uint32_t len, const char *chain);
+/* An empty set object naming an existing set, for element batches. */
+struct nftnl_set *nft_set_ref(uint32_t family, const char *table, const char *name);
 struct nftnl_rule *nft_rule_new(uint32_t family, const char *table, const char *chain);
 
 /* Expression builders; each appends to @r.  Registers are NFT_REG_* / NFT_REG32_*. */
@@ -87,6 +100,9 @@ void x_counter(struct nftnl_rule *r);
 void x_verdict(struct nftnl_rule *r, int verdict, const char *chain);
 void x_reject(struct nftnl_rule *r, uint32_t type, uint8_t code);
 void x_masq(struct nftnl_rule *r);
+void x_byteorder_hton(struct nftnl_rule *r, uint32_t reg, uint32_t size, uint32_t len);
+/* A lookup whose result is a verdict (a verdict map). */
+void x_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set);
 
 /* Composite matches, as nft writes them. */
 void m_ct_state(struct nftnl_rule *r, uint32_t states);    /* ct state & states != 0 */

@@ -187,8 +187,10 @@ int boxes_minus(const struct box *a, size_t na, const struct box *b, size_t nb, 
 		ret = -ENOMEM;
 		goto out;
 	}
-	memcpy(sa, a, na * sizeof(*sa));
-	memcpy(sb, b, nb * sizeof(*sb));
+	if (na)
+		memcpy(sa, a, na * sizeof(*sa));
+	if (nb)
+		memcpy(sb, b, nb * sizeof(*sb));
 	qsort(sa, na, sizeof(*sa), box_cmp);
 	qsort(sb, nb, sizeof(*sb), box_cmp);
 	for (size_t i = 0, j = 0; i < na && !ret; i++) {

@@ -80,7 +80,7 @@ int sg_parse_rule(const char *proto_ports, const char *target, struct sg_rule *r
 	else
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL,
 			      "protocol '%s': must be tcp, udp, icmp or all", proto);
-	r->port_lo = 1;
+	r->port_lo = 0;  /* no ports given: every port (and any protocol's port field) */
 	r->port_hi = 65535;
 	if (colon) {
 		if (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP)
@@ -132,7 +132,7 @@ void sg_rule_str(const struct sg_rule *r, char *buf, size_t n)
 	const char *p = r->proto == IPPROTO_TCP ? "tcp" : r->proto == IPPROTO_UDP ? "udp"
 			: r->proto == IPPROTO_ICMP ? "icmp" : "all";
 	if ((r->proto == IPPROTO_TCP || r->proto == IPPROTO_UDP) &&
-	    !(r->port_lo == 1 && r->port_hi == 65535)) {
+	    !(r->port_lo == 0 && r->port_hi == 65535)) {
 		if (r->port_lo == r->port_hi)
 			snprintf(ports, sizeof(ports), ":%u", r->port_lo);
 		else

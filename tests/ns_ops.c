@@ -137,8 +137,12 @@ Test(ops, gc_repairs_a_crash_at_any_point_of_a_sandbox)
 	/* and the router holds no port and no element of any of them */
 	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a ip -o link", T.tag);
 	cr_assert_eq(count(out, "port"), 0, "a router port survived: %s", out);
-	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a nft list ruleset", T.tag);
-	cr_assert_eq(count(out, "elements"), 0, "a set element survived: %s", out);
+	const char *sets[] = { "set inet vpcnet ports", "set inet vpcnet port_src",
+			       "set inet vpcnet sgm1", "map inet vpcnet out1" };
+	for (int i = 0; i < 4; i++) {
+		run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a nft list %s", T.tag, sets[i]);
+		cr_assert_eq(count(out, "elements"), 0, "an element of a sandbox survived: %s", out);
+	}
 }
 
 Test(ops, gc_repairs_a_crash_at_any_point_of_a_vpc)

@@ -202,6 +202,8 @@ static void serve(const char *netns, uint16_t port, int type, int ready, int cou
 	int one = 1;
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	if (type == SOCK_DGRAM)
+		setsockopt(s, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    (type == SOCK_STREAM && listen(s, 128)))
 		_exit(1);
@@ -223,11 +225,24 @@ static void serve(const char *netns, uint16_t port, int type, int ready, int cou
 			if (write(c, who, strlen(who)) < 0) { /* the prober may be gone */ }
 			close(c);
 		} else {
-			char buf[512];
-			if (recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &plen) < 0)
+			/* answer from the address asked (a namespace may hold several) */
+			char buf[512], cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+			struct iovec iov = { buf, sizeof(buf) };
+			struct msghdr mh = { .msg_name = &peer, .msg_namelen = sizeof(peer),
+					     .msg_iov = &iov, .msg_iovlen = 1,
+					     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+			if (recvmsg(s, &mh, 0) < 0)
 				continue;
 			peer_str(&peer, who, sizeof(who));
-			sendto(s, who, strlen(who), 0, (struct sockaddr *)&peer, plen);
+			iov = (struct iovec){ who, strlen(who) };
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+			if (cm && cm->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(cm);
+				pi->ipi_ifindex = 0;
+				pi->ipi_spec_dst = pi->ipi_addr;
+			}
+			mh.msg_iov = &iov;
+			sendmsg(s, &mh, 0);
 		}
 		if (write(count, "c", 1) != 1)
 			_exit(0);

@@ -112,7 +112,7 @@ Test(store, leases)
 	cr_assert_eq(e.errnum, ENOSPC);
 	cr_assert(strstr(e.msg, "exhausted"), "%s", e.msg);
 	struct member_row a;
-	cr_assert_eq(store_member_get(st, "a", &a, &e), 0);
+	cr_assert_eq(store_member_get(st, KIND_SANDBOX, "a", &a, &e), 0);
 	cr_assert_eq(store_member_delete(st, a.id, &e), 0);
 	cr_assert_eq(add_member(v.id, "z", 0, first, last, &m, &e), 0);
 	cr_assert_eq(m.ip, first, "a released address is leased again");

@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/* Security groups: the store is the model, secgroups/ compiles it, and every change is one
+ * nftables batch sent while the store's write lock is held, so that the elements in the
+ * kernel are always the compilation of the committed rules (two writers never diff
+ * against the same "before").  AWS semantics: rules only allow, a member may send what any
+ * of its groups allows, replies pass, sg:NAME follows membership. */
+#include <errno.h>
+#include <linux/netfilter/nf_tables.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/error.h"
+#include "lib/internal.h"
+#include "lib/names.h"
+#include "netns/netns.h"
+#include "secgroups/compile.h"
+
+#define MAX_REFS 256
+
+struct router {
+	struct nsconn conn;
+	int fd;
+};
+
+static int router_open(struct router *r, const char *vpc, struct vpcnet_error *err)
+{
+	char path[VPCNET_PATH_MAX];
+	router_netns_path(path, vpc);
+	r->fd = -1;
+	memset(&r->conn, 0, sizeof(r->conn));
+	int ret = netns_open(path, &r->fd, err);
+	if (!ret)
+		ret = nsconn_open(&r->conn, r->fd, true, err);
+	if (ret)
+		verr_wrap(err, "VPC %s: router", vpc);
+	return ret;
+}
+
+static void router_close(struct router *r)
+{
+	nsconn_close(&r->conn);
+	if (r->fd >= 0)
+		close(r->fd);
+}
+
+static int commit(struct vpcnet *vn, struct nf_sock *nf, struct nft_batch *b, unsigned elems,
+		  struct vpcnet_error *err)
+{
+	int ret = nft_commit(nf, b, false, err);
+	if (!ret) {
+		vn->last_msgs = nftb_count(b);
+		vn->last_elems = elems;
+	}
+	return ret;
+}
+
+/* Resolves the group named @name: in VPC @vpc when given, else the one on the host. */
+static int find_sg(struct vpcnet *vn, const char *vpc, const char *name, struct sg_row *out,
+		   struct vpcnet_error *err)
+{
+	int ret = valid_sg_name(name, err);
+	if (ret)
+		return ret;
+	int64_t vpc_id = 0;
+	if (vpc) {
+		struct vpc_row v;
+		if ((ret = valid_vpc_name(vpc, err)) || (ret = store_vpc_get(vn->st, vpc, &v, err)))
+			return ret;
+		vpc_id = v.id;
+	}
+	return store_sg_get(vn->st, vpc_id, name, out, err);
+}
+
+int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsigned n,
+	       int64_t *ids, size_t *nids, struct vpcnet_error *err)
+{
+	static const char *const dflt[] = { "default" };
+	if (n == 0) {
+		names = dflt;
+		n = 1;
+	}
+	if (n > SG_PER_MEMBER)
+		return vinput(err, VPCNET_BAD_INPUT, E2BIG, "at most %d groups per member (%u given)",
+			      SG_PER_MEMBER, n);
+	for (unsigned i = 0; i < n; i++) {
+		struct sg_row g;
+		int ret = valid_sg_name(names[i], err);
+		if (ret)
+			return ret;
+		if ((ret = store_sg_get(vn->st, vpc_id, names[i], &g, err)))
+			return ret == -ENOENT ? vinput(err, VPCNET_NOT_FOUND, ENOENT,
+						       "--sg: no group '%s' in this VPC", names[i])
+					      : ret;
+		for (unsigned j = 0; j < i; j++)
+			if (ids[j] == g.id)
+				return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--sg: '%s' given twice",
+					      names[i]);
+		ids[i] = g.id;
+	}
+	*nids = n;
+	return 0;
+}
+
+/* Makes group @g (row inserted by the caller) in the kernel, with its rules' elements. */
+static int sg_build(struct vpcnet *vn, struct nf_sock *nf, int64_t g, struct vpcnet_error *err)
+{
+	struct sg_rule *rules = NULL;
+	int64_t *ref_of = NULL;
+	size_t n, nb;
+	struct box *cover = NULL;
+	unsigned elems = 0;
+	struct nft_batch *b = nftb_new();
+	int ret = b ? store_rules(vn->st, g, &rules, &ref_of, &n, err)
+		    : verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+	if (ret)
+		goto out;
+	sg_group_build(b, g);
+	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
+		if ((ret = sg_cover(rules, ref_of, n, d, 0, &cover, &nb))) {
+			ret = verr(err, VPCNET_FAILED, -ret, "compile group");
+			goto out;
+		}
+		sg_cover_elems(b, NFT_MSG_NEWSETELEM, g, d, 0, cover, nb);
+		elems += nb;
+		free(cover);
+		cover = NULL;
+		for (size_t i = 0; i < n; i++) {
+			bool added;
+			if (rules[i].dir != (enum sg_dir)d || !rules[i].to_group)
+				continue;
+			if ((ret = store_ref_add(vn->st, g, d, ref_of[i], &added, err)))
+				goto out;
+			if (!added)
+				continue;
+			sg_ref_build(b, g, d, ref_of[i]);
+			if ((ret = sg_cover(rules, ref_of, n, d, ref_of[i], &cover, &nb))) {
+				ret = verr(err, VPCNET_FAILED, -ret, "compile group");
+				goto out;
+			}
+			sg_cover_elems(b, NFT_MSG_NEWSETELEM, g, d, ref_of[i], cover, nb);
+			elems += nb;
+			free(cover);
+			cover = NULL;
+		}
+	}
+	ret = commit(vn, nf, b, elems, err);
+out:
+	free(cover);
+	free(rules);
+	free(ref_of);
+	nftb_free(b);
+	return ret;
+}
+
+/* Inside a transaction: the group row and its rules (of @v), then the kernel. */
+static int sg_create_tx(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+			const char *name, const char *desc, bool dflt, struct vpcnet_error *err)
+{
+	struct sg_row g = { .vpc_id = v->id };
+	snprintf(g.name, sizeof(g.name), "%s", name);
+	snprintf(g.description, sizeof(g.description), "%s", desc ? desc : "");
+	int ret = store_sg_insert(vn->st, &g, err);
+	if (ret)
+		return ret;
+	if (dflt) {  /* AWS's default group: egress all 0.0.0.0/0, ingress all sg:default */
+		struct sg_rule out = { .dir = SG_EGRESS, .port_hi = 65535 };
+		struct sg_rule in = { .dir = SG_INGRESS, .port_hi = 65535, .to_group = true };
+		if ((ret = store_rule_insert(vn->st, g.id, &out, 0, err)) ||
+		    (ret = store_rule_insert(vn->st, g.id, &in, g.id, err)))
+			return ret;
+	}
+	return sg_build(vn, nf, g.id, err);
+}
+
+int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+		      struct vpcnet_error *err)
+{
+	int ret = store_begin(vn->st, err);
+	if (ret)
+		return ret;
+	if ((ret = sg_create_tx(vn, v, nf, "default", "the VPC's default group", true, err)) ||
+	    (ret = store_commit(vn->st, err)))
+		store_rollback(vn->st);
+	return ret;
+}
+
+VPCNET_API int vpcnet_sg_create(struct vpcnet *vn, const char *vpc, const char *name,
+				const char *description, struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	struct vpc_row v;
+	int ret;
+	if (!vpc)
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "sg create: --vpc is required");
+	if ((ret = valid_vpc_name(vpc, err)) || (ret = valid_sg_name(name, err)))
+		return ret;
+	if (description && strlen(description) > 255)
+		return vinput(err, VPCNET_BAD_INPUT, E2BIG, "--description: at most 255 bytes");
+	if ((ret = store_vpc_get(vn->st, vpc, &v, err)))
+		return ret;
+	struct router r;
+	if ((ret = router_open(&r, vpc, err)))
+		return ret;
+	if (!(ret = store_begin(vn->st, err))) {
+		if ((ret = sg_create_tx(vn, &v, &r.conn.nf, name, description, false, err)) ||
+		    (ret = store_commit(vn->st, err)))
+			store_rollback(vn->st);
+	}
+	router_close(&r);
+	return ret;
+}
+
+VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *name,
+				struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	struct sg_row g;
+	int ret = find_sg(vn, vpc, name, &g, err);
+	if (ret)
+		return ret;
+	if (!strcmp(g.name, "default"))
+		return vinput(err, VPCNET_EXISTS, EBUSY, "a VPC's default group cannot be deleted");
+	struct router r;
+	if ((ret = router_open(&r, g.vpc, err)))
+		return ret;
+	struct nft_batch *b = NULL;
+	if ((ret = store_begin(vn->st, err)))
+		goto out;
+	if ((ret = store_sg_get_id(vn->st, g.id, &g, err)))
+		goto fail;
+	if (g.members || g.referenced) {
+		ret = vinput(err, VPCNET_EXISTS, EBUSY, "group '%s' is %s: detach it first", name,
+			     g.members ? "in use by a sandbox or instance"
+				       : "named by another group's rule");
+		goto fail;
+	}
+	if (!(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto fail;
+	}
+	/* Other groups' chains that once named it drop that reference first. */
+	int64_t refs[MAX_REFS], keep[MAX_REFS], own[2][MAX_REFS];
+	size_t nrefs, nown[2];
+	for (int d = SG_EGRESS; d <= SG_INGRESS; d++)
+		if ((ret = store_refs(vn->st, g.id, d, own[d], MAX_REFS, &nown[d], err)))
+			goto fail;
+	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
+		int64_t holders[MAX_REFS];
+		size_t nh = 0;
+		if ((ret = store_ref_holders(vn->st, g.id, d, holders, MAX_REFS, &nh, err)))
+			goto fail;
+		for (size_t h = 0; h < nh; h++) {
+			if (holders[h] == g.id)
+				continue;
+			if ((ret = store_refs(vn->st, holders[h], d, refs, MAX_REFS, &nrefs, err)))
+				goto fail;
+			size_t nk = 0;
+			for (size_t i = 0; i < nrefs; i++)
+				if (refs[i] != g.id)
+					keep[nk++] = refs[i];
+			sg_chain_rebuild(b, holders[h], d, keep, nk);
+			sg_del_set(b, holders[h], d, g.id);
+		}
+	}
+	sg_group_delete(b, g.id, own[0], nown[0], own[1], nown[1]);
+	if ((ret = store_sg_delete(vn->st, g.id, err)) ||
+	    (ret = commit(vn, &r.conn.nf, b, 0, err)))
+		goto fail;
+	ret = store_commit(vn->st, err);
+	goto out;
+fail:
+	store_rollback(vn->st);
+out:
+	nftb_free(b);
+	router_close(&r);
+	return ret;
+}
+
+static void sg_to_public(const struct sg_row *g, struct vpcnet_sg *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", g->name);
+	snprintf(out->vpc, sizeof(out->vpc), "%s", g->vpc);
+	snprintf(out->description, sizeof(out->description), "%s", g->description);
+	out->members = g->members;
+	out->rules = g->rules;
+}
+
+VPCNET_API int vpcnet_sg_get(struct vpcnet *vn, const char *vpc, const char *name,
+			     struct vpcnet_sg *out, struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	struct sg_row g;
+	int ret = find_sg(vn, vpc, name, &g, err);
+	if (!ret)
+		sg_to_public(&g, out);
+	return ret;
+}
+
+struct list_arg {
+	int (*fn)(const struct vpcnet_sg *, void *);
+	void *arg;
+};
+
+static int list_one(const struct sg_row *g, void *arg)
+{
+	struct list_arg *la = arg;
+	struct vpcnet_sg s;
+	sg_to_public(g, &s);
+	return la->fn(&s, la->arg);
+}
+
+VPCNET_API int vpcnet_sg_list(struct vpcnet *vn, const char *vpc,
+			      int (*fn)(const struct vpcnet_sg *sg, void *arg), void *arg,
+			      struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	int64_t vpc_id = 0;
+	if (vpc) {
+		struct vpc_row v;
+		int ret = valid_vpc_name(vpc, err);
+		if (ret || (ret = store_vpc_get(vn->st, vpc, &v, err)))
+			return ret;
+		vpc_id = v.id;
+	}
+	struct list_arg la = { fn, arg };
+	return store_sg_list(vn->st, vpc_id, list_one, &la, err);
+}
+
+VPCNET_API int vpcnet_sg_rules(struct vpcnet *vn, const char *vpc, const char *name,
+			       int (*fn)(const char *dir, const char *rule, void *arg), void *arg,
+			       struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	struct sg_row g;
+	struct sg_rule *rules = NULL;
+	int64_t *ref_of = NULL;
+	size_t n = 0;
+	int ret = find_sg(vn, vpc, name, &g, err);
+	if (!ret)
+		ret = store_rules(vn->st, g.id, &rules, &ref_of, &n, err);
+	for (size_t i = 0; !ret && i < n; i++) {
+		char text[96];
+		sg_rule_str(&rules[i], text, sizeof(text));
+		ret = fn(sg_dir_str(rules[i].dir), text, arg);
+	}
+	free(rules);
+	free(ref_of);
+	return ret;
+}
+
+/* Adds (@add) or removes one rule: the store changes, the cover of the affected part of
+ * the group is compiled before and after, and their difference is the batch. */
+static int rule_change(struct vpcnet *vn, const char *vpc, const char *name, const char *dir,
+		       const char *proto_ports, const char *target, bool add,
+		       struct vpcnet_error *err)
+{
+	struct sg_row g, to = { 0 };
+	struct sg_rule rule = { 0 };
+	int ret;
+	if ((ret = sg_parse_dir(dir, &rule.dir, err)) ||
+	    (ret = sg_parse_rule(proto_ports, target, &rule, err)) ||
+	    (ret = find_sg(vn, vpc, name, &g, err)))
+		return ret;
+	if (rule.to_group && (ret = store_sg_get(vn->st, g.vpc_id, rule.group, &to, err)))
+		return ret == -ENOENT ? vinput(err, VPCNET_NOT_FOUND, ENOENT,
+					       "target sg:%s: no such group in VPC %s", rule.group,
+					       g.vpc)
+				      : ret;
+	struct router r;
+	if ((ret = router_open(&r, g.vpc, err)))
+		return ret;
+	struct sg_rule *before = NULL, *after = NULL;
+	int64_t *ref_before = NULL, *ref_after = NULL;
+	struct box *cb = NULL, *ca = NULL, *plus = NULL, *minus = NULL;
+	size_t nb, na, ncb, nca, nplus, nminus;
+	struct nft_batch *b = NULL;
+	int64_t ref = rule.to_group ? to.id : 0;
+	if ((ret = store_begin(vn->st, err)))
+		goto out;
+	if ((ret = store_rules(vn->st, g.id, &before, &ref_before, &nb, err)))
+		goto fail;
+	ret = add ? store_rule_insert(vn->st, g.id, &rule, ref, err)
+		  : store_rule_delete(vn->st, g.id, &rule, ref, err);
+	if (ret || (ret = store_rules(vn->st, g.id, &after, &ref_after, &na, err)))
+		goto fail;
+	if ((ret = sg_cover(before, ref_before, nb, rule.dir, ref, &cb, &ncb)) ||
+	    (ret = sg_cover(after, ref_after, na, rule.dir, ref, &ca, &nca)) ||
+	    (ret = boxes_minus(ca, nca, cb, ncb, 0, &plus, &nplus)) ||
+	    (ret = boxes_minus(cb, ncb, ca, nca, 0, &minus, &nminus)) || !(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ret ? -ret : ENOMEM, "compile group");
+		goto fail;
+	}
+	bool new_ref = false;
+	if (ref && add && (ret = store_ref_add(vn->st, g.id, rule.dir, ref, &new_ref, err)))
+		goto fail;
+	if (new_ref)
+		sg_ref_build(b, g.id, rule.dir, ref);
+	sg_cover_elems(b, NFT_MSG_DELSETELEM, g.id, rule.dir, ref, minus, nminus);
+	sg_cover_elems(b, NFT_MSG_NEWSETELEM, g.id, rule.dir, ref, plus, nplus);
+	if ((ret = commit(vn, &r.conn.nf, b, nplus + nminus, err)))
+		goto fail;
+	ret = store_commit(vn->st, err);
+	goto out;
+fail:
+	store_rollback(vn->st);
+out:
+	nftb_free(b);
+	free(before); free(after); free(ref_before); free(ref_after);
+	free(cb); free(ca); free(plus); free(minus);
+	router_close(&r);
+	return ret;
+}
+
+VPCNET_API int vpcnet_sg_rule_add(struct vpcnet *vn, const char *vpc, const char *name,
+				  const char *dir, const char *proto_ports, const char *target,
+				  struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return rule_change(vn, vpc, name, dir, proto_ports, target, true, err);
+}
+
+VPCNET_API int vpcnet_sg_rule_del(struct vpcnet *vn, const char *vpc, const char *name,
+				  const char *dir, const char *proto_ports, const char *target,
+				  struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return rule_change(vn, vpc, name, dir, proto_ports, target, false, err);
+}
+
+VPCNET_API void vpcnet_last_batch(const struct vpcnet *vn, unsigned *messages,
+				  unsigned *elements)
+{
+	if (messages)
+		*messages = vn->last_msgs;
+	if (elements)
+		*elements = vn->last_elems;
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat/tables.h"
+#include "nft/nft.h"
+#include "secgroups/compile.h"
+
+#define T ROUTER_TABLE
+
+static void name_of(char *buf, size_t n, const char *kind, int64_t g, enum sg_dir dir, int64_t r)
+{
+	const char *d = dir == SG_EGRESS ? "e" : "i";
+	if (!strcmp(kind, "sgm"))
+		snprintf(buf, n, "sgm%lld", (long long)g);
+	else if (r > 0)
+		snprintf(buf, n, "sg%lld_%s_%lld", (long long)g, d, (long long)r);
+	else
+		snprintf(buf, n, "sg%lld_%s", (long long)g, d);
+}
+
+int sg_cover(const struct sg_rule *rules, const int64_t *ref_of, size_t n, enum sg_dir dir,
+	     int64_t ref, struct box **out, size_t *nout)
+{
+	struct box *in = malloc((n + 1) * sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct sg_rule *r = &rules[i];
+		if (r->dir != dir || (ref > 0 ? (!r->to_group || ref_of[i] != ref) : r->to_group))
+			continue;
+		struct box b = { 0 };
+		b.lo[0] = r->proto;
+		b.hi[0] = r->proto ? r->proto : 255;
+		b.lo[1] = r->port_lo;
+		b.hi[1] = r->port_hi;
+		if (!r->to_group) {
+			uint32_t mask = r->len ? ~0u << (32 - r->len) : 0;
+			b.lo[2] = r->net & mask;
+			b.hi[2] = r->net | ~mask;
+		}
+		in[m++] = b;
+	}
+	int ret = boxes_union(in, m, ref > 0 ? 2 : 3, out, nout);
+	free(in);
+	return ret;
+}
+
+static void add_set(struct nft_batch *b, struct nftnl_set *s)
+{
+	if (!s)
+		return;
+	nftb_set(b, NFT_MSG_NEWSET, 0, s);
+	nftnl_set_free(s);
+}
+
+static struct nftnl_set *cidr_set(const char *name, uint32_t id)
+{
+	static const uint8_t fields[] = { 1, 4, 2 };
+	struct nftnl_set *s = nft_set_new(NFPROTO_INET, T, name,
+					  NFT_CONCAT3(NFT_TYPE_INET_PROTOCOL, NFT_TYPE_IPADDR,
+						      NFT_TYPE_INET_SERVICE), 12, 0, id);
+	if (s)
+		nft_set_concat_interval(s, fields, 3);
+	return s;
+}
+
+static struct nftnl_set *ref_set(const char *name, uint32_t id)
+{
+	static const uint8_t fields[] = { 1, 2 };
+	struct nftnl_set *s = nft_set_new(NFPROTO_INET, T, name,
+					  NFT_CONCAT2(NFT_TYPE_INET_PROTOCOL, NFT_TYPE_INET_SERVICE),
+					  8, 0, id);
+	if (s)
+		nft_set_concat_interval(s, fields, 2);
+	return s;
+}
+
+/* meta l4proto (as nft loads it for a concatenation) into NFT_REG_1 */
+static void load_l4proto(struct nftnl_rule *r)
+{
+	x_meta(r, NFT_META_L4PROTO, NFT_REG_1);
+	x_byteorder_hton(r, NFT_REG_1, 2, 1);
+}
+
+static void group_chain_rule(struct nft_batch *b, const char *chain, enum sg_dir dir,
+			     const char *set, const char *members)
+{
+	struct nftnl_rule *r = nft_rule_new(NFPROTO_INET, T, chain);
+	if (!r)
+		return;
+	uint32_t addr_off = dir == SG_EGRESS ? 16 : 12;  /* ip daddr / ip saddr */
+	m_nfproto(r, NFT_CMP_EQ, NFPROTO_IPV4);
+	if (members) {
+		/* ip daddr @sgm<r> meta l4proto . th dport @sg<g>_e_<r> accept */
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off, 4, NFT_REG_1);
+		x_lookup(r, NFT_REG_1, members, 0, false);
+		load_l4proto(r);
+		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);
+	} else {
+		/* meta l4proto . ip daddr . th dport @sg<g>_e accept */
+		load_l4proto(r);
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off, 4, NFT_REG32_01);
+		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02);
+	}
+	x_lookup(r, NFT_REG_1, set, 0, false);
+	x_verdict(r, NF_ACCEPT, NULL);
+	nftb_rule(b, NFT_MSG_NEWRULE, 0, r);
+	nftnl_rule_free(r);
+}
+
+void sg_group_build(struct nft_batch *b, int64_t g)
+{
+	char name[64];
+	name_of(name, sizeof(name), "sgm", g, 0, 0);
+	add_set(b, nft_set_new(NFPROTO_INET, T, name, NFT_TYPE_IPADDR, 4, 0, 1));
+	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
+		name_of(name, sizeof(name), "sg", g, d, 0);
+		add_set(b, cidr_set(name, 2 + d));
+		struct nftnl_chain *c = nft_chain_new(NFPROTO_INET, T, name);
+		if (c) {
+			nftb_chain(b, NFT_MSG_NEWCHAIN, 0, c);
+			nftnl_chain_free(c);
+		}
+		group_chain_rule(b, name, d, name, NULL);
+	}
+}
+
+void sg_ref_build(struct nft_batch *b, int64_t g, enum sg_dir dir, int64_t r)
+{
+	char set[64], chain[64], members[64];
+	name_of(set, sizeof(set), "sg", g, dir, r);
+	name_of(chain, sizeof(chain), "sg", g, dir, 0);
+	name_of(members, sizeof(members), "sgm", r, 0, 0);
+	add_set(b, ref_set(set, 1));
+	group_chain_rule(b, chain, dir, set, members);
+}
+
+void sg_chain_rebuild(struct nft_batch *b, int64_t g, enum sg_dir dir, const int64_t *refs,
+		      size_t n)
+{
+	char chain[64], set[64], members[64];
+	name_of(chain, sizeof(chain), "sg", g, dir, 0);
+	struct nftnl_rule *r = nft_rule_new(NFPROTO_INET, T, chain);
+	if (r) {
+		nftb_rule(b, NFT_MSG_DELRULE, 0, r);
+		nftnl_rule_free(r);
+	}
+	group_chain_rule(b, chain, dir, chain, NULL);
+	for (size_t i = 0; i < n; i++) {
+		name_of(set, sizeof(set), "sg", g, dir, refs[i]);
+		name_of(members, sizeof(members), "sgm", refs[i], 0, 0);
+		group_chain_rule(b, chain, dir, set, members);
+	}
+}
+
+void sg_del_set(struct nft_batch *b, int64_t g, enum sg_dir dir, int64_t r)
+{
+	char name[64];
+	name_of(name, sizeof(name), "sg", g, dir, r);
+	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, name);
+	if (s) {
+		nftb_set(b, NFT_MSG_DELSET, 0, s);
+		nftnl_set_free(s);
+	}
+}
+
+static void del_set(struct nft_batch *b, const char *name)
+{
+	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, name);
+	if (s) {
+		nftb_set(b, NFT_MSG_DELSET, 0, s);
+		nftnl_set_free(s);
+	}
+}
+
+void sg_group_delete(struct nft_batch *b, int64_t g, const int64_t *refs_e, size_t ne,
+		     const int64_t *refs_i, size_t ni)
+{
+	char name[64];
+	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
+		name_of(name, sizeof(name), "sg", g, d, 0);
+		struct nftnl_rule *r = nft_rule_new(NFPROTO_INET, T, name);
+		if (r) {  /* flush, then the chain, then the sets its rules used */
+			nftb_rule(b, NFT_MSG_DELRULE, 0, r);
+			nftnl_rule_free(r);
+		}
+		struct nftnl_chain *c = nft_chain_new(NFPROTO_INET, T, name);
+		if (c) {
+			nftb_chain(b, NFT_MSG_DELCHAIN, 0, c);
+			nftnl_chain_free(c);
+		}
+		del_set(b, name);
+		const int64_t *refs = d == SG_EGRESS ? refs_e : refs_i;
+		for (size_t i = 0; i < (d == SG_EGRESS ? ne : ni); i++) {
+			name_of(name, sizeof(name), "sg", g, d, refs[i]);
+			del_set(b, name);
+		}
+	}
+	name_of(name, sizeof(name), "sgm", g, 0, 0);
+	del_set(b, name);
+}
+
+static void put_field(uint8_t *key, size_t off, uint32_t v, unsigned len)
+{
+	/* fields sit in 4-byte slots; values in network order */
+	if (len == 1)
+		key[off] = v;
+	else if (len == 2) {
+		uint16_t be = htons(v);
+		memcpy(key + off, &be, 2);
+	} else {
+		uint32_t be = htonl(v);
+		memcpy(key + off, &be, 4);
+	}
+}
+
+void sg_cover_elems(struct nft_batch *b, uint16_t type, int64_t g, enum sg_dir dir, int64_t ref,
+		    const struct box *v, size_t n)
+{
+	if (n == 0)
+		return;
+	char name[64];
+	name_of(name, sizeof(name), "sg", g, dir, ref);
+	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, name);
+	if (!s)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t lo[12] = { 0 }, hi[12] = { 0 };
+		put_field(lo, 0, v[i].lo[0], 1);
+		put_field(hi, 0, v[i].hi[0], 1);
+		if (ref > 0) {  /* protocol . port */
+			put_field(lo, 4, v[i].lo[1], 2);
+			put_field(hi, 4, v[i].hi[1], 2);
+			nft_set_add_range(s, lo, hi, 8);
+		} else {        /* protocol . address . port */
+			put_field(lo, 4, v[i].lo[2], 4);
+			put_field(hi, 4, v[i].hi[2], 4);
+			put_field(lo, 8, v[i].lo[1], 2);
+			put_field(hi, 8, v[i].hi[1], 2);
+			nft_set_add_range(s, lo, hi, 12);
+		}
+	}
+	nftb_elems(b, type, 0, s);
+	nftnl_set_free(s);
+}
+
+void sg_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
+		     const int64_t *groups, size_t n, bool instance)
+{
+	uint8_t key[NFT_IFNAME_LEN] = { 0 };
+	strncpy((char *)key, port, NFT_IFNAME_LEN - 1);
+	uint32_t be = htonl(ip);
+	for (size_t i = 0; i < n && i < SG_PER_MEMBER; i++) {
+		char map[16], chain[64], members[64];
+		for (int d = SG_EGRESS; d <= (instance ? SG_INGRESS : SG_EGRESS); d++) {
+			snprintf(map, sizeof(map), "%s%zu", d == SG_EGRESS ? "out" : "in", i + 1);
+			name_of(chain, sizeof(chain), "sg", groups[i], d, 0);
+			struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, map);
+			if (!s)
+				continue;
+			if (type == NFT_MSG_NEWSETELEM)
+				nft_set_add_jump(s, key, sizeof(key), chain);
+			else
+				nft_set_add_key(s, key, sizeof(key));
+			nftb_elems(b, type, 0, s);
+			nftnl_set_free(s);
+		}
+		name_of(members, sizeof(members), "sgm", groups[i], 0, 0);
+		struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, members);
+		if (s) {
+			nft_set_add_key(s, &be, 4);
+			nftb_elems(b, type, 0, s);
+			nftnl_set_free(s);
+		}
+	}
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Security groups compiled to the router's nftables table (pure: batches only).
+ *
+ * Theory of operation.  A member (sandbox or instance) reaches its groups through verdict
+ * maps keyed by its port: @out1..@out5 jump to each group's egress chain, and for
+ * instances only @in1..@in5 to each group's ingress chain.  Group g owns:
+ *   set sgm<g>         the addresses of its members (what sg:<g> targets match)
+ *   set sg<g>_e / _i   its CIDR rules: protocol . address . port intervals, the disjoint
+ *                      cover of the rules' union (the kernel refuses overlaps)
+ *   set sg<g>_e_<r>    its rules towards sg:<r>: protocol . port intervals
+ *   chain sg<g>_e      meta l4proto . ip daddr . th dport @sg<g>_e accept
+ *                      ip daddr @sgm<r> meta l4proto . th dport @sg<g>_e_<r> accept  (per r)
+ *   chain sg<g>_i      the same with ip saddr
+ * A packet walks at most five map lookups and, per group, one lookup per referenced group:
+ * nothing grows with the number of members or rules.  Adding a rule adds the elements by
+ * which the cover changed; attaching a member adds its map entries and its address in
+ * sgm<g>; the first rule from g to a group r adds set sg<g>_e_<r> and appends its rule. */
+#ifndef VPCNET_SG_COMPILE_H
+#define VPCNET_SG_COMPILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secgroups/boxes.h"
+#include "secgroups/rule.h"
+
+struct nft_batch;
+
+/* The cover of @rules (those of direction @dir; towards group @ref when @ref > 0, else
+ * CIDR rules): 3 dimensions (protocol, port, address) for CIDR rules, 2 for group refs. */
+int sg_cover(const struct sg_rule *rules, const int64_t *ref_of, size_t n, enum sg_dir dir,
+	     int64_t ref, struct box **out, size_t *nout);
+
+void sg_group_build(struct nft_batch *b, int64_t g);
+/* Removes group g's chains and sets, with its ref sets towards @refs[dir][..]. */
+void sg_group_delete(struct nft_batch *b, int64_t g, const int64_t *refs_e, size_t ne,
+		     const int64_t *refs_i, size_t ni);
+/* Flushes g's chain for @dir and writes its rules again: the CIDR lookup and one rule per
+ * group in @refs (group deletion drops references this way; rare, never per packet). */
+void sg_chain_rebuild(struct nft_batch *b, int64_t g, enum sg_dir dir, const int64_t *refs,
+		      size_t n);
+/* Deletes set sg<g>_<dir>_<r>. */
+void sg_del_set(struct nft_batch *b, int64_t g, enum sg_dir dir, int64_t r);
+/* The set for g's rules towards group r, and the rule that uses it. */
+void sg_ref_build(struct nft_batch *b, int64_t g, enum sg_dir dir, int64_t r);
+/* Elements of a cover: @type NFT_MSG_NEWSETELEM or DELSETELEM. */
+void sg_cover_elems(struct nft_batch *b, uint16_t type, int64_t g, enum sg_dir dir, int64_t ref,
+		    const struct box *v, size_t n);
+/* A member's map entries and its address in its groups' sgm sets. */
+void sg_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
+		     const int64_t *groups, size_t n, bool instance);
+
+#endif

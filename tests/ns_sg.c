@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/* Security groups on the real kernel: what a sandbox may reach is exactly what its groups
+ * allow; instances are reached as their ingress rules allow, sandboxes never. */
+#include <netinet/in.h>
+#include <stdlib.h>
+
+#include "lib/addr.h"
+#include "tests/ns_util.h"
+
+static struct topo T;
+static void setup(void) { topo_setup(&T); }
+static void teardown(void) { topo_teardown(&T); }
+
+TestSuite(sg, .init = setup, .fini = teardown, .timeout = 240);
+
+#define WAIT 1000
+
+static void ok(const char *what, int rc, const char *out)
+{
+	cr_assert_eq(rc, 0, "%s: %s", what, out);
+}
+
+#define V(...) do { \
+	char _o[4096]; \
+	ok(#__VA_ARGS__, vpcnet(&T, _o, sizeof(_o), NULL, __VA_ARGS__), _o); \
+} while (0)
+
+/* The rules of the matrix, and an oracle that says what they allow. */
+struct allow {
+	int proto;              /* 0: all */
+	unsigned lo, hi;        /* ports */
+	const char *net;        /* CIDR, or NULL for the db instance (sg:db) */
+};
+
+static bool in_cidr(const char *ip, const char *cidr)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%s", cidr);
+	char *slash = strchr(buf, '/');
+	unsigned len = 32;
+	if (slash) {
+		*slash = '\0';
+		len = atoi(slash + 1);
+	}
+	uint32_t a, n;
+	parse_ipv4(ip, &a);
+	parse_ipv4(buf, &n);
+	uint32_t mask = len ? ~0u << (32 - len) : 0;
+	return (a & mask) == (n & mask);
+}
+
+static bool allowed(const struct allow *rules, size_t n, int proto, const char *ip,
+		    unsigned port, const char *db_ip)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct allow *r = &rules[i];
+		if (r->proto && r->proto != proto)
+			continue;
+		if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && (port < r->lo || port > r->hi))
+			continue;
+		if (r->net ? in_cidr(ip, r->net) : !strcmp(ip, db_ip))
+			return true;
+	}
+	return false;
+}
+
+Test(sg, the_matrix_allows_exactly_what_some_rule_of_some_group_allows)
+{
+	char inet[256], out[4096];
+	nspath(T.inet, inet, sizeof(inet));
+	cr_assert_eq(run(out, sizeof(out), "ip -n %s addr add 203.0.113.3/24 dev wan0", T.inet), 0);
+	const uint16_t tcp_ports[] = { 8080, 8081, 9000, 9001, 9002 };
+	const uint16_t udp_ports[] = { 5353, 5354, 5355 };
+	struct listener l;
+	for (size_t i = 0; i < 5; i++)
+		listen_tcp(&T, inet, tcp_ports[i], &l);
+	for (size_t i = 0; i < 3; i++)
+		listen_udp(&T, inet, udp_ports[i], &l);
+	make_vpc(&T, "a", "10.40.0.0/16", true);
+	char vpc[64];
+	tname(&T, "a", vpc, sizeof(vpc));
+	V("sg create web --vpc %s", vpc);
+	V("sg create ops --vpc %s", vpc);
+	V("sg create app --vpc %s", vpc);
+	V("sg create db --vpc %s", vpc);
+	V("sg rule add web egress tcp:8080 203.0.113.2");                 /* a /32 */
+	V("sg rule add web egress udp:5353-5354 203.0.113.0/24");        /* a range, wider */
+	V("sg rule add ops egress tcp:9000-9001 203.0.113.3/32");
+	V("sg rule add ops egress icmp 203.0.113.3");
+	V("sg rule add ops egress tcp:9000 203.0.113.0/25");             /* overlaps the above */
+	V("sg rule add app egress tcp:5432 sg:db");
+	V("sg rule add db ingress tcp:5432-5433 sg:app");
+	const struct allow rules[] = {
+		{ IPPROTO_TCP, 8080, 8080, "203.0.113.2" }, { IPPROTO_UDP, 5353, 5354, "203.0.113.0/24" },
+		{ IPPROTO_TCP, 9000, 9001, "203.0.113.3" }, { IPPROTO_ICMP, 0, 65535, "203.0.113.3" },
+		{ IPPROTO_TCP, 9000, 9000, "203.0.113.0/25" }, { IPPROTO_TCP, 5432, 5432, NULL },
+	};
+	char db_out[4096];
+	cr_assert_eq(vpcnet(&T, db_out, sizeof(db_out), NULL, "--json instance create %s-db1 --vpc %s --sg db",
+			    T.tag, vpc), 0, "%s", db_out);
+	json_t *j = json_loads(db_out, 0, NULL);
+	char db_ip[16], db_ns[256];
+	snprintf(db_ip, sizeof(db_ip), "%s", json_string_value(json_object_get(j, "ip")));
+	snprintf(db_ns, sizeof(db_ns), "%s", json_string_value(json_object_get(j, "netns")));
+	json_decref(j);
+	listen_tcp(&T, db_ns, 5432, &l);
+	listen_tcp(&T, db_ns, 5433, &l);
+	struct sbx s;
+	make_sbx_args(&T, "a", "s1", "--sg web,ops,app", &s);
+
+	const char *targets[] = { "203.0.113.2", "203.0.113.3", db_ip };
+	int checked = 0;
+	for (size_t t = 0; t < 3; t++) {
+		const uint16_t *ports = t == 2 ? (const uint16_t[]){ 5432, 5433 } : tcp_ports;
+		size_t np = t == 2 ? 2 : 5;
+		for (size_t i = 0; i < np; i++) {
+			bool want = allowed(rules, 6, IPPROTO_TCP, targets[t], ports[i], db_ip);
+			enum probe_result got = probe_tcp(s.netns, targets[t], ports[i], 3000, NULL, 0);
+			cr_assert_eq(got, want ? P_OK : P_REFUSED, "tcp %s:%u: got %d, want %s",
+				     targets[t], ports[i], got, want ? "allowed" : "refused");
+			checked++;
+		}
+		if (t == 2)
+			continue;
+		for (size_t i = 0; i < 3; i++) {
+			bool want = allowed(rules, 6, IPPROTO_UDP, targets[t], udp_ports[i], db_ip);
+			enum probe_result got = probe_udp(s.netns, targets[t], udp_ports[i],
+							  want ? 3000 : WAIT, NULL, 0);
+			cr_assert_eq(got == P_OK, want, "udp %s:%u: got %d, want %s", targets[t],
+				     udp_ports[i], got, want ? "allowed" : "refused");
+			checked++;
+		}
+		bool want = allowed(rules, 6, IPPROTO_ICMP, targets[t], 0, db_ip);
+		cr_assert_eq(probe_icmp(s.netns, targets[t], want ? 3000 : WAIT) == P_OK, want,
+			     "icmp %s: want %s", targets[t], want ? "allowed" : "refused");
+		checked++;
+	}
+	cr_assert_eq(checked, 20, "every probe of the matrix ran");
+
+	/* the router's ruleset prints the groups readably and loads back */
+	char file[256], rs[65536];
+	snprintf(file, sizeof(file), "%s/sg.nft", T.state_dir);
+	cr_assert_eq(run(rs, sizeof(rs), "ip netns exec vpcnet-vpc-%s nft list ruleset", vpc), 0);
+	cr_assert(strstr(rs, "meta l4proto . ip daddr . th dport @sg"), "%s", rs);
+	cr_assert(strstr(rs, "tcp . 203.0.113.3 . 9000-9001") || strstr(rs, "tcp . 203.0.113.3 . 9001"),
+		  "the cover prints: %s", rs);
+	FILE *f = fopen(file, "w");
+	fputs(rs, f);
+	fclose(f);
+	cr_assert_eq(run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft -c -f %s", vpc, file), 0,
+		     "%s", out);
+}
+
+Test(sg, changes_apply_to_the_next_connection)
+{
+	char inet[256];
+	nspath(T.inet, inet, sizeof(inet));
+	struct listener l;
+	listen_tcp(&T, inet, 8080, &l);
+	make_vpc(&T, "a", "10.41.0.0/16", true);
+	char vpc[64];
+	tname(&T, "a", vpc, sizeof(vpc));
+	V("sg create none --vpc %s", vpc);
+	struct sbx s;
+	make_sbx_args(&T, "a", "s1", "--sg none", &s);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED,
+		     "a group that allows nothing: not even the first packet");
+	cr_assert_neq(probe_icmp(s.netns, INET_ADDR, WAIT), P_OK);
+	V("sg rule add none egress tcp:8080 0.0.0.0/0");
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
+	V("sg rule del none egress tcp:8080 0.0.0.0/0");
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED);
+	V("sandbox set-sg %s default", s.id);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
+	V("sandbox set-sg %s none", s.id);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED);
+	cr_assert_eq(listener_count(&l), 2);
+
+	/* sg: follows membership: an instance leaving db is out of reach at once */
+	V("sg create app --vpc %s", vpc);
+	V("sg create db --vpc %s", vpc);
+	V("sg create other --vpc %s", vpc);
+	V("sg rule add app egress tcp:5432 sg:db");
+	V("sg rule add db ingress tcp:5432 0.0.0.0/0");
+	V("sg rule add other ingress tcp:5432 0.0.0.0/0");
+	char out[4096];
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json instance create %s-db1 --vpc %s --sg db",
+			    T.tag, vpc), 0, "%s", out);
+	json_t *j = json_loads(out, 0, NULL);
+	char ip[16], ns[256];
+	snprintf(ip, sizeof(ip), "%s", json_string_value(json_object_get(j, "ip")));
+	snprintf(ns, sizeof(ns), "%s", json_string_value(json_object_get(j, "netns")));
+	json_decref(j);
+	listen_tcp(&T, ns, 5432, &l);
+	V("sandbox set-sg %s app", s.id);
+	cr_assert_eq(probe_tcp(s.netns, ip, 5432, 3000, NULL, 0), P_OK);
+	V("instance set-sg %s-db1 other", T.tag);
+	cr_assert_eq(probe_tcp(s.netns, ip, 5432, WAIT, NULL, 0), P_REFUSED,
+		     "out of db, out of reach of sg:db");
+	V("instance set-sg %s-db1 db", T.tag);
+	cr_assert_eq(probe_tcp(s.netns, ip, 5432, 3000, NULL, 0), P_OK);
+}
+
+Test(sg, ingress_rules_open_instances_never_sandboxes)
+{
+	make_vpc(&T, "a", "10.42.0.0/16", true);
+	char vpc[64], out[4096];
+	tname(&T, "a", vpc, sizeof(vpc));
+	V("sg create both --vpc %s", vpc);
+	V("sg rule add both ingress all 0.0.0.0/0");
+	V("sg rule add both egress all 0.0.0.0/0");
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json instance create %s-i1 --vpc %s --sg both",
+			    T.tag, vpc), 0, "%s", out);
+	json_t *j = json_loads(out, 0, NULL);
+	char iip[16], ins[256];
+	snprintf(iip, sizeof(iip), "%s", json_string_value(json_object_get(j, "ip")));
+	snprintf(ins, sizeof(ins), "%s", json_string_value(json_object_get(j, "netns")));
+	json_decref(j);
+	struct sbx s1, s2;
+	make_sbx_args(&T, "a", "s1", "--sg both", &s1);
+	make_sbx_args(&T, "a", "s2", "--sg both", &s2);
+	struct listener li, ls;
+	listen_tcp(&T, ins, 80, &li);
+	listen_tcp(&T, s1.netns, 80, &ls);
+	listen_udp(&T, s1.netns, 53, &ls);
+	cr_assert_eq(probe_tcp(s2.netns, iip, 80, 3000, NULL, 0), P_OK, "the instance is open");
+	cr_assert_eq(probe_icmp(s2.netns, iip, 3000), P_OK);
+	cr_assert_eq(probe_tcp(s2.netns, s1.ip, 80, WAIT, NULL, 0), P_REFUSED, "a sandbox never");
+	cr_assert_eq(probe_tcp(ins, s1.ip, 80, WAIT, NULL, 0), P_REFUSED, "not from an instance");
+	cr_assert_neq(probe_udp(ins, s1.ip, 53, WAIT, NULL, 0), P_OK);
+	cr_assert_neq(probe_icmp(s2.netns, s1.ip, WAIT), P_OK);
+	cr_assert_eq(listener_count(&ls), 0);
+}
+
+Test(sg, bad_rules_and_groups_are_refused_and_change_nothing)
+{
+	make_vpc(&T, "a", "10.43.0.0/16", true);
+	make_vpc(&T, "b", "10.44.0.0/16", true);
+	char a[64], b[64], out[8192];
+	tname(&T, "a", a, sizeof(a));
+	tname(&T, "b", b, sizeof(b));
+	V("sg create web --vpc %s", a);
+	V("sg create only-b --vpc %s", b);
+	V("sg rule add web egress tcp:80 0.0.0.0/0");
+	struct { const char *args; int code; const char *says; } bad[] = {
+		{ "sg rule add web egress sctp 0.0.0.0/0", 2, "sctp" },
+		{ "sg rule add web egress icmp:8 0.0.0.0/0", 2, "tcp and udp" },
+		{ "sg rule add web egress all:1-2 0.0.0.0/0", 2, "tcp and udp" },
+		{ "sg rule add web egress tcp:0 0.0.0.0/0", 2, "out of range" },
+		{ "sg rule add web egress tcp:65536 0.0.0.0/0", 2, "65536" },
+		{ "sg rule add web egress tcp:90-80 0.0.0.0/0", 2, "reversed" },
+		{ "sg rule add web egress tcp:80 10.0.0.0/33", 2, "10.0.0.0/33" },
+		{ "sg rule add web sideways tcp:80 0.0.0.0/0", 2, "sideways" },
+		{ "sg rule add web egress tcp:80 sg:only-b", 3, "only-b" },
+		{ "sg rule add web egress tcp:80 sg:nosuch", 3, "nosuch" },
+		{ "sg rule add web egress tcp:80 0.0.0.0/0", 4, "already" },
+		{ "sg rule del web egress tcp:81 0.0.0.0/0", 3, "no such rule" },
+		{ "sg rule add nosuch egress tcp:80 0.0.0.0/0", 3, "nosuch" },
+		{ "sg create web --vpc %1$s-a", 4, "already exists" },
+		{ "sg create bad/name --vpc %1$s-a", 2, "bad/name" },
+		{ "sg delete default --vpc %1$s-a", 4, "default" },
+		{ "sg show default", 2, "several VPCs" },
+		{ "sandbox create %1$s-x --vpc %1$s-a --sg only-b", 3, "only-b" },
+		{ "sandbox create %1$s-x --vpc %1$s-a --sg web,web", 2, "twice" },
+		{ "sandbox create %1$s-x --vpc %1$s-a --sg a,b,c,d,e,f", 2, "at most 5" },
+	};
+	char before[65536], after[65536];
+	run(before, sizeof(before), "ip netns exec vpcnet-vpc-%s nft list ruleset", a);
+	char lb[8192], la[8192];
+	vpcnet(&T, lb, sizeof(lb), NULL, "--json sg list");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char args[512];
+		size_t n = 0;
+		for (const char *p = bad[i].args; *p && n < sizeof(args) - 20; p++) {
+			if (!strncmp(p, "%1$s", 4)) {
+				n += snprintf(args + n, sizeof(args) - n, "%s", T.tag);
+				p += 3;
+			} else {
+				args[n++] = *p;
+			}
+		}
+		args[n] = '\0';
+		int rc = vpcnet(&T, out, sizeof(out), NULL, "%s", args);
+		cr_expect_eq(rc, bad[i].code, "`%s` exited %d, not %d: %s", args, rc, bad[i].code, out);
+		cr_expect(strstr(out, bad[i].says), "`%s` must say '%s': %s", args, bad[i].says, out);
+		run(after, sizeof(after), "ip netns exec vpcnet-vpc-%s nft list ruleset", a);
+		cr_assert_str_eq(after, before, "`%s` changed the ruleset", args);
+		vpcnet(&T, la, sizeof(la), NULL, "--json sg list");
+		cr_assert_str_eq(la, lb, "`%s` changed the store", args);
+	}
+	/* a used group is not deleted; an unused one is, with its chains and sets */
+	struct sbx s;
+	make_sbx_args(&T, "a", "s1", "--sg web", &s);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sg delete web"), 4, "%s", out);
+	V("sandbox set-sg %s default", s.id);
+	V("sg delete web");
+	run(after, sizeof(after), "ip netns exec vpcnet-vpc-%s nft list ruleset", a);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sg show web --vpc %s", a), 3, "%s", out);
+}

@@ -18,6 +18,7 @@ cleanup() {
 	set +e
 	[ -f "$STATE/httpd.pid" ] && kill "$(cat "$STATE/httpd.pid")" 2>/dev/null
 	[ -f "$STATE/listener.pid" ] && kill "$(cat "$STATE/listener.pid")" 2>/dev/null
+	[ -f "$STATE/db.pid" ] && kill "$(cat "$STATE/db.pid")" 2>/dev/null
 	vpcnet vpc delete --force demo >/dev/null 2>&1
 	ip netns del "$HOST" 2>/dev/null
 	ip netns del "$INET" 2>/dev/null
@@ -25,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 [ "$(id -u)" = 0 ] || { echo "the demo needs root (it makes network namespaces)"; exit 1; }
-cleanup; STATE=$(mktemp -d /tmp/vpcnet-demo.XXXXXX); WWW=$STATE/www
+cleanup; set -e; STATE=$(mktemp -d /tmp/vpcnet-demo.XXXXXX); WWW=$STATE/www
 
 say "fixtures: a fake host (uplink 203.0.113.1) and a fake internet (203.0.113.2, HTTP)"
 ip netns add "$HOST"
@@ -77,14 +78,43 @@ if vpcnet sandbox exec demo-fn-2 -- curl -sS -m 2 http://10.0.0.4:8080/; then
 fi
 echo "both refused."
 
+say "security groups: a database instance that only the app group may reach"
+run vpcnet sg create app --vpc demo --description "the function's egress"
+run vpcnet sg create db --vpc demo --description "the database"
+run vpcnet sg rule add app egress tcp:5432 sg:db
+run vpcnet sg rule add app egress tcp:80 0.0.0.0/0
+run vpcnet sg rule add db ingress tcp:5432 sg:app
+run vpcnet instance create demo-db1 --vpc demo --sg db
+DBIP=$(vpcnet --json instance show demo-db1 | sed -n 's/.*"ip": "\(.*\)".*/\1/p')
+"$VPCNET" --state-dir "$STATE" --host-netns "$HOST" \
+	instance exec demo-db1 -- busybox nc -ll -p 5432 -e echo "postgres says hi" &
+echo $! > "$STATE/db.pid"
+sleep 0.3
+run vpcnet sandbox set-sg demo-fn-1 app
+echo "demo-fn-1 (group app) to the database:"
+vpcnet sandbox exec demo-fn-1 -- curl -sS -m 2 "telnet://$DBIP:5432" </dev/null
+echo "demo-fn-2 (group default) to the database:"
+if vpcnet sandbox exec demo-fn-2 -- curl -sS -m 2 "telnet://$DBIP:5432" </dev/null; then
+	echo "FAIL: a sandbox outside app reached the database"; exit 1
+fi
+echo "demo-fn-1 (group app) to port 8080 on the internet, which app does not allow:"
+if vpcnet sandbox exec demo-fn-1 -- curl -sS -m 2 http://203.0.113.2:8080/; then
+	echo "FAIL: egress beyond the group's rules"; exit 1
+fi
+run vpcnet sg show app
+
 say "the router's ruleset (one table; sandboxes are set elements)"
-ip netns exec vpcnet-vpc-demo nft list set inet vpcnet ports
+ip netns exec vpcnet-vpc-demo nft list map inet vpcnet out1
+ip netns exec vpcnet-vpc-demo nft list chain inet vpcnet sg2_e
 
 say "clean up"
 kill "$(cat "$STATE/listener.pid")" 2>/dev/null || true
 rm -f "$STATE/listener.pid"
+kill "$(cat "$STATE/db.pid")" 2>/dev/null || true
+rm -f "$STATE/db.pid"
 run vpcnet sandbox delete demo-fn-1
 run vpcnet sandbox delete demo-fn-2
+run vpcnet instance delete demo-db1
 run vpcnet vpc delete demo
-echo "namespaces left by vpcnet: $(ls /run/netns | grep -c '^vpcnet-\(vpc-demo\|sbx-demo-\)' || true)"
+echo "namespaces left by vpcnet: $(ls /run/netns | grep -c '^vpcnet-\(vpc-demo\|sbx-demo-\|ins-demo-db1\)' || true)"
 say "demo ok"

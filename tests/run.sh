@@ -21,7 +21,7 @@ echo "== unit tests"
 "$dir/unit" "$@" || rc=1
 if [ "$(id -u)" = 0 ]; then
 	echo "== namespace tests"
-	"$dir/nstest" --jobs 2 "$@" || rc=1
+	LSAN_OPTIONS=suppressions=$(dirname "$0")/lsan-nstest.supp "$dir/nstest" --jobs 2 "$@" || rc=1
 else
 	echo "== namespace tests skipped: they need root"
 fi

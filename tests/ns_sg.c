@@ -230,6 +230,14 @@ Test(sg, ingress_rules_open_instances_never_sandboxes)
 	cr_assert_neq(probe_udp(ins, s1.ip, 53, WAIT, NULL, 0), P_OK);
 	cr_assert_neq(probe_icmp(s2.netns, s1.ip, WAIT), P_OK);
 	cr_assert_eq(listener_count(&ls), 0);
+	/* an instance sends as its egress rules allow */
+	char inet[256];
+	nspath(T.inet, inet, sizeof(inet));
+	struct listener lw;
+	listen_tcp(&T, inet, 8080, &lw);
+	cr_assert_eq(probe_tcp(ins, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
+	V("sg rule del both egress all 0.0.0.0/0");
+	cr_assert_eq(probe_tcp(ins, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED);
 }
 
 Test(sg, bad_rules_and_groups_are_refused_and_change_nothing)

@@ -223,12 +223,9 @@ static void ifname_key(uint8_t *key, const char *name)
 static void add_elem(struct nft_batch *b, uint16_t type, const char *table, const char *set,
 		     const void *key, uint32_t len)
 {
-	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, table, set);
 	if (!s)
 		return;
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	nft_set_add_key(s, key, len);
 	nftb_elems(b, type, 0, s);
 	nftnl_set_free(s);

@@ -437,12 +437,9 @@ struct nftnl_chain *nft_base_chain_new(uint32_t family, const char *table, const
 struct nftnl_set *nft_set_new(uint32_t family, const char *table, const char *name,
 			      uint32_t key_type, uint32_t key_len, uint32_t flags, uint32_t id)
 {
-	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set *s = nft_set_ref(family, table, name);
 	if (!s)
 		return NULL;
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, family);
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
@@ -461,13 +458,20 @@ struct nftnl_set *nft_set_new(uint32_t family, const char *table, const char *na
 	return s;
 }
 
-void nft_set_add_key(struct nftnl_set *s, const void *key, uint32_t len)
+/* A new element with @key, added to @s; NULL when out of memory. */
+static struct nftnl_set_elem *elem_add(struct nftnl_set *s, const void *key, uint32_t len)
 {
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 	if (!e)
-		return;
+		return NULL;
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
 	nftnl_set_elem_add(s, e);
+	return e;
+}
+
+void nft_set_add_key(struct nftnl_set *s, const void *key, uint32_t len)
+{
+	elem_add(s, key, len);
 }
 
 struct nftnl_rule *nft_rule_new(uint32_t family, const char *table, const char *chain)
@@ -549,13 +553,21 @@ void x_bitwise(struct nftnl_rule *r, uint32_t reg, const void *mask, uint32_t le
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
 }
 
-void x_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set, uint32_t set_id, bool invert)
+static struct nftnl_expr *lookup_new(struct nftnl_rule *r, uint32_t sreg, const char *set)
 {
 	struct nftnl_expr *e = x_new(r, "lookup");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	}
+	return e;
+}
+
+void x_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set, uint32_t set_id, bool invert)
+{
+	struct nftnl_expr *e = lookup_new(r, sreg, set);
 	if (!e)
 		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
 	if (set_id)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
 	if (invert)
@@ -645,23 +657,18 @@ void nft_set_verdict_map(struct nftnl_set *s)
 
 void nft_set_add_range(struct nftnl_set *s, const void *key, const void *key_end, uint32_t len)
 {
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	if (!e)
-		return;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key_end, len);
-	nftnl_set_elem_add(s, e);
+	struct nftnl_set_elem *e = elem_add(s, key, len);
+	if (e)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, key_end, len);
 }
 
 void nft_set_add_jump(struct nftnl_set *s, const void *key, uint32_t len, const char *chain)
 {
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	if (!e)
-		return;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
-	nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
-	nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
-	nftnl_set_elem_add(s, e);
+	struct nftnl_set_elem *e = elem_add(s, key, len);
+	if (e) {
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
+		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
+	}
 }
 
 struct nftnl_set *nft_set_ref(uint32_t family, const char *table, const char *name)
@@ -689,10 +696,7 @@ void x_byteorder_hton(struct nftnl_rule *r, uint32_t reg, uint32_t size, uint32_
 
 void x_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set)
 {
-	struct nftnl_expr *e = x_new(r, "lookup");
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	struct nftnl_expr *e = lookup_new(r, sreg, set);
+	if (e)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
 }

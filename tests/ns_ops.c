@@ -261,16 +261,7 @@ Test(ops, bad_input_is_refused_and_changes_nothing)
 	snapshot(before, sizeof(before));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		char args[512];
-		size_t n = 0;
-		for (const char *p = cases[i].args; *p && n < sizeof(args) - 20; p++) {
-			if (!strncmp(p, "%1$s", 4)) {
-				n += snprintf(args + n, sizeof(args) - n, "%s", T.tag);
-				p += 3;
-			} else {
-				args[n++] = *p;
-			}
-		}
-		args[n] = '\0';
+		with_tag(&T, cases[i].args, args, sizeof(args));
 		int rc = vpcnet(&T, out, sizeof(out), NULL, "%s", args);
 		cr_expect_eq(rc, cases[i].code, "`%s` exited %d, not %d: %s", args, rc, cases[i].code,
 			     out);

@@ -95,16 +95,11 @@ Test(sg, the_matrix_allows_exactly_what_some_rule_of_some_group_allows)
 		{ IPPROTO_TCP, 9000, 9001, "203.0.113.3" }, { IPPROTO_ICMP, 0, 65535, "203.0.113.3" },
 		{ IPPROTO_TCP, 9000, 9000, "203.0.113.0/25" }, { IPPROTO_TCP, 5432, 5432, NULL },
 	};
-	char db_out[4096];
-	cr_assert_eq(vpcnet(&T, db_out, sizeof(db_out), NULL, "--json instance create %s-db1 --vpc %s --sg db",
-			    T.tag, vpc), 0, "%s", db_out);
-	json_t *j = json_loads(db_out, 0, NULL);
-	char db_ip[16], db_ns[256];
-	snprintf(db_ip, sizeof(db_ip), "%s", json_string_value(json_object_get(j, "ip")));
-	snprintf(db_ns, sizeof(db_ns), "%s", json_string_value(json_object_get(j, "netns")));
-	json_decref(j);
-	listen_tcp(&T, db_ns, 5432, &l);
-	listen_tcp(&T, db_ns, 5433, &l);
+	struct sbx db;
+	make_instance(&T, "a", "db1", "db", &db);
+	const char *db_ip = db.ip;
+	listen_tcp(&T, db.netns, 5432, &l);
+	listen_tcp(&T, db.netns, 5433, &l);
 	struct sbx s;
 	make_sbx_args(&T, "a", "s1", "--sg web,ops,app", &s);
 
@@ -183,15 +178,10 @@ Test(sg, changes_apply_to_the_next_connection)
 	V("sg rule add app egress tcp:5432 sg:db");
 	V("sg rule add db ingress tcp:5432 0.0.0.0/0");
 	V("sg rule add other ingress tcp:5432 0.0.0.0/0");
-	char out[4096];
-	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json instance create %s-db1 --vpc %s --sg db",
-			    T.tag, vpc), 0, "%s", out);
-	json_t *j = json_loads(out, 0, NULL);
-	char ip[16], ns[256];
-	snprintf(ip, sizeof(ip), "%s", json_string_value(json_object_get(j, "ip")));
-	snprintf(ns, sizeof(ns), "%s", json_string_value(json_object_get(j, "netns")));
-	json_decref(j);
-	listen_tcp(&T, ns, 5432, &l);
+	struct sbx db;
+	make_instance(&T, "a", "db1", "db", &db);
+	const char *ip = db.ip;
+	listen_tcp(&T, db.netns, 5432, &l);
 	V("sandbox set-sg %s app", s.id);
 	cr_assert_eq(probe_tcp(s.netns, ip, 5432, 3000, NULL, 0), P_OK);
 	V("instance set-sg %s-db1 other", T.tag);
@@ -204,18 +194,14 @@ Test(sg, changes_apply_to_the_next_connection)
 Test(sg, ingress_rules_open_instances_never_sandboxes)
 {
 	make_vpc(&T, "a", "10.42.0.0/16", true);
-	char vpc[64], out[4096];
+	char vpc[64];
 	tname(&T, "a", vpc, sizeof(vpc));
 	V("sg create both --vpc %s", vpc);
 	V("sg rule add both ingress all 0.0.0.0/0");
 	V("sg rule add both egress all 0.0.0.0/0");
-	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json instance create %s-i1 --vpc %s --sg both",
-			    T.tag, vpc), 0, "%s", out);
-	json_t *j = json_loads(out, 0, NULL);
-	char iip[16], ins[256];
-	snprintf(iip, sizeof(iip), "%s", json_string_value(json_object_get(j, "ip")));
-	snprintf(ins, sizeof(ins), "%s", json_string_value(json_object_get(j, "netns")));
-	json_decref(j);
+	struct sbx inst;
+	make_instance(&T, "a", "i1", "both", &inst);
+	const char *iip = inst.ip, *ins = inst.netns;
 	struct sbx s1, s2;
 	make_sbx_args(&T, "a", "s1", "--sg both", &s1);
 	make_sbx_args(&T, "a", "s2", "--sg both", &s2);
@@ -278,16 +264,7 @@ Test(sg, bad_rules_and_groups_are_refused_and_change_nothing)
 	vpcnet(&T, lb, sizeof(lb), NULL, "--json sg list");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		char args[512];
-		size_t n = 0;
-		for (const char *p = bad[i].args; *p && n < sizeof(args) - 20; p++) {
-			if (!strncmp(p, "%1$s", 4)) {
-				n += snprintf(args + n, sizeof(args) - n, "%s", T.tag);
-				p += 3;
-			} else {
-				args[n++] = *p;
-			}
-		}
-		args[n] = '\0';
+		with_tag(&T, bad[i].args, args, sizeof(args));
 		int rc = vpcnet(&T, out, sizeof(out), NULL, "%s", args);
 		cr_expect_eq(rc, bad[i].code, "`%s` exited %d, not %d: %s", args, rc, bad[i].code, out);
 		cr_expect(strstr(out, bad[i].says), "`%s` must say '%s': %s", args, bad[i].says, out);

@@ -55,6 +55,39 @@ static inline void make_sbx(struct topo *t, const char *vpc_suffix, const char *
 	make_sbx_args(t, vpc_suffix, suffix, NULL, s);
 }
 
+/* Copies @pattern to @buf with every "%1$s" replaced by the test's tag. */
+static inline const char *with_tag(struct topo *t, const char *pattern, char *buf, size_t size)
+{
+	size_t n = 0;
+	for (const char *p = pattern; *p && n + strlen(t->tag) + 1 < size; p++) {
+		if (!strncmp(p, "%1$s", 4)) {
+			n += snprintf(buf + n, size - n, "%s", t->tag);
+			p += 3;
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* `instance create <tag>-<suffix> --vpc <tag>-<vpc_suffix> --sg GROUPS` */
+static inline void make_instance(struct topo *t, const char *vpc_suffix, const char *suffix,
+				 const char *groups, struct sbx *s)
+{
+	char vpc[64], out[4096];
+	tname(t, suffix, s->id, sizeof(s->id));
+	tname(t, vpc_suffix, vpc, sizeof(vpc));
+	int rc = vpcnet(t, out, sizeof(out), NULL, "--json instance create %s --vpc %s --sg %s",
+			s->id, vpc, groups);
+	cr_assert_eq(rc, 0, "instance create %s: %s", s->id, out);
+	json_t *j = json_loads(out, 0, NULL);
+	cr_assert(j, "instance create printed no JSON: %s", out);
+	snprintf(s->ip, sizeof(s->ip), "%s", json_string_value(json_object_get(j, "ip")));
+	snprintf(s->netns, sizeof(s->netns), "%s", json_string_value(json_object_get(j, "netns")));
+	json_decref(j);
+}
+
 /* The router namespace of VPC <tag>-<suffix>. */
 static inline const char *router_ns(struct topo *t, const char *suffix, char *buf, size_t n)
 {

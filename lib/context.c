@@ -91,6 +91,28 @@ void nsconn_close(struct nsconn *c)
 	nf_close(&c->nf);
 }
 
+int router_open(struct router *r, const char *vpc, struct vpcnet_error *err)
+{
+	char path[VPCNET_PATH_MAX];
+	router_netns_path(path, vpc);
+	r->fd = -1;
+	memset(&r->conn, 0, sizeof(r->conn));
+	int ret = netns_open(path, &r->fd, err);
+	if (!ret)
+		ret = nsconn_open(&r->conn, r->fd, true, err);
+	if (ret)
+		verr_wrap(err, "VPC %s: router", vpc);
+	return ret;
+}
+
+void router_close(struct router *r)
+{
+	nsconn_close(&r->conn);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
 #ifdef VPCNET_FAILPOINTS
 void failpoint(const char *name)
 {

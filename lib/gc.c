@@ -161,25 +161,19 @@ static int check_port(const char *name, void *arg)
 
 static void scan_router(struct gc *g, const struct vpc_row *v)
 {
-	char path[VPCNET_PATH_MAX];
-	router_netns_path(path, v->name);
 	struct vpcnet_error e;
-	struct nsconn router = { 0 };
-	int fd = -1;
-	if (netns_open(path, &fd, &e) || nsconn_open(&router, fd, true, &e)) {
-		verr_wrap(&e, "VPC %s", v->name);
+	struct router r = { .fd = -1 };
+	if (router_open(&r, v->name, &e)) {
 		gc_fail(g, &e);
 		goto out;
 	}
-	struct port_scan ps = { g, v, &router };
-	if (link_each(router.rt, PORT_PREFIX, check_port, &ps, &e)) {
+	struct port_scan ps = { g, v, &r.conn };
+	if (link_each(r.conn.rt, PORT_PREFIX, check_port, &ps, &e)) {
 		verr_wrap(&e, "VPC %s", v->name);
 		gc_fail(g, &e);
 	}
 out:
-	nsconn_close(&router);
-	if (fd >= 0)
-		close(fd);
+	router_close(&r);
 }
 
 VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,

@@ -50,6 +50,14 @@ int nsconn_open(struct nsconn *c, int nsfd, bool want_nf, struct vpcnet_error *e
 int nsconn_open_here(void *c);
 void nsconn_close(struct nsconn *c);
 
+/* Sockets in VPC @vpc's router namespace (-ENOENT when it is gone). */
+struct router {
+	struct nsconn conn;
+	int fd;
+};
+int router_open(struct router *r, const char *vpc, struct vpcnet_error *err);
+void router_close(struct router *r);
+
 /* VPC internals used by sandbox.c and gc.c. */
 int vpc_teardown(struct vpcnet *vn, const struct vpc_row *v, bool remove_netns,
 		 struct vpcnet_error *err);

@@ -80,18 +80,17 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 			 const int64_t *groups, size_t ngroups, int adopted_fd, bool *made,
 			 struct vpcnet_error *err)
 {
-	char rpath[VPCNET_PATH_MAX], port[VPCNET_IFNAME_MAX + 1];
-	router_netns_path(rpath, v->name);
+	char port[VPCNET_IFNAME_MAX + 1];
 	port_name(port, m->id);
 	uint8_t mac[6];
 	member_mac(m->ip, mac);
-	struct nsconn router = { 0 };
+	struct router rt = { .fd = -1 };
+	struct nsconn *router = &rt.conn;
 	struct sbx_init si = { .err = err };
 	struct nft_batch *b = NULL;
-	int rfd = -1, sfd = -1, ret;
+	int sfd = -1, ret;
 
-	if ((ret = netns_open(rpath, &rfd, err)) ||
-	    (ret = nsconn_open(&router, rfd, true, err)))
+	if ((ret = router_open(&rt, v->name, err)))
 		goto out;
 	if (m->netns_owned) {
 		if ((ret = netns_create(m->netns, sbx_init, &si, &sfd, err)))
@@ -110,14 +109,14 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 		}
 	}
 	failpoint("sandbox-create:netns");
-	if ((ret = link_veth_create(router.rt, port, m->ifname, sfd, mac, err)))
+	if ((ret = link_veth_create(router->rt, port, m->ifname, sfd, mac, err)))
 		goto out;
 	failpoint("sandbox-create:veth");
 	int pidx, eidx;
-	if ((ret = link_index(router.rt, port, &pidx, err)) ||
-	    (ret = route_add(router.rt, ROUTE_UNICAST, m->ip, 32, pidx, 0, true, err)) ||
-	    (ret = neigh_pin(router.rt, pidx, m->ip, mac, err)) ||
-	    (ret = neigh_proxy_now(router.rt, pidx, err)))
+	if ((ret = link_index(router->rt, port, &pidx, err)) ||
+	    (ret = route_add(router->rt, ROUTE_UNICAST, m->ip, 32, pidx, 0, true, err)) ||
+	    (ret = neigh_pin(router->rt, pidx, m->ip, mac, err)) ||
+	    (ret = neigh_proxy_now(router->rt, pidx, err)))
 		goto out;
 	if (!m->netns_owned && (ret = netns_run(sfd, sbx_ipv6_off, &si, err)))
 		goto out;
@@ -136,16 +135,14 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip);
 	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ngroups,
 			!strcmp(m->kind, KIND_INSTANCE));
-	if ((ret = nft_commit(&router.nf, b, false, err)))
+	if ((ret = nft_commit(&router->nf, b, false, err)))
 		verr_wrap(err, "router table");
 	else
 		vn->last_msgs = nftb_count(b), vn->last_elems = nftb_count(b);
 out:
 	nftb_free(b);
 	nsconn_close(&si.conn);
-	nsconn_close(&router);
-	if (rfd >= 0)
-		close(rfd);
+	router_close(&rt);
 	if (sfd >= 0 && sfd != adopted_fd)
 		close(sfd);
 	return ret;
@@ -154,18 +151,17 @@ out:
 int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
 		     unsigned *ct_removed, struct vpcnet_error *err)
 {
-	char rpath[VPCNET_PATH_MAX], port[VPCNET_IFNAME_MAX + 1];
-	router_netns_path(rpath, v->name);
+	char port[VPCNET_IFNAME_MAX + 1];
 	port_name(port, m->id);
-	struct nsconn router = { 0 };
+	struct router rt = { .fd = -1 };
+	struct nsconn *router = &rt.conn;
 	struct nft_batch *b = NULL;
-	int rfd = -1;
-	int ret = netns_open(rpath, &rfd, err);
+	int ret = router_open(&rt, v->name, err);
 	if (ret == -ENOENT) {
 		ret = 0;  /* no router: nothing of the sandbox is left in it */
 		goto netns;
 	}
-	if (ret || (ret = nsconn_open(&router, rfd, true, err)))
+	if (ret)
 		goto out;
 	/* First out of the sets (no new flow from now on), then its flows forgotten. */
 	if (!(b = nftb_new())) {
@@ -179,15 +175,15 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 		goto out;
 	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
 			!strcmp(m->kind, KIND_INSTANCE));
-	if ((ret = nft_commit(&router.nf, b, true, err))) {
+	if ((ret = nft_commit(&router->nf, b, true, err))) {
 		verr_wrap(err, "router table");
 		goto out;
 	}
 	failpoint("sandbox-delete:elements");
-	if ((ret = conntrack_flush_addr(&router.nf, m->ip, ct_removed, err)))
+	if ((ret = conntrack_flush_addr(&router->nf, m->ip, ct_removed, err)))
 		goto out;
 	failpoint("sandbox-delete:conntrack");
-	if (!m->netns_owned && (ret = link_delete(router.rt, port, err)))
+	if (!m->netns_owned && (ret = link_delete(router->rt, port, err)))
 		goto out;
 netns:
 	/* An owned namespace goes at once; the kernel frees it and the veth pair with it. */
@@ -195,9 +191,7 @@ netns:
 		ret = netns_remove(m->netns, err);
 out:
 	nftb_free(b);
-	nsconn_close(&router);
-	if (rfd >= 0)
-		close(rfd);
+	router_close(&rt);
 	return ret;
 }
 
@@ -397,10 +391,9 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 	struct vpc_row v;
 	int64_t old[SG_PER_MEMBER], groups[SG_PER_MEMBER];
 	size_t nold = 0, ngroups = 0;
-	char rpath[VPCNET_PATH_MAX], port[VPCNET_IFNAME_MAX + 1];
-	struct nsconn router = { 0 };
+	char port[VPCNET_IFNAME_MAX + 1];
+	struct router rt = { .fd = -1 };
 	struct nft_batch *b = NULL;
-	int rfd = -1;
 	int ret = valid_sandbox_id(id, err);
 	if (ret)
 		return ret;
@@ -410,9 +403,8 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) ||
 	    (ret = sg_resolve(vn, v.id, sgs, nsgs, groups, &ngroups, err)))
 		return ret;
-	router_netns_path(rpath, v.name);
 	port_name(port, m.id);
-	if ((ret = netns_open(rpath, &rfd, err)) || (ret = nsconn_open(&router, rfd, true, err)))
+	if ((ret = router_open(&rt, v.name, err)))
 		goto out;
 	/* Under the write lock: the old attachments out, the new in, one batch. */
 	if ((ret = store_begin(vn->st, err)))
@@ -431,7 +423,7 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 	}
 	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m.ip, old, nold, instance);
 	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m.ip, groups, ngroups, instance);
-	if ((ret = nft_commit(&router.nf, b, false, err)))
+	if ((ret = nft_commit(&rt.conn.nf, b, false, err)))
 		goto fail;
 	vn->last_msgs = nftb_count(b);
 	vn->last_elems = nftb_count(b);
@@ -441,9 +433,7 @@ fail:
 	store_rollback(vn->st);
 out:
 	nftb_free(b);
-	nsconn_close(&router);
-	if (rfd >= 0)
-		close(rfd);
+	router_close(&rt);
 	return ret;
 }
 

@@ -20,32 +20,6 @@
 
 #define MAX_REFS 256
 
-struct router {
-	struct nsconn conn;
-	int fd;
-};
-
-static int router_open(struct router *r, const char *vpc, struct vpcnet_error *err)
-{
-	char path[VPCNET_PATH_MAX];
-	router_netns_path(path, vpc);
-	r->fd = -1;
-	memset(&r->conn, 0, sizeof(r->conn));
-	int ret = netns_open(path, &r->fd, err);
-	if (!ret)
-		ret = nsconn_open(&r->conn, r->fd, true, err);
-	if (ret)
-		verr_wrap(err, "VPC %s: router", vpc);
-	return ret;
-}
-
-static void router_close(struct router *r)
-{
-	nsconn_close(&r->conn);
-	if (r->fd >= 0)
-		close(r->fd);
-}
-
 static int commit(struct vpcnet *vn, struct nf_sock *nf, struct nft_batch *b, unsigned elems,
 		  struct vpcnet_error *err)
 {

@@ -199,9 +199,11 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 			ADD_RULE(b, r);
 		}
 	}
+	/* anything new not leaving by the transit link is refused, whether or not its port
+	 * is (still, or already) in @ports: a port being built or torn down receives nothing */
 	if ((r = rule(T, "forward_in"))) {
 		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
-		x_lookup(r, NFT_REG_1, "ports", 0, false);
+		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_NEQ, transit_if);
 		x_verdict(r, NFT_GOTO, "deny");
 		ADD_RULE(b, r);
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/udata.h>
@@ -16,7 +17,9 @@
 #include "lib/error.h"
 #include "nft/nft.h"
 
-#define MSG_RESERVE 65536       /* room reserved before serialising one message */
+/* Room reserved before serialising one message: an element list's 64 KiB, one element
+ * beyond it (a few hundred bytes at most) and the headers. */
+#define MSG_RESERVE (80 << 10)
 #define MAX_RESTARTS 64         /* generation races before giving up */
 #define RCVBUF (4 << 20)
 
@@ -83,6 +86,11 @@ void nftb_free(struct nft_batch *b)
 }
 
 unsigned nftb_count(const struct nft_batch *b) { return b->n; }
+
+const struct nlmsghdr *nftb_msg(const struct nft_batch *b, unsigned i)
+{
+	return i < b->n ? (const struct nlmsghdr *)(b->buf + b->msgs[i].off) : NULL;
+}
 bool nftb_ok(const struct nft_batch *b) { return !b->oom; }
 
 /* Reserves room for one more message and returns where to build it, or NULL. */
@@ -185,16 +193,42 @@ void nftb_set(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_s
 	nftb_commit_msg(b, nlh, "set", nftnl_set_get_str(s, NFTNL_SET_NAME));
 }
 
+/* Elements go out in as many messages as they need: an element list is one netlink
+ * attribute, whose length is 16 bits, so libnftnl's iterator stops a message before the
+ * list would pass 64 KiB and the next message carries on.  Each message stays within the
+ * MSG_RESERVE bytes reserved for it: the list (< 64 KiB) plus one element it took back. */
 void nftb_elems(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_set *s)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	if (!it) {
+		b->oom = true;
+		return;
+	}
+	int more;
+	do {
+		struct nlmsghdr *nlh = nftb_reserve(b);
+		if (!nlh)
+			break;
+		nlh = nftnl_nlmsg_build_hdr((char *)nlh, type, nftnl_set_get_u32(s, NFTNL_SET_FAMILY),
+					    flags_of(type, flags), 0);
+		more = nftnl_set_elems_nlmsg_build_payload_iter(nlh, it);
+		nftb_commit_msg(b, nlh, type == NFT_MSG_NEWSETELEM ? "add to set" : "delete from set",
+				nftnl_set_get_str(s, NFTNL_SET_NAME));
+	} while (more > 0);
+	nftnl_set_elems_iter_destroy(it);
+}
+
+void nftb_flush_set(struct nft_batch *b, uint32_t family, const char *table, const char *set)
 {
 	struct nlmsghdr *nlh = nftb_reserve(b);
 	if (!nlh)
 		return;
-	nlh = nftnl_nlmsg_build_hdr((char *)nlh, type, nftnl_set_get_u32(s, NFTNL_SET_FAMILY),
-				    flags_of(type, flags), 0);
-	nftnl_set_elems_nlmsg_build_payload(nlh, s);
-	nftb_commit_msg(b, nlh, type == NFT_MSG_NEWSETELEM ? "add to set" : "delete from set",
-			nftnl_set_get_str(s, NFTNL_SET_NAME));
+	/* no element list: the kernel removes every element */
+	nlh = nftnl_nlmsg_build_hdr((char *)nlh, NFT_MSG_DELSETELEM, family,
+				    flags_of(NFT_MSG_DELSETELEM, 0), 0);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	nftb_commit_msg(b, nlh, "flush set", set);
 }
 
 /* --- transaction ------------------------------------------------------------------------- */
@@ -327,6 +361,24 @@ static void read_acks(struct nf_sock *s, struct nft_batch *b, const unsigned *id
 	}
 }
 
+/* A netlink message larger than the socket's send buffer is refused (EMSGSIZE), and a
+ * batch is one message: grow the buffer to fit, as nft does (SO_SNDBUFFORCE needs
+ * CAP_NET_ADMIN, which changing nftables needs anyway). */
+static int fit_sndbuf(struct nf_sock *s, size_t len, struct vpcnet_error *err)
+{
+	int fd = mnl_socket_get_fd(s->nl), cur = 0;
+	socklen_t sl = sizeof(cur);
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cur, &sl) == 0 && (size_t)cur >= len + 4096)
+		return 0;
+	if (len > INT_MAX / 4)
+		return verr(err, VPCNET_FAILED, EMSGSIZE, "nftables batch of %zu bytes", len);
+	int want = (int)len + 4096;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) < 0)
+		return verr(err, VPCNET_FAILED, errno, "nftables batch of %zu bytes: send buffer", len);
+	return 0;
+}
+
 int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcnet_error *err)
 {
 	if (b->oom)
@@ -346,22 +398,29 @@ int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcn
 			goto out;
 		char begin[128], end[64];
 		uint32_t begin_seq = ++s->seq, base = s->seq + 1;
-		unsigned k = 0;
+		unsigned k = 0, sent = 0;
+		size_t bytes = 0;
 		iov[k++] = (struct iovec){ begin, put_marker(begin, NFNL_MSG_BATCH_BEGIN, begin_seq, &genid) };
 		for (unsigned i = 0; i < b->n; i++) {
 			if (b->msgs[i].dropped)
 				continue;
 			struct nlmsghdr *nlh = (struct nlmsghdr *)(b->buf + b->msgs[i].off);
-			nlh->nlmsg_seq = base + (k - 1);
-			idx[k - 1] = i;
-			iov[k++] = (struct iovec){ nlh, b->msgs[i].len };
+			nlh->nlmsg_seq = base + sent;
+			idx[sent++] = i;
+			bytes += b->msgs[i].len;
+			struct iovec *last = &iov[k - 1];
+			if (k > 1 && (char *)last->iov_base + last->iov_len == (char *)nlh)
+				last->iov_len += b->msgs[i].len;  /* adjacent: one iovec (IOV_MAX) */
+			else
+				iov[k++] = (struct iovec){ nlh, b->msgs[i].len };
 		}
-		unsigned sent = k - 1;
 		s->seq = base + sent;
 		iov[k++] = (struct iovec){ end, put_marker(end, NFNL_MSG_BATCH_END, s->seq, NULL) };
 		if (sent == 0)
 			goto out;  /* everything was already gone */
 
+		if ((ret = fit_sndbuf(s, bytes + iov[0].iov_len + iov[k - 1].iov_len, err)))
+			goto out;
 		struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
 		struct msghdr msg = { .msg_name = &snl, .msg_namelen = sizeof(snl),
 				      .msg_iov = iov, .msg_iovlen = k };

@@ -51,8 +51,13 @@ void nftb_chain(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl
 void nftb_rule(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_rule *r);
 void nftb_set(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_set *s);
 void nftb_elems(struct nft_batch *b, uint16_t type, uint16_t flags, struct nftnl_set *s);
+/* Removes every element of set (or map) @set. */
+void nftb_flush_set(struct nft_batch *b, uint32_t family, const char *table, const char *set);
 /* Number of messages between begin and end (what the batch changes). */
 unsigned nftb_count(const struct nft_batch *b);
+/* Message @i as serialised (NULL past the end), for inspection. */
+struct nlmsghdr;
+const struct nlmsghdr *nftb_msg(const struct nft_batch *b, unsigned i);
 /* False when building ran out of memory (nft_commit() then fails with ENOMEM). */
 bool nftb_ok(const struct nft_batch *b);
 

@@ -71,6 +71,17 @@ static int last_dim(const struct box *const *in, size_t n, unsigned d, const str
 	return ret;
 }
 
+struct start {
+	uint32_t lo;
+	const struct box *b;
+};
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct start *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
 /* Do o->v[a..a+n) and o->v[b..b+n) agree in every dimension after @d? */
 static int same_tail(const struct vec *o, size_t a, size_t b, size_t n, unsigned d,
 		     unsigned dims)
@@ -89,18 +100,24 @@ static int sweep(const struct box *const *in, size_t n, unsigned d, unsigned dim
 	if (d == dims - 1)
 		return last_dim(in, n, d, proto, o);
 	uint64_t *cuts = malloc(2 * n * sizeof(*cuts));
-	const struct box **sub = malloc(n * sizeof(*sub));
+	struct start *starts = malloc(n * sizeof(*starts));
+	const struct box **act = malloc(n * sizeof(*act));
 	int ret = 0;
-	if (!cuts || !sub) {
+	if (!cuts || !starts || !act) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		cuts[2 * i] = in[i]->lo[d];
 		cuts[2 * i + 1] = (uint64_t)in[i]->hi[d] + 1;
+		starts[i] = (struct start){ in[i]->lo[d], in[i] };
 	}
 	qsort(cuts, 2 * n, sizeof(*cuts), cmp_u64);
-	size_t prev_at = 0, prev_n = 0;
+	qsort(starts, n, sizeof(*starts), cmp_start);
+	/* The boxes spanning each segment are kept as the sweep goes (enter at their low
+	 * edge, leave past their high one): work in proportion to what the segments hold,
+	 * not segments times boxes. */
+	size_t nact = 0, next = 0, prev_at = 0, prev_n = 0;
 	uint64_t prev_hi = 0;
 	bool have_prev = false;
 	for (size_t c = 0; c + 1 < 2 * n; c++) {
@@ -108,9 +125,12 @@ static int sweep(const struct box *const *in, size_t n, unsigned d, unsigned dim
 			continue;
 		uint32_t lo = cuts[c], hi = cuts[c + 1] - 1;
 		size_t m = 0;
-		for (size_t i = 0; i < n; i++)
-			if (in[i]->lo[d] <= lo && in[i]->hi[d] >= hi)
-				sub[m++] = in[i];
+		for (size_t i = 0; i < nact; i++)
+			if (act[i]->hi[d] >= lo)
+				act[m++] = act[i];
+		for (; next < n && starts[next].lo <= lo; next++)
+			act[m++] = starts[next].b;
+		nact = m;
 		if (m == 0) {
 			have_prev = false;
 			continue;
@@ -118,7 +138,7 @@ static int sweep(const struct box *const *in, size_t n, unsigned d, unsigned dim
 		proto->lo[d] = lo;
 		proto->hi[d] = hi;
 		size_t at = o->n;
-		if ((ret = sweep(sub, m, d + 1, dims, proto, o)))
+		if ((ret = sweep(act, m, d + 1, dims, proto, o)))
 			goto out;
 		size_t got = o->n - at;
 		if (have_prev && prev_hi + 1 == lo && prev_n == got &&
@@ -135,7 +155,8 @@ static int sweep(const struct box *const *in, size_t n, unsigned d, unsigned dim
 	}
 out:
 	free(cuts);
-	free(sub);
+	free(starts);
+	free(act);
 	return ret;
 }
 

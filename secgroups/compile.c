@@ -36,15 +36,20 @@ int sg_cover(const struct sg_rule *rules, const int64_t *ref_of, size_t n, enum 
 		const struct sg_rule *r = &rules[i];
 		if (r->dir != dir || (ref > 0 ? (!r->to_group || ref_of[i] != ref) : r->to_group))
 			continue;
+		/* Dimensions in sweep order: protocol, then address, then port.  Prefixes nest
+		 * at most 33 deep, so cutting by address first keeps the cover within ~66
+		 * boxes per rule; port ranges nest arbitrarily, and cutting by them first
+		 * grew it as rules squared. */
 		struct box b = { 0 };
+		unsigned port_dim = r->to_group ? 1 : 2;
 		b.lo[0] = r->proto;
 		b.hi[0] = r->proto ? r->proto : 255;
-		b.lo[1] = r->port_lo;
-		b.hi[1] = r->port_hi;
+		b.lo[port_dim] = r->port_lo;
+		b.hi[port_dim] = r->port_hi;
 		if (!r->to_group) {
 			uint32_t mask = r->len ? ~0u << (32 - r->len) : 0;
-			b.lo[2] = r->net & mask;
-			b.hi[2] = r->net | ~mask;
+			b.lo[1] = r->net & mask;
+			b.hi[1] = r->net | ~mask;
 		}
 		in[m++] = b;
 	}
@@ -116,19 +121,31 @@ static void group_chain_rule(struct nft_batch *b, const char *chain, enum sg_dir
 	nftnl_rule_free(r);
 }
 
+static void flush_chain(struct nft_batch *b, const char *chain)
+{
+	struct nftnl_rule *r = nft_rule_new(NFPROTO_INET, T, chain);
+	if (r) {
+		nftb_rule(b, NFT_MSG_DELRULE, 0, r);
+		nftnl_rule_free(r);
+	}
+}
+
 void sg_group_build(struct nft_batch *b, int64_t g)
 {
 	char name[64];
 	name_of(name, sizeof(name), "sgm", g, 0, 0);
 	add_set(b, nft_set_new(NFPROTO_INET, T, name, NFT_TYPE_IPADDR, 4, 0, 1));
+	nftb_flush_set(b, NFPROTO_INET, T, name);
 	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
 		name_of(name, sizeof(name), "sg", g, d, 0);
 		add_set(b, cidr_set(name, 2 + d));
+		nftb_flush_set(b, NFPROTO_INET, T, name);
 		struct nftnl_chain *c = nft_chain_new(NFPROTO_INET, T, name);
 		if (c) {
 			nftb_chain(b, NFT_MSG_NEWCHAIN, 0, c);
 			nftnl_chain_free(c);
 		}
+		flush_chain(b, name);
 		group_chain_rule(b, name, d, name, NULL);
 	}
 }
@@ -140,7 +157,18 @@ void sg_ref_build(struct nft_batch *b, int64_t g, enum sg_dir dir, int64_t r)
 	name_of(chain, sizeof(chain), "sg", g, dir, 0);
 	name_of(members, sizeof(members), "sgm", r, 0, 0);
 	add_set(b, ref_set(set, 1));
+	nftb_flush_set(b, NFPROTO_INET, T, set);
 	group_chain_rule(b, chain, dir, set, members);
+}
+
+void sg_maps_flush(struct nft_batch *b)
+{
+	char map[16];
+	for (int d = SG_EGRESS; d <= SG_INGRESS; d++)
+		for (unsigned i = 1; i <= SG_PER_MEMBER; i++) {
+			snprintf(map, sizeof(map), "%s%u", d == SG_EGRESS ? "out" : "in", i);
+			nftb_flush_set(b, NFPROTO_INET, T, map);
+		}
 }
 
 void sg_chain_rebuild(struct nft_batch *b, int64_t g, enum sg_dir dir, const int64_t *refs,
@@ -148,11 +176,7 @@ void sg_chain_rebuild(struct nft_batch *b, int64_t g, enum sg_dir dir, const int
 {
 	char chain[64], set[64], members[64];
 	name_of(chain, sizeof(chain), "sg", g, dir, 0);
-	struct nftnl_rule *r = nft_rule_new(NFPROTO_INET, T, chain);
-	if (r) {
-		nftb_rule(b, NFT_MSG_DELRULE, 0, r);
-		nftnl_rule_free(r);
-	}
+	flush_chain(b, chain);
 	group_chain_rule(b, chain, dir, chain, NULL);
 	for (size_t i = 0; i < n; i++) {
 		name_of(set, sizeof(set), "sg", g, dir, refs[i]);
@@ -187,11 +211,7 @@ void sg_group_delete(struct nft_batch *b, int64_t g, const int64_t *refs_e, size
 	char name[64];
 	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
 		name_of(name, sizeof(name), "sg", g, d, 0);
-		struct nftnl_rule *r = nft_rule_new(NFPROTO_INET, T, name);
-		if (r) {  /* flush, then the chain, then the sets its rules used */
-			nftb_rule(b, NFT_MSG_DELRULE, 0, r);
-			nftnl_rule_free(r);
-		}
+		flush_chain(b, name);  /* then the chain, then the sets its rules used */
 		struct nftnl_chain *c = nft_chain_new(NFPROTO_INET, T, name);
 		if (c) {
 			nftb_chain(b, NFT_MSG_DELCHAIN, 0, c);
@@ -241,10 +261,10 @@ void sg_cover_elems(struct nft_batch *b, uint16_t type, int64_t g, enum sg_dir d
 			put_field(hi, 4, v[i].hi[1], 2);
 			nft_set_add_range(s, lo, hi, 8);
 		} else {        /* protocol . address . port */
-			put_field(lo, 4, v[i].lo[2], 4);
-			put_field(hi, 4, v[i].hi[2], 4);
-			put_field(lo, 8, v[i].lo[1], 2);
-			put_field(hi, 8, v[i].hi[1], 2);
+			put_field(lo, 4, v[i].lo[1], 4);
+			put_field(hi, 4, v[i].hi[1], 4);
+			put_field(lo, 8, v[i].lo[2], 2);
+			put_field(hi, 8, v[i].hi[2], 2);
 			nft_set_add_range(s, lo, hi, 12);
 		}
 	}

@@ -28,10 +28,12 @@
 struct nft_batch;
 
 /* The cover of @rules (those of direction @dir; towards group @ref when @ref > 0, else
- * CIDR rules): 3 dimensions (protocol, port, address) for CIDR rules, 2 for group refs. */
+ * CIDR rules): 3 dimensions (protocol, address, port) for CIDR rules, 2 (protocol, port) for group refs;
+ * at most ~66 boxes per rule, as prefixes nest at most 33 deep. */
 int sg_cover(const struct sg_rule *rules, const int64_t *ref_of, size_t n, enum sg_dir dir,
 	     int64_t ref, struct box **out, size_t *nout);
 
+/* Group g's sets and chains, made empty whatever they held, and its chains' first rule. */
 void sg_group_build(struct nft_batch *b, int64_t g);
 /* Removes group g's chains and sets, with its ref sets towards @refs[dir][..]. */
 void sg_group_delete(struct nft_batch *b, int64_t g, const int64_t *refs_e, size_t ne,
@@ -42,8 +44,10 @@ void sg_chain_rebuild(struct nft_batch *b, int64_t g, enum sg_dir dir, const int
 		      size_t n);
 /* Deletes set sg<g>_<dir>_<r>. */
 void sg_del_set(struct nft_batch *b, int64_t g, enum sg_dir dir, int64_t r);
-/* The set for g's rules towards group r, and the rule that uses it. */
+/* The set for g's rules towards group r (made empty), and the rule that uses it. */
 void sg_ref_build(struct nft_batch *b, int64_t g, enum sg_dir dir, int64_t r);
+/* Empties the member maps out1..5 and in1..5. */
+void sg_maps_flush(struct nft_batch *b);
 /* Elements of a cover: @type NFT_MSG_NEWSETELEM or DELSETELEM. */
 void sg_cover_elems(struct nft_batch *b, uint16_t type, int64_t g, enum sg_dir dir, int64_t ref,
 		    const struct box *v, size_t n);

@@ -80,3 +80,52 @@ Test(scale, a_change_is_a_few_elements_with_1000_sandboxes_and_10000_rules)
 	cr_assert_eq(run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft -c -f %s", vpc, file), 0,
 		     "the ruleset does not load back: %s", out);
 }
+
+#define WIDE 2000
+
+/* One rule that swallows 2,000 others is one change of 2,001 elements: more than one
+ * netlink message can carry (an element list is at most 64 KiB), so the batch is several
+ * messages in one transaction, and the kernel takes all of it — both ways. */
+Test(scale, a_change_of_thousands_of_elements_is_one_transaction)
+{
+	char inet[256];
+	nspath(T.inet, inet, sizeof(inet));
+	struct listener l;
+	listen_tcp(&T, inet, 8080, &l);
+	make_vpc(&T, "a", "10.51.0.0/16", true);
+	char vpc[64], target[32];
+	tname(&T, "a", vpc, sizeof(vpc));
+	struct vpcnet *vn;
+	struct vpcnet_error err;
+	struct vpcnet_config cfg = { .state_dir = T.state_dir, .host_netns = T.host };
+	cr_assert_eq(vpcnet_open(&vn, &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(vpcnet_sg_create(vn, vpc, "wide", NULL, &err), 0, "%s", err.msg);
+	for (int i = 0; i < WIDE; i++) {
+		snprintf(target, sizeof(target), "100.64.%d.%d", i / 120, 1 + 2 * (i % 120));
+		cr_assert_eq(vpcnet_sg_rule_add(vn, vpc, "wide", "egress", "tcp:8080", target, &err),
+			     0, "%s: %s", target, err.msg);
+	}
+	struct sbx s;
+	make_sbx_args(&T, "a", "s1", "--sg wide", &s);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 1000, NULL, 0), P_REFUSED);
+	unsigned msgs, elems;
+	cr_assert_eq(vpcnet_sg_rule_add(vn, vpc, "wide", "egress", "tcp", "0.0.0.0/0", &err), 0,
+		     "%s", err.msg);
+	vpcnet_last_batch(vn, &msgs, &elems);
+	fprintf(stderr, "[----] one rule over %d: %u message(s), %u element(s)\n", WIDE, msgs, elems);
+	cr_assert_eq(elems, WIDE + 1);
+	cr_assert_geq(msgs, 2);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
+	cr_assert_eq(vpcnet_sg_rule_del(vn, vpc, "wide", "egress", "tcp", "0.0.0.0/0", &err), 0,
+		     "%s", err.msg);
+	vpcnet_last_batch(vn, &msgs, &elems);
+	cr_assert_eq(elems, WIDE + 1);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 1000, NULL, 0), P_REFUSED);
+	vpcnet_close(vn);
+	static char out[1 << 19];
+	cr_assert_eq(run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft list ruleset", vpc), 0);
+	unsigned listed = 0;
+	for (const char *p = out; (p = strstr(p, "tcp . 100.64.")); p++)
+		listed++;
+	cr_assert_eq(listed, WIDE, "the kernel holds the %d elements again: %u", WIDE, listed);
+}

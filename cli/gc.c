@@ -28,11 +28,12 @@ int cmd_gc(struct cli *c, int argc, char **argv)
 	if (c->json)
 		cli_print_json(json_pack("{s:i, s:i, s:i, s:i, s:i}", "vpcs_removed",
 					 r.vpcs_removed, "sandboxes_removed", r.sandboxes_removed,
-					 "ports_removed", r.ports_removed, "elements_removed",
-					 r.elements_removed, "errors", r.errors));
+					 "ports_removed", r.ports_removed, "vpcs_reconciled",
+					 r.vpcs_reconciled, "errors", r.errors));
 	else
-		printf("gc: %u VPC(s), %u sandbox(es), %u orphan port(s) removed; %u error(s)\n",
-		       r.vpcs_removed, r.sandboxes_removed, r.ports_removed, r.errors);
+		printf("gc: %u VPC(s), %u sandbox(es), %u orphan port(s) removed;"
+		       " %u VPC(s) reconciled; %u error(s)\n", r.vpcs_removed, r.sandboxes_removed,
+		       r.ports_removed, r.vpcs_reconciled, r.errors);
 	if (rc) {
 		cli_fail(&err);
 		return VPCNET_FAILED;  /* whatever the first error was: gc failed */

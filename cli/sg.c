@@ -117,7 +117,10 @@ static int run(struct cli *c, int argc, char **argv)
 				json_object_set_new(j, "egress", json_array());
 				json_object_set_new(j, "ingress", json_array());
 				rc = vpcnet_sg_rules(vn, g.vpc, g.name, add_rule_json, j, &err);
-				cli_print_json(j);
+				if (!rc)
+					cli_print_json(j);  /* a document only when it is whole */
+				else
+					json_decref(j);
 			} else {
 				printf("sg %s (VPC %s)%s%s\n  members  %u\n", g.name, g.vpc,
 				       g.description[0] ? ": " : "", g.description, g.members);

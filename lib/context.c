@@ -120,4 +120,13 @@ void failpoint(const char *name)
 	if (want && !strcmp(want, name))
 		_exit(99);
 }
+
+int failpoint_err(const char *name, struct vpcnet_error *err)
+{
+	const char *want = getenv("VPCNET_FAILPOINT");
+	size_t n = strlen(name);
+	if (want && !strncmp(want, name, n) && !strcmp(want + n, "=error"))
+		return verr(err, VPCNET_FAILED, EIO, "failpoint %s", name);
+	return 0;
+}
 #endif

@@ -2,7 +2,8 @@
 /* gc: the store and the kernel compared, repaired both ways.  Rows left in flight by a
  * process that no longer runs are rolled back (kernel objects first, then the row); router
  * ports that no row owns (a crash, or a namespace someone still held when its sandbox was
- * deleted) are removed with their set elements.  gc carries on past errors. */
+ * deleted) are removed with their set elements; every VPC's security groups and
+ * attachments are rebuilt from the store in one batch.  gc carries on past errors. */
 #include <errno.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
@@ -170,6 +171,21 @@ static void scan_router(struct gc *g, const struct vpc_row *v)
 	struct port_scan ps = { g, v, &r.conn };
 	if (link_each(r.conn.rt, PORT_PREFIX, check_port, &ps, &e)) {
 		verr_wrap(&e, "VPC %s", v->name);
+		gc_fail(g, &e);
+	}
+	if (v->layout != VPC_LAYOUT)
+		goto out;
+	/* Groups and attachments as the store says, whatever a crash between the kernel's
+	 * commit and the store's left in the router: rebuilt under the write lock. */
+	if (store_begin(g->vn->st, &e) == 0) {
+		if (sg_reconcile(g->vn, v, &r.conn.nf, &e) || store_commit(g->vn->st, &e)) {
+			store_rollback(g->vn->st);
+			verr_wrap(&e, "VPC %s: security groups", v->name);
+			gc_fail(g, &e);
+		} else {
+			g->rep->vpcs_reconciled++;
+		}
+	} else {
 		gc_fail(g, &e);
 	}
 out:

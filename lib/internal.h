@@ -65,6 +65,8 @@ int vpc_resolve(struct vpcnet *vn, const char *name, struct vpc_row *out,
 		struct vpcnet_error *err);
 int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
 		     unsigned *ct_removed, struct vpcnet_error *err);
+/* Fails (clearly) for a VPC made with an older router layout: only delete can use it. */
+int vpc_current(const struct vpc_row *v, struct vpcnet_error *err);
 void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);
 /* The default group of a new VPC, in the router reached by @nf. */
 int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
@@ -75,11 +77,24 @@ int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsi
 /* Removes @v's row after its kernel objects, then the host table with the last VPC. */
 int vpc_forget(struct vpcnet *vn, const struct vpc_row *v, struct vpcnet_error *err);
 
+/* Security groups: rebuilds VPC @v's groups and members' attachments in the router
+ * reached by @nf from the store, whatever the kernel holds (one atomic batch).  Inside the
+ * caller's store transaction. */
+int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+		 struct vpcnet_error *err);
+/* Commits the store transaction of a change whose batch the kernel has taken; when that
+ * fails, rolls back and puts the router back to the store's state. */
+int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf,
+			struct vpcnet_error *err);
+
 #ifdef VPCNET_FAILPOINTS
-/* Test builds: exits the process at the named point when VPCNET_FAILPOINT names it. */
+/* Test builds: exits the process at the named point when VPCNET_FAILPOINT names it, and
+ * failpoint_err() fails with EIO when it names "NAME=error". */
 void failpoint(const char *name);
+int failpoint_err(const char *name, struct vpcnet_error *err);
 #else
 #define failpoint(name) ((void)0)
+#define failpoint_err(name, err) 0
 #endif
 
 #endif

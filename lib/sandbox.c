@@ -400,7 +400,7 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 	if (nsgs == 0)
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "set-sg: name at least one group");
 	if ((ret = store_member_get(vn->st, kind, id, &m, err)) ||
-	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) ||
+	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) || (ret = vpc_current(&v, err)) ||
 	    (ret = sg_resolve(vn, v.id, sgs, nsgs, groups, &ngroups, err)))
 		return ret;
 	port_name(port, m.id);
@@ -427,7 +427,7 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 		goto fail;
 	vn->last_msgs = nftb_count(b);
 	vn->last_elems = nftb_count(b);
-	ret = store_commit(vn->st, err);
+	ret = sg_commit_or_repair(vn, v.id, &rt.conn.nf, err);
 	goto out;
 fail:
 	store_rollback(vn->st);

@@ -18,8 +18,6 @@
 #include "netns/netns.h"
 #include "secgroups/compile.h"
 
-#define MAX_REFS 256
-
 static int commit(struct vpcnet *vn, struct nf_sock *nf, struct nft_batch *b, unsigned elems,
 		  struct vpcnet_error *err)
 {
@@ -78,54 +76,177 @@ int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsi
 	return 0;
 }
 
-/* Makes group @g (row inserted by the caller) in the kernel, with its rules' elements. */
-static int sg_build(struct vpcnet *vn, struct nf_sock *nf, int64_t g, struct vpcnet_error *err)
+/* At most this many elements in one of a group's sets: the cover of n overlapping rules
+ * can grow as n squared, and a change must stay one bounded batch. */
+#define SG_MAX_ELEMS 65536
+
+/* Compiles the cover of @g's rules (direction @d, towards @ref or CIDRs) into @b. */
+static int cover_into(struct nft_batch *b, int64_t g, const char *name, enum sg_dir d,
+		      int64_t ref, const struct sg_rule *rules, const int64_t *ref_of, size_t n,
+		      unsigned *elems, struct vpcnet_error *err)
+{
+	struct box *cover = NULL;
+	size_t nb;
+	int ret = sg_cover(rules, ref_of, n, d, ref, &cover, &nb);
+	if (ret)
+		return verr(err, VPCNET_FAILED, -ret, "compile group %s", name);
+	sg_cover_elems(b, NFT_MSG_NEWSETELEM, g, d, ref, cover, nb);
+	*elems += nb;
+	free(cover);
+	return 0;
+}
+
+/* Fills group @g (its chains and sets made empty earlier in @b by sg_group_build()): the
+ * reference sets the store records, with their rules, and every rule's elements. */
+static int group_fill(struct vpcnet *vn, struct nft_batch *b, const struct sg_row *g,
+		      unsigned *elems, struct vpcnet_error *err)
+{
+	struct sg_rule *rules = NULL;
+	int64_t *ref_of = NULL, *refs = NULL;
+	size_t n, nrefs;
+	int ret = store_rules(vn->st, g->id, &rules, &ref_of, &n, err);
+	for (int d = SG_EGRESS; !ret && d <= SG_INGRESS; d++) {
+		if ((ret = cover_into(b, g->id, g->name, d, 0, rules, ref_of, n, elems, err)) ||
+		    (ret = store_refs(vn->st, g->id, d, &refs, &nrefs, err)))
+			break;
+		for (size_t i = 0; !ret && i < nrefs; i++) {
+			sg_ref_build(b, g->id, d, refs[i]);
+			ret = cover_into(b, g->id, g->name, d, refs[i], rules, ref_of, n, elems, err);
+		}
+		free(refs);
+		refs = NULL;
+	}
+	free(rules);
+	free(ref_of);
+	return ret;
+}
+
+/* Makes group @g (row and rules inserted by the caller) in the kernel.  Built over
+ * whatever the kernel holds under its name: a group id can be reused after a crash. */
+static int sg_build(struct vpcnet *vn, struct nf_sock *nf, const struct sg_row *g,
+		    struct vpcnet_error *err)
 {
 	struct sg_rule *rules = NULL;
 	int64_t *ref_of = NULL;
-	size_t n, nb;
-	struct box *cover = NULL;
+	size_t n;
 	unsigned elems = 0;
 	struct nft_batch *b = nftb_new();
-	int ret = b ? store_rules(vn->st, g, &rules, &ref_of, &n, err)
+	int ret = b ? store_rules(vn->st, g->id, &rules, &ref_of, &n, err)
 		    : verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+	for (size_t i = 0; !ret && i < n; i++) {
+		bool added;
+		if (rules[i].to_group)
+			ret = store_ref_add(vn->st, g->id, rules[i].dir, ref_of[i], &added, err);
+	}
 	if (ret)
 		goto out;
-	sg_group_build(b, g);
-	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
-		if ((ret = sg_cover(rules, ref_of, n, d, 0, &cover, &nb))) {
-			ret = verr(err, VPCNET_FAILED, -ret, "compile group");
-			goto out;
-		}
-		sg_cover_elems(b, NFT_MSG_NEWSETELEM, g, d, 0, cover, nb);
-		elems += nb;
-		free(cover);
-		cover = NULL;
-		for (size_t i = 0; i < n; i++) {
-			bool added;
-			if (rules[i].dir != (enum sg_dir)d || !rules[i].to_group)
-				continue;
-			if ((ret = store_ref_add(vn->st, g, d, ref_of[i], &added, err)))
-				goto out;
-			if (!added)
-				continue;
-			sg_ref_build(b, g, d, ref_of[i]);
-			if ((ret = sg_cover(rules, ref_of, n, d, ref_of[i], &cover, &nb))) {
-				ret = verr(err, VPCNET_FAILED, -ret, "compile group");
-				goto out;
-			}
-			sg_cover_elems(b, NFT_MSG_NEWSETELEM, g, d, ref_of[i], cover, nb);
-			elems += nb;
-			free(cover);
-			cover = NULL;
-		}
-	}
-	ret = commit(vn, nf, b, elems, err);
+	sg_group_build(b, g->id);
+	if (!(ret = group_fill(vn, b, g, &elems, err)))
+		ret = commit(vn, nf, b, elems, err);
 out:
-	free(cover);
 	free(rules);
 	free(ref_of);
 	nftb_free(b);
+	return ret;
+}
+
+struct id_list {
+	struct sg_row *g;
+	struct member_row *m;
+	size_t n, cap;
+};
+
+static int grab_sg(const struct sg_row *g, void *arg)
+{
+	struct id_list *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct sg_row *m = realloc(l->g, cap * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		l->g = m;
+		l->cap = cap;
+	}
+	l->g[l->n++] = *g;
+	return 0;
+}
+
+static int grab_member(const struct member_row *r, void *arg)
+{
+	struct id_list *l = arg;
+	/* what is being deleted stays out: its address may soon belong to someone else */
+	if (!strcmp(r->state, ST_DELETING) ||
+	    (strcmp(r->state, ST_READY) && !owner_alive(&r->owner)))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct member_row *m = realloc(l->m, cap * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		l->m = m;
+		l->cap = cap;
+	}
+	l->m[l->n++] = *r;
+	return 0;
+}
+
+int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+		 struct vpcnet_error *err)
+{
+	struct id_list gl = { 0 }, ml = { 0 };
+	unsigned elems = 0;
+	struct nft_batch *b = nftb_new();
+	int ret = b ? 0 : -ENOMEM;
+	if (ret || (ret = store_sg_list(vn->st, v->id, grab_sg, &gl, err)) ||
+	    (ret = store_member_list(vn->st, NULL, v->id, grab_member, &ml, err)))
+		goto out;
+	for (size_t i = 0; i < gl.n; i++)  /* every group's objects first: rules name others' */
+		sg_group_build(b, gl.g[i].id);
+	for (size_t i = 0; i < gl.n; i++)
+		if ((ret = group_fill(vn, b, &gl.g[i], &elems, err)))
+			goto out;
+	sg_maps_flush(b);
+	for (size_t i = 0; i < ml.n; i++) {
+		const struct member_row *m = &ml.m[i];
+		int64_t groups[SG_PER_MEMBER];
+		size_t ng;
+		char port[VPCNET_IFNAME_MAX + 1];
+		if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
+			goto out;
+		port_name(port, m->id);
+		sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ng,
+				!strcmp(m->kind, KIND_INSTANCE));
+	}
+	ret = commit(vn, nf, b, elems, err);
+out:
+	if (ret == -ENOMEM)
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "reconcile VPC %s", v->name);
+	nftb_free(b);
+	free(gl.g);
+	free(ml.m);
+	return ret;
+}
+
+int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf,
+			struct vpcnet_error *err)
+{
+	failpoint("sg:commit");
+	int ret = failpoint_err("sg:commit", err);
+	if (!ret && !(ret = store_commit(vn->st, err)))
+		return 0;
+	store_rollback(vn->st);
+	struct vpcnet_error e;
+	struct vpc_row v;
+	int r = store_begin(vn->st, &e);
+	if (!r && !(r = store_vpc_get_id(vn->st, vpc_id, &v, &e)) &&
+	    !(r = sg_reconcile(vn, &v, nf, &e)))
+		r = store_commit(vn->st, &e);
+	if (r) {
+		store_rollback(vn->st);
+		size_t len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof(err->msg) - len,
+			 "; the router may differ from the store until `vpcnet gc` runs (%s)", e.msg);
+	}
 	return ret;
 }
 
@@ -146,7 +267,7 @@ static int sg_create_tx(struct vpcnet *vn, const struct vpc_row *v, struct nf_so
 		    (ret = store_rule_insert(vn->st, g.id, &in, g.id, err)))
 			return ret;
 	}
-	return sg_build(vn, nf, g.id, err);
+	return sg_build(vn, nf, &g, err);
 }
 
 int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
@@ -155,9 +276,10 @@ int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock
 	int ret = store_begin(vn->st, err);
 	if (ret)
 		return ret;
-	if ((ret = sg_create_tx(vn, v, nf, "default", "the VPC's default group", true, err)) ||
-	    (ret = store_commit(vn->st, err)))
+	if ((ret = sg_create_tx(vn, v, nf, "default", "the VPC's default group", true, err)))
 		store_rollback(vn->st);
+	else
+		ret = sg_commit_or_repair(vn, v->id, nf, err);
 	return ret;
 }
 
@@ -173,15 +295,16 @@ VPCNET_API int vpcnet_sg_create(struct vpcnet *vn, const char *vpc, const char *
 		return ret;
 	if (description && strlen(description) > 255)
 		return vinput(err, VPCNET_BAD_INPUT, E2BIG, "--description: at most 255 bytes");
-	if ((ret = store_vpc_get(vn->st, vpc, &v, err)))
+	if ((ret = store_vpc_get(vn->st, vpc, &v, err)) || (ret = vpc_current(&v, err)))
 		return ret;
 	struct router r;
 	if ((ret = router_open(&r, vpc, err)))
 		return ret;
 	if (!(ret = store_begin(vn->st, err))) {
-		if ((ret = sg_create_tx(vn, &v, &r.conn.nf, name, description, false, err)) ||
-		    (ret = store_commit(vn->st, err)))
+		if ((ret = sg_create_tx(vn, &v, &r.conn.nf, name, description, false, err)))
 			store_rollback(vn->st);
+		else
+			ret = sg_commit_or_repair(vn, v.id, &r.conn.nf, err);
 	}
 	router_close(&r);
 	return ret;
@@ -201,6 +324,8 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 	if ((ret = router_open(&r, g.vpc, err)))
 		return ret;
 	struct nft_batch *b = NULL;
+	int64_t *own[2] = { NULL, NULL }, *holders = NULL, *refs = NULL;
+	size_t nown[2], nh, nrefs;
 	if ((ret = store_begin(vn->st, err)))
 		goto out;
 	if ((ret = store_sg_get_id(vn->st, g.id, &g, err)))
@@ -216,26 +341,24 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 		goto fail;
 	}
 	/* Other groups' chains that once named it drop that reference first. */
-	int64_t refs[MAX_REFS], keep[MAX_REFS], own[2][MAX_REFS];
-	size_t nrefs, nown[2];
 	for (int d = SG_EGRESS; d <= SG_INGRESS; d++)
-		if ((ret = store_refs(vn->st, g.id, d, own[d], MAX_REFS, &nown[d], err)))
+		if ((ret = store_refs(vn->st, g.id, d, &own[d], &nown[d], err)))
 			goto fail;
 	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
-		int64_t holders[MAX_REFS];
-		size_t nh = 0;
-		if ((ret = store_ref_holders(vn->st, g.id, d, holders, MAX_REFS, &nh, err)))
+		free(holders);
+		if ((ret = store_ref_holders(vn->st, g.id, d, &holders, &nh, err)))
 			goto fail;
 		for (size_t h = 0; h < nh; h++) {
 			if (holders[h] == g.id)
 				continue;
-			if ((ret = store_refs(vn->st, holders[h], d, refs, MAX_REFS, &nrefs, err)))
+			free(refs);
+			if ((ret = store_refs(vn->st, holders[h], d, &refs, &nrefs, err)))
 				goto fail;
 			size_t nk = 0;
 			for (size_t i = 0; i < nrefs; i++)
 				if (refs[i] != g.id)
-					keep[nk++] = refs[i];
-			sg_chain_rebuild(b, holders[h], d, keep, nk);
+					refs[nk++] = refs[i];
+			sg_chain_rebuild(b, holders[h], d, refs, nk);
 			sg_del_set(b, holders[h], d, g.id);
 		}
 	}
@@ -243,11 +366,15 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 	if ((ret = store_sg_delete(vn->st, g.id, err)) ||
 	    (ret = commit(vn, &r.conn.nf, b, 0, err)))
 		goto fail;
-	ret = store_commit(vn->st, err);
+	ret = sg_commit_or_repair(vn, g.vpc_id, &r.conn.nf, err);
 	goto out;
 fail:
 	store_rollback(vn->st);
 out:
+	free(own[0]);
+	free(own[1]);
+	free(holders);
+	free(refs);
 	nftb_free(b);
 	router_close(&r);
 	return ret;
@@ -368,6 +495,13 @@ static int rule_change(struct vpcnet *vn, const char *vpc, const char *name, con
 		ret = verr(err, VPCNET_FAILED, ret ? -ret : ENOMEM, "compile group");
 		goto fail;
 	}
+	if (nca > SG_MAX_ELEMS) {
+		ret = vinput(err, VPCNET_BAD_INPUT, E2BIG,
+			     "group '%s': its %s rules would compile to %zu elements, at most %d;"
+			     " merge overlapping port ranges or addresses", g.name,
+			     sg_dir_str(rule.dir), nca, SG_MAX_ELEMS);
+		goto fail;
+	}
 	bool new_ref = false;
 	if (ref && add && (ret = store_ref_add(vn->st, g.id, rule.dir, ref, &new_ref, err)))
 		goto fail;
@@ -377,7 +511,7 @@ static int rule_change(struct vpcnet *vn, const char *vpc, const char *name, con
 	sg_cover_elems(b, NFT_MSG_NEWSETELEM, g.id, rule.dir, ref, plus, nplus);
 	if ((ret = commit(vn, &r.conn.nf, b, nplus + nminus, err)))
 		goto fail;
-	ret = store_commit(vn->st, err);
+	ret = sg_commit_or_repair(vn, g.vpc_id, &r.conn.nf, err);
 	goto out;
 fail:
 	store_rollback(vn->st);

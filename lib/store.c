@@ -14,14 +14,41 @@
 #include "lib/store.h"
 #include "secgroups/rule.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 30000
 
 struct store {
 	sqlite3 *db;
 };
 
-static const char schema_v1[] =
+/* Security groups (added by version 2; some builds of version 1 had them already). */
+#define SG_TABLES \
+	"CREATE TABLE IF NOT EXISTS sgs (" \
+	" id INTEGER PRIMARY KEY AUTOINCREMENT," \
+	" vpc_id INTEGER NOT NULL REFERENCES vpcs(id) ON DELETE CASCADE," \
+	" name TEXT NOT NULL, description TEXT NOT NULL DEFAULT ''," \
+	" UNIQUE(vpc_id, name));" \
+	"CREATE TABLE IF NOT EXISTS sg_rules (" \
+	" id INTEGER PRIMARY KEY AUTOINCREMENT," \
+	" sg_id INTEGER NOT NULL REFERENCES sgs(id) ON DELETE CASCADE," \
+	" dir INTEGER NOT NULL, proto INTEGER NOT NULL," \
+	" port_lo INTEGER NOT NULL, port_hi INTEGER NOT NULL," \
+	" to_sg INTEGER NOT NULL, net INTEGER NOT NULL, len INTEGER NOT NULL," \
+	" UNIQUE(sg_id, dir, proto, port_lo, port_hi, to_sg, net, len));" \
+	"CREATE TABLE IF NOT EXISTS member_sgs (" \
+	" member_id INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE," \
+	" sg_id INTEGER NOT NULL REFERENCES sgs(id)," \
+	" slot INTEGER NOT NULL, PRIMARY KEY(member_id, sg_id));" \
+	"CREATE TABLE IF NOT EXISTS sg_refs (" \
+	" sg_id INTEGER NOT NULL REFERENCES sgs(id) ON DELETE CASCADE," \
+	" dir INTEGER NOT NULL, ref_id INTEGER NOT NULL," \
+	" PRIMARY KEY(sg_id, dir, ref_id));"
+
+/* The schema of a new store (version 2).  vpcs.layout is the shape of the router's
+ * nftables table that the VPC was made with (VPC_LAYOUT in store.h). */
+static const char schema[] =
 	"CREATE TABLE vpcs ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" name TEXT NOT NULL UNIQUE,"
@@ -29,7 +56,8 @@ static const char schema_v1[] =
 	" nat INTEGER NOT NULL, uplink TEXT NOT NULL,"
 	" transit INTEGER NOT NULL UNIQUE,"
 	" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
-	" owner_nonce INTEGER NOT NULL, created INTEGER NOT NULL);"
+	" owner_nonce INTEGER NOT NULL, created INTEGER NOT NULL,"
+	" layout INTEGER NOT NULL DEFAULT 1);"
 	"CREATE TABLE members ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" kind TEXT NOT NULL DEFAULT 'sandbox',"
@@ -40,26 +68,17 @@ static const char schema_v1[] =
 	" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
 	" owner_nonce INTEGER NOT NULL, created INTEGER NOT NULL,"
 	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
-	"CREATE TABLE sgs ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" vpc_id INTEGER NOT NULL REFERENCES vpcs(id) ON DELETE CASCADE,"
-	" name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
-	" UNIQUE(vpc_id, name));"
-	"CREATE TABLE sg_rules ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" sg_id INTEGER NOT NULL REFERENCES sgs(id) ON DELETE CASCADE,"
-	" dir INTEGER NOT NULL, proto INTEGER NOT NULL,"
-	" port_lo INTEGER NOT NULL, port_hi INTEGER NOT NULL,"
-	" to_sg INTEGER NOT NULL, net INTEGER NOT NULL, len INTEGER NOT NULL,"
-	" UNIQUE(sg_id, dir, proto, port_lo, port_hi, to_sg, net, len));"
-	"CREATE TABLE member_sgs ("
-	" member_id INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,"
-	" sg_id INTEGER NOT NULL REFERENCES sgs(id),"
-	" slot INTEGER NOT NULL, PRIMARY KEY(member_id, sg_id));"
-	"CREATE TABLE sg_refs ("
-	" sg_id INTEGER NOT NULL REFERENCES sgs(id) ON DELETE CASCADE,"
-	" dir INTEGER NOT NULL, ref_id INTEGER NOT NULL,"
-	" PRIMARY KEY(sg_id, dir, ref_id));";
+	SG_TABLES;
+
+/* Version 1 was shipped in two shapes: the first without owner nonces, both without
+ * security groups in some builds.  Whatever it has, version 2 is reached by adding what is
+ * missing; VPCs whose router has no security groups (no 'default' group) keep layout 1 and
+ * are refused by everything but delete, list and show. */
+static const char migrate_v1[] =
+	SG_TABLES
+	"ALTER TABLE vpcs ADD COLUMN layout INTEGER NOT NULL DEFAULT 1;"
+	"UPDATE vpcs SET layout = 2 WHERE id IN (SELECT vpc_id FROM sgs WHERE name = 'default');";
+
 
 static int db_err(struct store *st, struct vpcnet_error *err, int rc, const char *what)
 {
@@ -94,6 +113,30 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct
 {
 	int rc = sqlite3_step(s);
 	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, what);
+}
+
+static bool has_column(struct store *st, const char *table, const char *col)
+{
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM pragma_table_info('%s') WHERE name = '%s'",
+		 table, col);
+	sqlite3_stmt *s = NULL;
+	bool has = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) == SQLITE_OK &&
+		   sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return has;
+}
+
+/* Brings a version 1 store to version 2, inside the caller's transaction. */
+static int migrate_from_v1(struct store *st, struct vpcnet_error *err)
+{
+	int ret = 0;
+	if (!has_column(st, "vpcs", "owner_nonce"))
+		ret = exec(st, "ALTER TABLE vpcs ADD COLUMN owner_nonce INTEGER NOT NULL DEFAULT 0", err);
+	if (!ret && !has_column(st, "members", "owner_nonce"))
+		ret = exec(st, "ALTER TABLE members ADD COLUMN owner_nonce INTEGER NOT NULL DEFAULT 0",
+			   err);
+	return ret ? ret : exec(st, migrate_v1, err);
 }
 
 static int ensure_dir(const char *dir, struct vpcnet_error *err)
@@ -163,11 +206,13 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 			     path, version, SCHEMA_VERSION);
 		goto fail_tx;
 	}
-	if (version < 1) {
-		if ((ret = exec(st, schema_v1, err)) ||
-		    (ret = exec(st, "PRAGMA user_version = 1", err)))
-			goto fail_tx;
-	}
+	if (version == 0)
+		ret = exec(st, schema, err);
+	else if (version == 1)
+		ret = migrate_from_v1(st, err);
+	if (ret || (version < SCHEMA_VERSION &&
+		    (ret = exec(st, "PRAGMA user_version = " STR(SCHEMA_VERSION), err))))
+		goto fail_tx;
 	if ((ret = store_commit(st, err)))
 		goto fail;
 	*out = st;
@@ -211,7 +256,7 @@ static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
 
 #define VPC_COLS "v.id, v.name, v.net, v.prefix, v.nat, v.uplink, v.transit, v.state," \
 		 " v.owner_pid, v.owner_start, v.owner_nonce," \
-		 " (SELECT count(*) FROM members m WHERE m.vpc_id = v.id)"
+		 " (SELECT count(*) FROM members m WHERE m.vpc_id = v.id), v.layout"
 
 static void vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
 {
@@ -228,6 +273,7 @@ static void vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
 	r->owner.start = sqlite3_column_int64(s, 9);
 	r->owner.nonce = sqlite3_column_int64(s, 10);
 	r->members = sqlite3_column_int64(s, 11);
+	r->layout = sqlite3_column_int(s, 12);
 }
 
 static int vpc_get_by(struct store *st, const char *where, const char *name, int64_t id,
@@ -295,7 +341,8 @@ int store_vpc_insert(struct store *st, struct vpc_row *row, struct vpcnet_error 
 	STMT s = NULL;
 	if ((ret = prep(st, &s,
 			"INSERT INTO vpcs (name, net, prefix, nat, uplink, transit, state,"
-			" owner_pid, owner_start, owner_nonce, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+			" owner_pid, owner_start, owner_nonce, created, layout)"
+			" VALUES (?,?,?,?,?,?,?,?,?,?,?," STR(VPC_LAYOUT) ")",
 			err)))
 		return ret;
 	sqlite3_bind_text(s, 1, row->name, -1, SQLITE_STATIC);
@@ -834,34 +881,52 @@ int store_ref_add(struct store *st, int64_t sg_id, int dir, int64_t ref_id, bool
 	return 0;
 }
 
-int store_refs(struct store *st, int64_t sg_id, int dir, int64_t *out, size_t max, size_t *n,
-	       struct vpcnet_error *err)
+/* The ids that @sql (binding ?1 and ?2) returns, in a malloc'd array. */
+static int ids_of(struct store *st, const char *sql, int64_t a, int b, int64_t **out, size_t *n,
+		  struct vpcnet_error *err)
 {
 	STMT s = NULL;
+	*out = NULL;
 	*n = 0;
-	int ret = prep(st, &s, "SELECT ref_id FROM sg_refs WHERE sg_id = ?1 AND dir = ?2", err);
+	int ret = prep(st, &s, sql, err);
 	if (ret)
 		return ret;
-	sqlite3_bind_int64(s, 1, sg_id);
-	sqlite3_bind_int(s, 2, dir);
+	sqlite3_bind_int64(s, 1, a);
+	sqlite3_bind_int(s, 2, b);
+	size_t cap = 0;
 	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
-		out[(*n)++] = sqlite3_column_int64(s, 0);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(st, err, rc, "read references");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			int64_t *m = realloc(*out, cap * sizeof(**out));
+			if (!m) {
+				ret = verr(err, VPCNET_FAILED, ENOMEM, "read references");
+				goto fail;
+			}
+			*out = m;
+		}
+		(*out)[(*n)++] = sqlite3_column_int64(s, 0);
+	}
+	if (rc == SQLITE_DONE)
+		return 0;
+	ret = db_err(st, err, rc, "read references");
+fail:
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return ret;
 }
 
-int store_ref_holders(struct store *st, int64_t ref_id, int dir, int64_t *out, size_t max,
-		      size_t *n, struct vpcnet_error *err)
+int store_refs(struct store *st, int64_t sg_id, int dir, int64_t **out, size_t *n,
+	       struct vpcnet_error *err)
 {
-	STMT s = NULL;
-	*n = 0;
-	int ret = prep(st, &s, "SELECT sg_id FROM sg_refs WHERE ref_id = ?1 AND dir = ?2", err);
-	if (ret)
-		return ret;
-	sqlite3_bind_int64(s, 1, ref_id);
-	sqlite3_bind_int(s, 2, dir);
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
-		out[(*n)++] = sqlite3_column_int64(s, 0);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(st, err, rc, "read references");
+	return ids_of(st, "SELECT ref_id FROM sg_refs WHERE sg_id = ?1 AND dir = ?2 ORDER BY ref_id",
+		      sg_id, dir, out, n, err);
+}
+
+int store_ref_holders(struct store *st, int64_t ref_id, int dir, int64_t **out, size_t *n,
+		      struct vpcnet_error *err)
+{
+	return ids_of(st, "SELECT sg_id FROM sg_refs WHERE ref_id = ?1 AND dir = ?2 ORDER BY sg_id",
+		      ref_id, dir, out, n, err);
 }

@@ -35,7 +35,12 @@ struct vpc_row {
 	char state[12];
 	struct owner owner;
 	int64_t members;  /* filled by get/list */
+	int layout;       /* the router table's shape it was made with */
 };
+
+/* The shape of the router table that this vpcnet makes (security groups, instances).
+ * VPCs made by an earlier shape (1: no security groups) can only be deleted. */
+#define VPC_LAYOUT 2
 
 #define KIND_SANDBOX "sandbox"
 #define KIND_INSTANCE "instance"
@@ -119,10 +124,11 @@ int store_member_sgs(struct store *st, int64_t member_id, int64_t *g, size_t max
 		     struct vpcnet_error *err);
 int store_ref_add(struct store *st, int64_t sg_id, int dir, int64_t ref_id, bool *added,
 		  struct vpcnet_error *err);
-/* Groups holding a reference set towards @ref_id. */
-int store_ref_holders(struct store *st, int64_t ref_id, int dir, int64_t *out, size_t max,
-		      size_t *n, struct vpcnet_error *err);
-int store_refs(struct store *st, int64_t sg_id, int dir, int64_t *out, size_t max, size_t *n,
+/* Groups holding a reference set towards @ref_id, and the groups that @sg_id's reference
+ * sets point at: malloc'd arrays (NULL when empty) that the caller frees. */
+int store_ref_holders(struct store *st, int64_t ref_id, int dir, int64_t **out, size_t *n,
+		      struct vpcnet_error *err);
+int store_refs(struct store *st, int64_t sg_id, int dir, int64_t **out, size_t *n,
 	       struct vpcnet_error *err);
 
 /* This process with handle nonce @nonce as an owner, and whether an owner still runs. */

@@ -289,6 +289,16 @@ out:
 	return ret;
 }
 
+int vpc_current(const struct vpc_row *v, struct vpcnet_error *err)
+{
+	if (v->layout == VPC_LAYOUT)
+		return 0;
+	return vinput(err, VPCNET_FAILED, EPROTO,
+		      "VPC '%s' was made by an older vpcnet (router layout %d, this one makes %d):"
+		      " it can only be deleted; recreate it to use it", v->name, v->layout,
+		      VPC_LAYOUT);
+}
+
 /* Finds VPC @name and waits (bounded) while another process is still creating it. */
 static int vpc_wait_ready(struct vpcnet *vn, const char *name, struct vpc_row *out,
 			  struct vpcnet_error *err)
@@ -298,7 +308,7 @@ static int vpc_wait_ready(struct vpcnet *vn, const char *name, struct vpc_row *o
 		if (ret)
 			return ret;
 		if (!strcmp(out->state, ST_READY))
-			return 0;
+			return vpc_current(out, err);
 		if (!strcmp(out->state, ST_DELETING))
 			return vinput(err, VPCNET_NOT_FOUND, ENOENT, "VPC '%s' is being deleted",
 				      name);

@@ -3,6 +3,7 @@
  * default VPC, the CLI's help and exit codes. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include "tests/ns_util.h"
@@ -296,4 +297,29 @@ Test(ops, help_on_every_level)
 		cr_assert(strstr(out, "Usage: vpcnet"), "`%s`: %s", levels[i], out);
 	}
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "%s", ""), 2, "no noun is bad usage");
+}
+
+/* A VPC made before security groups existed (router layout 1, as a migrated version 1 store
+ * marks it) can be shown and deleted; everything that would need its group chains is
+ * refused, saying why, and changes nothing. */
+Test(ops, a_vpc_of_an_older_layout_can_only_be_deleted)
+{
+	char vpc[64], out[4096], path[300];
+	make_vpc(&T, "a", "10.61.0.0/16", true);
+	tname(&T, "a", vpc, sizeof(vpc));
+	snprintf(path, sizeof(path), "%s/state.db", T.state_dir);
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "UPDATE vpcs SET layout = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	int rc = vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-s1 --vpc %s", T.tag, vpc);
+	cr_assert_eq(rc, 1, "%d %s", rc, out);
+	cr_assert(strstr(out, "made by an older vpcnet"), "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sg create web --vpc %s", vpc), 1, "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox list"), 0);
+	cr_assert_null(strstr(out, "-s1"), "nothing was made: %s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "vpc show %s", vpc), 0, "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "vpc delete %s", vpc), 0, "%s", out);
+	cr_assert_neq(run(out, sizeof(out), "ip netns pids vpcnet-vpc-%s", vpc), 0,
+		      "its router is gone");
 }

@@ -282,3 +282,60 @@ Test(sg, bad_rules_and_groups_are_refused_and_change_nothing)
 	run(after, sizeof(after), "ip netns exec vpcnet-vpc-%s nft list ruleset", a);
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sg show web --vpc %s", a), 3, "%s", out);
 }
+
+/* The kernel took a change, then the process died (or the store failed) before the store
+ * committed it: the router allows what the store does not know.  A failed commit puts the
+ * router back at once; a killed process leaves it to `vpcnet gc`, which rebuilds every
+ * group and attachment from the store. */
+Test(sg, a_change_the_store_did_not_commit_is_undone)
+{
+	char inet[256], out[4096];
+	nspath(T.inet, inet, sizeof(inet));
+	struct listener l;
+	listen_tcp(&T, inet, 8080, &l);
+	make_vpc(&T, "a", "10.43.0.0/16", true);
+	char vpc[64];
+	tname(&T, "a", vpc, sizeof(vpc));
+	V("sg create none --vpc %s", vpc);
+	struct sbx s;
+	make_sbx_args(&T, "a", "s1", "--sg none", &s);
+	const char *add = "sg rule add none egress tcp:8080 0.0.0.0/0";
+
+	/* killed between the two commits: the hole exists until gc */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sg:commit", "%s", add), 99,
+		     "%s", out);
+	V("sg show none --vpc %s", vpc);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK,
+		     "the kernel has the rule the store lost");
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json gc"), 0, "%s", out);
+	cr_assert(strstr(out, "\"vpcs_reconciled\": 1"), "%s", out);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED,
+		     "gc rebuilt the group from the store");
+
+	/* the store's commit fails: the change is undone before the command returns */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sg:commit=error", "%s", add), 1,
+		     "%s", out);
+	cr_assert(strstr(out, "failpoint sg:commit"), "%s", out);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json sg show none --vpc %s", vpc), 0);
+	cr_assert(strstr(out, "\"egress\": []"), "the store has no rule: %s", out);
+
+	/* set-sg killed after the kernel: the sandbox is in a group the store never saw */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sg:commit",
+			    "sandbox set-sg %s default", s.id), 99, "%s", out);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
+	V("gc");
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED);
+
+	/* sg delete killed after the kernel: the store still has the group, gc remakes it */
+	V("sg create back --vpc %s", vpc);
+	V("sg rule add back egress tcp:8080 0.0.0.0/0");
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sg:commit", "sg delete back"),
+		     99, "%s", out);
+	cr_assert_neq(vpcnet(&T, out, sizeof(out), NULL, "sandbox set-sg %s back", s.id), 0,
+		      "its sets are gone from the kernel");
+	V("gc");
+	V("sandbox set-sg %s back", s.id);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK,
+		     "gc made the group again, with its rule");
+}

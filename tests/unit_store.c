@@ -4,7 +4,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
+#include <sqlite3.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,4 +129,91 @@ Test(store, owners)
 	cr_assert(!owner_alive(&other), "a recycled pid is not the owner");
 	struct owner none = { 0 };
 	cr_assert(!owner_alive(&none));
+}
+
+/* Version 1 stores, as the two shapes that shipped left them, open as version 2: what was
+ * missing is added, and a VPC whose router has no security groups is marked layout 1. */
+static void write_v1(const char *path, bool with_sgs)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	const char *v1 =
+		"CREATE TABLE vpcs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+		" net INTEGER NOT NULL, prefix INTEGER NOT NULL, nat INTEGER NOT NULL,"
+		" uplink TEXT NOT NULL, transit INTEGER NOT NULL UNIQUE, state TEXT NOT NULL,"
+		" owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL, created INTEGER NOT NULL);"
+		"CREATE TABLE members (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" kind TEXT NOT NULL DEFAULT 'sandbox', name TEXT NOT NULL,"
+		" vpc_id INTEGER NOT NULL REFERENCES vpcs(id), ip INTEGER NOT NULL,"
+		" netns TEXT NOT NULL, netns_owned INTEGER NOT NULL, ifname TEXT NOT NULL,"
+		" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
+		" created INTEGER NOT NULL, UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
+		"INSERT INTO vpcs VALUES (1, 'old', 167772160, 16, 1, 'eth0', 0, 'ready', 1, 1, 0);"
+		"INSERT INTO vpcs VALUES (2, 'newer', 167772160, 16, 1, 'eth0', 1, 'ready', 1, 1, 0);"
+		"INSERT INTO members VALUES (1, 'sandbox', 'fn-1', 1, 167772162, '/run/netns/x', 1,"
+		" 'eth0', 'ready', 1, 1, 0);"
+		"PRAGMA user_version = 1;";
+	cr_assert_eq(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	if (with_sgs)
+		cr_assert_eq(sqlite3_exec(db,
+			"CREATE TABLE sgs (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+			" vpc_id INTEGER NOT NULL REFERENCES vpcs(id) ON DELETE CASCADE,"
+			" name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+			" UNIQUE(vpc_id, name));"
+			"INSERT INTO sgs VALUES (1, 2, 'default', '');", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+Test(store, version_1_stores_are_migrated)
+{
+	for (int shape = 0; shape < 2; shape++) {
+		char d[64], path[96];
+		snprintf(d, sizeof(d), "%s/v1-%d", dir, shape);
+		cr_assert_eq(mkdir(d, 0700), 0);
+		snprintf(path, sizeof(path), "%s/state.db", d);
+		write_v1(path, shape == 1);
+		struct store *old;
+		struct vpcnet_error e;
+		cr_assert_eq(store_open(&old, d, &e), 0, "shape %d: %s", shape, e.msg);
+		struct vpc_row v;
+		cr_assert_eq(store_vpc_get(old, "old", &v, &e), 0, "%s", e.msg);
+		cr_assert_eq(v.layout, 1, "no default group: a router without security groups");
+		cr_assert_eq(v.members, 1);
+		cr_assert_eq(store_vpc_get(old, "newer", &v, &e), 0, "%s", e.msg);
+		cr_assert_eq(v.layout, shape == 1 ? 2 : 1);
+		struct member_row m;
+		cr_assert_eq(store_member_get(old, KIND_SANDBOX, "fn-1", &m, &e), 0, "%s", e.msg);
+		cr_assert_eq(m.owner.nonce, 0);
+		/* the group tables exist now: a group can be made */
+		struct sg_row g = { .vpc_id = 1 };
+		snprintf(g.name, sizeof(g.name), "web");
+		cr_assert_eq(store_begin(old, &e), 0);
+		cr_assert_eq(store_sg_insert(old, &g, &e), 0, "%s", e.msg);
+		cr_assert_eq(store_commit(old, &e), 0);
+		store_close(old);
+		/* and it opens again as it is */
+		cr_assert_eq(store_open(&old, d, &e), 0, "%s", e.msg);
+		store_close(old);
+	}
+}
+
+Test(store, new_vpcs_have_the_current_layout_and_newer_stores_are_refused)
+{
+	struct vpcnet_error e;
+	struct vpc_row v = vpc("cur", 0x0a000000, 16);
+	store_begin(st, &e);
+	cr_assert_eq(store_vpc_insert(st, &v, &e), 0, "%s", e.msg);
+	store_commit(st, &e);
+	cr_assert_eq(store_vpc_get(st, "cur", &v, &e), 0);
+	cr_assert_eq(v.layout, VPC_LAYOUT);
+
+	char path[96];
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct store *other;
+	cr_assert_neq(store_open(&other, dir, &e), 0);
+	cr_assert(strstr(e.msg, "schema version 99 is newer"), "%s", e.msg);
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 
 static const char sandbox_usage[] =
 	"Usage: vpcnet sandbox create ID [--vpc NAME] [--sg A[,B...]] [--ip ADDR] [--netns PATH]\n"
-	"                             [--ifname NAME]\n"
+	"                             [--ifname NAME] [--max-connections N]\n"
 	"       vpcnet sandbox set-sg ID A[,B...]\n"
 	"       vpcnet sandbox delete ID\n"
 	"       vpcnet sandbox list [--vpc NAME]\n"
@@ -26,13 +27,18 @@ static const char sandbox_usage[] =
 	"        the gateway.  Nothing can open a connection to it.  Without --vpc it joins the\n"
 	"        VPC 'default' (172.31.0.0/16 with NAT), made on first use.\n"
 	"        --sg names its security groups (up to 5, of its VPC; default: 'default').\n"
+	"        --max-connections caps the connections it may have open at once (counted by\n"
+	"        the router; default 1024, at most 1000000); past it new ones are refused.\n"
 	"set-sg  replaces its groups in one atomic change.\n"
+	"show    also prints what the router refused from it and towards it (spoofed,\n"
+	"        inbound, denied packets).\n"
 	"delete  removes what create made and forgets the sandbox's flows; deleting a sandbox\n"
 	"        that does not exist succeeds.\n"
 	"exec    runs CMD inside the sandbox's network namespace.\n";
 
 static const char instance_usage[] =
 	"Usage: vpcnet instance create NAME --vpc VPC [--sg A[,B...]] [--ip ADDR]\n"
+	"                              [--max-connections N]\n"
 	"       vpcnet instance set-sg NAME A[,B...]\n"
 	"       vpcnet instance delete NAME\n"
 	"       vpcnet instance list [--vpc VPC]\n"
@@ -87,12 +93,12 @@ static json_t *sandbox_json(const struct vpcnet_sandbox *s)
 	json_t *groups = json_array();
 	for (unsigned i = 0; i < s->ngroups; i++)
 		json_array_append_new(groups, json_string(s->groups[i]));
-	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:I, s:s}",
 			 !strcmp(s->kind, "instance") ? "name" : "id", s->id, "vpc", s->vpc,
 			 "netns", s->netns, "netns_owned", s->netns_owned, "ifname", s->ifname,
 			 "port", s->port, "address", cidr, "ip", ip, "prefix", (int)s->prefix,
 			 "mac", mac, "gateway", vpcnet_addr_str(s->gateway, gw), "groups", groups,
-			 "state", s->state);
+			 "max_connections", (json_int_t)s->max_connections, "state", s->state);
 }
 
 static void sandbox_print(const struct vpcnet_sandbox *s)
@@ -109,7 +115,8 @@ static void sandbox_print(const struct vpcnet_sandbox *s)
 	printf("  groups    ");
 	for (unsigned i = 0; i < s->ngroups; i++)
 		printf(" %s", s->groups[i]);
-	printf("\n  port       %s (in the VPC router)\n", s->port);
+	printf("\n  max conns  %u\n", s->max_connections);
+	printf("  port       %s (in the VPC router)\n", s->port);
 	printf("  state      %s\n", s->state);
 }
 
@@ -123,6 +130,7 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 		{ "ip", required_argument, NULL, 'i' },
 		{ "netns", required_argument, NULL, 'n' },
 		{ "ifname", required_argument, NULL, 'f' },
+		{ "max-connections", required_argument, NULL, 'm' },
 		{ 0 },
 	};
 	struct vpcnet_sandbox_spec spec = { 0 };
@@ -135,6 +143,17 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 		case 'i': spec.addr = optarg; break;
 		case 'n': spec.netns = optarg; break;
 		case 'f': spec.ifname = optarg; break;
+		case 'm': {
+			char *end;
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-' || n == 0 ||
+			    n > VPCNET_MAX_CONNECTIONS_MAX)
+				return cli_usage_error(usage, "--max-connections '%s': a number from 1"
+						       " to %u", optarg, VPCNET_MAX_CONNECTIONS_MAX);
+			spec.max_connections = n;
+			break;
+		}
 		case 's':
 			spec.nsgs = split_groups(optarg, names);
 			spec.sgs = names;
@@ -235,13 +254,31 @@ static int sandbox_show(const struct kind *k, struct cli *c, int argc, char **ar
 		return code;
 	struct vpcnet_error err = { 0 };
 	struct vpcnet_sandbox s;
+	struct vpcnet_drops d;
 	code = 0;
-	if (k->get(vn, argv[1], &s, &err))
+	if (k->get(vn, argv[1], &s, &err)) {
 		code = cli_fail(&err);
-	else if (c->json)
-		cli_print_json(sandbox_json(&s));
-	else
+		goto out;
+	}
+	struct vpcnet_error derr = { 0 };
+	bool drops = !vpcnet_member_drops(vn, argv[1], k == &instances, &d, &derr);
+	if (c->json) {
+		json_t *j = sandbox_json(&s);
+		if (drops)
+			json_object_set_new(j, "drops", json_pack("{s:I, s:I, s:I}",
+				"spoofed", (json_int_t)d.spoofed, "inbound", (json_int_t)d.inbound,
+				"denied", (json_int_t)d.denied));
+		cli_print_json(j);
+	} else {
 		sandbox_print(&s);
+		if (drops)
+			printf("  refused    %llu spoofed, %llu inbound, %llu denied (packets)\n",
+			       (unsigned long long)d.spoofed, (unsigned long long)d.inbound,
+			       (unsigned long long)d.denied);
+		else
+			printf("  refused    unknown: %s\n", derr.msg);
+	}
+out:
 	vpcnet_close(vn);
 	return code;
 }

@@ -111,6 +111,15 @@ struct vpcnet_sandbox {
 	char kind[12];                 /**< "sandbox" or "instance" */
 	unsigned ngroups;              /**< its security groups, in order */
 	char groups[VPCNET_SG_PER_MEMBER][VPCNET_SG_NAME_MAX + 1];
+	unsigned max_connections;      /**< connections it may have open at once */
+};
+
+/** Packets the router refused from or towards a member, since it was made. */
+struct vpcnet_drops {
+	uint64_t spoofed;  /**< sent with another source address or MAC, not IPv4, or bad ARP */
+	uint64_t inbound;  /**< new flows towards it that nothing opened */
+	uint64_t denied;   /**< sent where its groups or the house rules do not allow, or past
+			        its connection limit */
 };
 
 struct vpcnet_sandbox_spec {
@@ -121,7 +130,11 @@ struct vpcnet_sandbox_spec {
 	const char *ifname;  /**< NULL: "eth0" */
 	const char *const *sgs; /**< its security groups (of its VPC); none: the VPC's "default" */
 	unsigned nsgs;
+	unsigned max_connections; /**< 0: VPCNET_MAX_CONNECTIONS_DEFAULT */
 };
+
+#define VPCNET_MAX_CONNECTIONS_DEFAULT 1024
+#define VPCNET_MAX_CONNECTIONS_MAX 1000000
 
 VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sandbox_spec *spec,
 				     struct vpcnet_sandbox *out, struct vpcnet_error *err);
@@ -130,6 +143,9 @@ VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id,
 				     struct vpcnet_error *err);
 VPCNET_API int vpcnet_sandbox_get(struct vpcnet *vn, const char *id, struct vpcnet_sandbox *out,
 				  struct vpcnet_error *err);
+/** The router's refusal counters of sandbox (or, with @instance, instance) @id. */
+VPCNET_API int vpcnet_member_drops(struct vpcnet *vn, const char *id, bool instance,
+				   struct vpcnet_drops *out, struct vpcnet_error *err);
 /** Calls @fn for each sandbox (of @vpc, or all when NULL). */
 VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
 				   int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,

@@ -3,7 +3,9 @@
  * inside it and whose other end is a routed port of the VPC router (/32 route, pinned
  * neighbour, proxy ARP), an address and a default route inside, and two set elements in
  * the router's table.  The row is written first and removed last (see store.h). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +45,7 @@ static void sandbox_to_public(struct vpcnet *vn, const struct member_row *m,
 	out->prefix = v->prefix;
 	out->gateway = to_in_addr(subnet_gateway(v->net));
 	member_mac(m->ip, out->mac);
+	out->max_connections = m->max_conns;
 	snprintf(out->state, sizeof(out->state), "%s", m->state);
 }
 
@@ -132,7 +135,8 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
 		goto out;
 	}
-	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip);
+	router_climit_build(b, m->max_conns);
+	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, m->max_conns);
 	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ngroups,
 			!strcmp(m->kind, KIND_INSTANCE));
 	if ((ret = nft_commit(&router->nf, b, false, err)))
@@ -168,7 +172,7 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
 		goto out;
 	}
-	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip);
+	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
 	int64_t groups[SG_PER_MEMBER];
 	size_t ng = 0;
 	if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
@@ -180,9 +184,24 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 		goto out;
 	}
 	failpoint("sandbox-delete:elements");
-	if ((ret = conntrack_flush_addr(&router->nf, m->ip, ct_removed, err)))
+	/* Its flows must not outlive it: a failure here fails the delete, and the row (and
+	 * so the address) stays taken until a delete or gc gets through. */
+	if ((ret = failpoint_err("sandbox-delete:conntrack", err)) ||
+	    (ret = conntrack_flush_addr(&router->nf, m->ip, ct_removed, err))) {
+		verr_wrap(err, "flush the connections of %s", port);
 		goto out;
+	}
 	failpoint("sandbox-delete:conntrack");
+	nftb_free(b);
+	if (!(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto out;
+	}
+	router_member_forget(b, port, m->max_conns);
+	if ((ret = nft_commit(&router->nf, b, true, err))) {
+		verr_wrap(err, "router table");
+		goto out;
+	}
 	if (!m->netns_owned && (ret = link_delete(router->rt, port, err)))
 		goto out;
 netns:
@@ -238,6 +257,11 @@ static int member_create(struct vpcnet *vn, const char *kind,
 			return ret;
 		}
 	}
+	if (spec->max_connections > VPCNET_MAX_CONNECTIONS_MAX)
+		return vinput(err, VPCNET_BAD_INPUT, ERANGE, "--max-connections %u: at most %u",
+			      spec->max_connections, VPCNET_MAX_CONNECTIONS_MAX);
+	m.max_conns = spec->max_connections ? spec->max_connections
+					    : VPCNET_MAX_CONNECTIONS_DEFAULT;
 	snprintf(m.name, sizeof(m.name), "%s", spec->id);
 	snprintf(m.ifname, sizeof(m.ifname), "%s", ifname);
 	snprintf(m.state, sizeof(m.state), ST_CREATING);
@@ -433,6 +457,39 @@ fail:
 	store_rollback(vn->st);
 out:
 	nftb_free(b);
+	router_close(&rt);
+	return ret;
+}
+
+VPCNET_API int vpcnet_member_drops(struct vpcnet *vn, const char *id, bool instance,
+				   struct vpcnet_drops *out, struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	struct member_row m;
+	struct vpc_row v;
+	memset(out, 0, sizeof(*out));
+	int ret = valid_sandbox_id(id, err);
+	if (ret || (ret = store_member_get(vn->st, instance ? KIND_INSTANCE : KIND_SANDBOX, id, &m,
+					    err)) ||
+	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) || (ret = vpc_current(&v, err)))
+		return ret;
+	uint8_t key[NFT_IFNAME_LEN] = { 0 };
+	port_name((char *)key, m.id);
+	struct router rt;
+	if ((ret = router_open(&rt, v.name, err)))
+		return ret;
+	struct { uint32_t family; const char *set; uint64_t *into; } reads[] = {
+		{ NFPROTO_INET, "drops_spoof", &out->spoofed },
+		{ NFPROTO_ARP, "drops_spoof", &out->spoofed },
+		{ NFPROTO_INET, "drops_in", &out->inbound },
+		{ NFPROTO_INET, "drops_out", &out->denied },
+	};
+	for (size_t i = 0; !ret && i < sizeof(reads) / sizeof(*reads); i++) {
+		uint64_t n;
+		if (!(ret = nft_elem_packets(&rt.conn.nf, reads[i].family, ROUTER_TABLE, reads[i].set,
+					     key, sizeof(key), &n, err)))
+			*reads[i].into += n;
+	}
 	router_close(&rt);
 	return ret;
 }

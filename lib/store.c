@@ -14,7 +14,7 @@
 #include "lib/store.h"
 #include "secgroups/rule.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 30000
@@ -46,7 +46,7 @@ struct store {
 	" dir INTEGER NOT NULL, ref_id INTEGER NOT NULL," \
 	" PRIMARY KEY(sg_id, dir, ref_id));"
 
-/* The schema of a new store (version 2).  vpcs.layout is the shape of the router's
+/* The schema of a new store (version 3).  vpcs.layout is the shape of the router's
  * nftables table that the VPC was made with (VPC_LAYOUT in store.h). */
 static const char schema[] =
 	"CREATE TABLE vpcs ("
@@ -67,6 +67,7 @@ static const char schema[] =
 	" netns TEXT NOT NULL, netns_owned INTEGER NOT NULL, ifname TEXT NOT NULL,"
 	" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
 	" owner_nonce INTEGER NOT NULL, created INTEGER NOT NULL,"
+	" max_conns INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
 	SG_TABLES;
 
@@ -128,6 +129,11 @@ static bool has_column(struct store *st, const char *table, const char *col)
 }
 
 /* Brings a version 1 store to version 2, inside the caller's transaction. */
+/* Version 3: members' connection limits (0 in older rows; their VPCs have an older router
+ * layout and can only be deleted). */
+static const char migrate_v2[] =
+	"ALTER TABLE members ADD COLUMN max_conns INTEGER NOT NULL DEFAULT 0;";
+
 static int migrate_from_v1(struct store *st, struct vpcnet_error *err)
 {
 	int ret = 0;
@@ -208,8 +214,10 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 	}
 	if (version == 0)
 		ret = exec(st, schema, err);
-	else if (version == 1)
+	if (!ret && version == 1)
 		ret = migrate_from_v1(st, err);
+	if (!ret && version >= 1 && version < 3)
+		ret = exec(st, migrate_v2, err);
 	if (ret || (version < SCHEMA_VERSION &&
 		    (ret = exec(st, "PRAGMA user_version = " STR(SCHEMA_VERSION), err))))
 		goto fail_tx;
@@ -442,7 +450,7 @@ int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
 }
 
 #define MEMBER_COLS "id, name, vpc_id, ip, netns, netns_owned, ifname, state, owner_pid," \
-		    " owner_start, owner_nonce, kind"
+		    " owner_start, owner_nonce, kind, max_conns"
 
 static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 {
@@ -459,6 +467,7 @@ static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 	r->owner.start = sqlite3_column_int64(s, 9);
 	r->owner.nonce = sqlite3_column_int64(s, 10);
 	copy_text(r->kind, sizeof(r->kind), s, 11);
+	r->max_conns = sqlite3_column_int(s, 12);
 }
 
 static int member_get_by(struct store *st, const char *kind, const char *where, const char *name,
@@ -525,8 +534,8 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	STMT s = NULL;
 	if ((ret = prep(st, &s,
 			"INSERT INTO members (name, vpc_id, ip, netns, netns_owned, ifname, state,"
-			" owner_pid, owner_start, owner_nonce, created, kind)"
-			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", err)))
+			" owner_pid, owner_start, owner_nonce, created, kind, max_conns)"
+			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", err)))
 		return ret;
 	sqlite3_bind_text(s, 1, row->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, row->vpc_id);
@@ -540,6 +549,7 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	sqlite3_bind_int64(s, 10, row->owner.nonce);
 	sqlite3_bind_int64(s, 11, time(NULL));
 	sqlite3_bind_text(s, 12, row->kind[0] ? row->kind : KIND_SANDBOX, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 13, row->max_conns);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "its VPC is gone");

@@ -39,8 +39,9 @@ struct vpc_row {
 };
 
 /* The shape of the router table that this vpcnet makes (security groups, instances).
- * VPCs made by an earlier shape (1: no security groups) can only be deleted. */
-#define VPC_LAYOUT 2
+ * VPCs made by an earlier shape (1: no security groups; 2: no ARP filter, MAC pinning,
+ * drop counters or connection limits) can only be deleted. */
+#define VPC_LAYOUT 3
 
 #define KIND_SANDBOX "sandbox"
 #define KIND_INSTANCE "instance"
@@ -56,6 +57,7 @@ struct member_row {
 	char ifname[VPCNET_IFNAME_MAX + 1];
 	char state[12];
 	struct owner owner;
+	unsigned max_conns;  /* connection limit, enforced in the router */
 };
 
 int store_open(struct store **out, const char *dir, struct vpcnet_error *err);

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter_arp.h>
 #include <linux/netlink.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/addr.h"
+#include "lib/names.h"
 #include "nat/tables.h"
 #include "nft/nft.h"
 
@@ -16,6 +20,7 @@
 #define PRIO_FILTER 0
 #define PRIO_SRCNAT 100
 #define LINK_LOCAL 0xa9fe0000u /* 169.254.0.0/16 */
+#define DYNAMIC_SET_SIZE 65536  /* per-port counters and connection counts */
 
 /* Owns one object while a batch serialises it. */
 #define ADD_RULE(b, r) do { nftb_rule(b, NFT_MSG_NEWRULE, 0, r); nftnl_rule_free(r); } while (0)
@@ -81,17 +86,108 @@ static void add_ct_replies_accept(struct nft_batch *b, const char *table, const 
 	}
 }
 
+/* Counts a drop in dynamic set @set under the interface named by meta @key. */
+static void count_in(struct nftnl_rule *r, const char *set, uint32_t key)
+{
+	x_meta(r, key, NFT_REG_1);
+	x_dynset(r, NFT_DYNSET_OP_UPDATE, set, NFT_REG_1, e_counter());
+}
+
+static void add_dynamic_set(struct nft_batch *b, uint32_t family, const char *table,
+			    const char *name, uint32_t id)
+{
+	struct nftnl_set *s = nft_set_new(family, table, name, NFT_TYPE_IFNAME, NFT_IFNAME_LEN, 0,
+					  id);
+	if (s) {
+		nft_set_dynamic(s, DYNAMIC_SET_SIZE);
+		nftb_set(b, NFT_MSG_NEWSET, 0, s);
+		nftnl_set_free(s);
+	}
+}
+
+/* (port . MAC . address): what a port may send as, in the inet and the arp table */
+static void add_port_src(struct nft_batch *b, uint32_t family, const char *table, uint32_t id)
+{
+	struct nftnl_set *s = nft_set_new(family, table, "port_src",
+					  NFT_CONCAT3(NFT_TYPE_IFNAME, NFT_TYPE_ETHERADDR,
+						      NFT_TYPE_IPADDR),
+					  NFT_IFNAME_LEN + NFT_ETHER_LEN + 4, 0, id);
+	if (s) {
+		nftb_set(b, NFT_MSG_NEWSET, 0, s);
+		nftnl_set_free(s);
+	}
+}
+
+/* iifname "port*" (the prefix every member port has) */
+static void m_iif_port(struct nftnl_rule *r)
+{
+	x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+	x_cmp(r, NFT_REG_1, NFT_CMP_EQ, PORT_PREFIX, strlen(PORT_PREFIX));
+}
+
+/* The router's ARP: a port may only ask (requests), as itself (its MAC and address); no
+ * gratuitous claims, no replies.  Its neighbour entries are permanent and it answers for
+ * the subnet by proxy, so a member never needs to say more. */
+static void arp_table_build(struct nft_batch *b)
+{
+	struct nftnl_table *t = nft_table_new(NFPROTO_ARP, ARP_TABLE);
+	if (t) {
+		nftb_table(b, NFT_MSG_NEWTABLE, NLM_F_EXCL, t);
+		nftnl_table_free(t);
+	}
+	add_port_src(b, NFPROTO_ARP, ARP_TABLE, 1);
+	add_dynamic_set(b, NFPROTO_ARP, ARP_TABLE, "drops_spoof", 2);
+	struct nftnl_chain *c = nft_base_chain_new(NFPROTO_ARP, ARP_TABLE, "input", "filter",
+						   NF_ARP_IN, PRIO_FILTER, NF_ACCEPT);
+	if (c) {
+		nftb_chain(b, NFT_MSG_NEWCHAIN, 0, c);
+		nftnl_chain_free(c);
+	}
+	/* iifname "port*" arp htype 1 arp ptype ip arp hlen 6 arp plen 4 arp operation request
+	 * iifname . arp saddr ether . arp saddr ip @port_src accept */
+	static const uint8_t request[8] = { 0, 1, 8, 0, 6, 4, 0, 1 };
+	struct nftnl_rule *r;
+	if ((r = nft_rule_new(NFPROTO_ARP, ARP_TABLE, "input"))) {
+		m_iif_port(r);
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 0, 8, NFT_REG_1);
+		x_cmp(r, NFT_REG_1, NFT_CMP_EQ, request, sizeof(request));
+		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 6, NFT_REG32_04);
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 14, 4, NFT_REG32_06);
+		x_lookup(r, NFT_REG_1, "port_src", 0, false);
+		x_verdict(r, NF_ACCEPT, NULL);
+		ADD_RULE(b, r);
+	}
+	/* iifname "port*" update @drops_spoof { iifname counter } drop */
+	if ((r = nft_rule_new(NFPROTO_ARP, ARP_TABLE, "input"))) {
+		m_iif_port(r);
+		count_in(r, "drops_spoof", NFT_META_IIFNAME);
+		x_verdict(r, NF_DROP, NULL);
+		ADD_RULE(b, r);
+	}
+}
+
 void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *transit_if)
 {
 	const char *T = ROUTER_TABLE;
+	arp_table_build(b);
 	struct nftnl_table *t = nft_table_new(NFPROTO_INET, T);
 	if (t) {
 		nftb_table(b, NFT_MSG_NEWTABLE, NLM_F_EXCL, t);
 		nftnl_table_free(t);
 	}
 	add_set(b, T, "ports", NFT_TYPE_IFNAME, NFT_IFNAME_LEN, 1);
-	add_set(b, T, "port_src", NFT_CONCAT2(NFT_TYPE_IFNAME, NFT_TYPE_IPADDR), NFT_IFNAME_LEN + 4,
-		2);
+	add_port_src(b, NFPROTO_INET, T, 2);
+	add_dynamic_set(b, NFPROTO_INET, T, "drops_spoof", 3);
+	add_dynamic_set(b, NFPROTO_INET, T, "drops_in", 4);
+	add_dynamic_set(b, NFPROTO_INET, T, "drops_out", 5);
+	struct nftnl_set *cl = nft_set_new(NFPROTO_INET, T, "climit", NFT_TYPE_IFNAME,
+					   NFT_IFNAME_LEN, 0, 6);
+	if (cl) {
+		nft_set_verdict_map(cl);
+		nftb_set(b, NFT_MSG_NEWSET, 0, cl);
+		nftnl_set_free(cl);
+	}
 	add_chain(b, T, "deny", NULL, -1, 0, 0, false);
 	add_chain(b, T, "pre", "filter", NF_INET_PRE_ROUTING, PRIO_RAW, NF_ACCEPT, false);
 	add_chain(b, T, "input", "filter", NF_INET_LOCAL_IN, PRIO_FILTER, NF_DROP, false);
@@ -115,22 +211,27 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	add_deny_rules(b, T);
 
 	struct nftnl_rule *r;
-	/* pre: iifname @ports meta nfproto != ipv4 counter drop */
+	/* pre: iifname "port*" meta nfproto != ipv4 update @drops_spoof { iifname counter } drop
+	 * (every port, in @ports or not yet or no longer) */
 	if ((r = rule(T, "pre"))) {
-		m_iifname_in(r, "ports");
+		m_iif_port(r);
 		m_nfproto(r, NFT_CMP_NEQ, NFPROTO_IPV4);
-		x_counter(r);
+		count_in(r, "drops_spoof", NFT_META_IIFNAME);
 		x_verdict(r, NF_DROP, NULL);
 		ADD_RULE(b, r);
 	}
-	/* pre: iifname @ports iifname . ip saddr != @port_src counter drop */
+	/* pre: iifname "port*" iifname . ether saddr . ip saddr != @port_src ... drop
+	 * (a port is a veth: Ethernet, which nft writes as meta iiftype ether) */
 	if ((r = rule(T, "pre"))) {
-		m_iifname_in(r, "ports");
+		m_iif_port(r);
 		m_nfproto(r, NFT_CMP_EQ, NFPROTO_IPV4);
+		x_meta(r, NFT_META_IIFTYPE, NFT_REG_1);
+		x_cmp(r, NFT_REG_1, NFT_CMP_EQ, &(uint16_t){ ARPHRD_ETHER }, 2);
 		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
-		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_2);
+		x_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG32_04);
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_06);
 		x_lookup(r, NFT_REG_1, "port_src", 0, true);
-		x_counter(r);
+		count_in(r, "drops_spoof", NFT_META_IIFNAME);
 		x_verdict(r, NF_DROP, NULL);
 		ADD_RULE(b, r);
 	}
@@ -153,9 +254,10 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		x_verdict(r, NF_ACCEPT, NULL);
 		ADD_RULE(b, r);
 	}
-	/* input: iifname @ports goto deny */
+	/* input: iifname @ports update @drops_out { iifname counter } goto deny */
 	if ((r = rule(T, "input"))) {
 		m_iifname_in(r, "ports");
+		count_in(r, "drops_out", NFT_META_IIFNAME);
 		x_verdict(r, NFT_GOTO, "deny");
 		ADD_RULE(b, r);
 	}
@@ -169,9 +271,17 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		if ((r = rule(T, "forward"))) {
 			m_iifname_in(r, "ports");
 			m_ip_daddr(r, never[i].net, never[i].len);
+			count_in(r, "drops_out", NFT_META_IIFNAME);
 			x_verdict(r, NFT_GOTO, "deny");
 			ADD_RULE(b, r);
 		}
+	}
+	/* forward: ct state new iifname vmap @climit: the member's connection limit */
+	if ((r = rule(T, "forward"))) {
+		m_ct_state(r, NF_CT_STATE_BIT(IP_CT_NEW));
+		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+		x_vmap(r, NFT_REG_1, "climit");
+		ADD_RULE(b, r);
 	}
 	/* forward: iifname vmap @outK, K = 1..5: the sender's groups; then refused */
 	for (int i = 1; i <= MEMBER_SLOTS; i++) {
@@ -185,6 +295,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	}
 	if ((r = rule(T, "forward"))) {
 		m_iifname_in(r, "ports");
+		count_in(r, "drops_out", NFT_META_IIFNAME);
 		x_verdict(r, NFT_GOTO, "deny");
 		ADD_RULE(b, r);
 	}
@@ -204,6 +315,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	if ((r = rule(T, "forward_in"))) {
 		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
 		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_NEQ, transit_if);
+		x_dynset(r, NFT_DYNSET_OP_UPDATE, "drops_in", NFT_REG_1, e_counter());
 		x_verdict(r, NFT_GOTO, "deny");
 		ADD_RULE(b, r);
 	}
@@ -222,10 +334,10 @@ static void ifname_key(uint8_t *key, const char *name)
 	strncpy((char *)key, name, NFT_IFNAME_LEN - 1);
 }
 
-static void add_elem(struct nft_batch *b, uint16_t type, const char *table, const char *set,
-		     const void *key, uint32_t len)
+static void add_elem(struct nft_batch *b, uint16_t type, uint32_t family, const char *table,
+		     const char *set, const void *key, uint32_t len)
 {
-	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, table, set);
+	struct nftnl_set *s = nft_set_ref(family, table, set);
 	if (!s)
 		return;
 	nft_set_add_key(s, key, len);
@@ -233,27 +345,80 @@ static void add_elem(struct nft_batch *b, uint16_t type, const char *table, cons
 	nftnl_set_free(s);
 }
 
-void router_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip)
+static void climit_name(char *buf, size_t n, unsigned max_conns)
 {
-	uint8_t key[NFT_IFNAME_LEN + 4];
+	snprintf(buf, n, "cl%u", max_conns);
+}
+
+void router_climit_build(struct nft_batch *b, unsigned max_conns)
+{
+	char name[32];
+	climit_name(name, sizeof(name), max_conns);
+	add_dynamic_set(b, NFPROTO_INET, ROUTER_TABLE, name, 1);
+	add_chain(b, ROUTER_TABLE, name, NULL, -1, 0, 0, true);
+	/* add @clN { iifname ct count over N } update @drops_out { iifname counter } goto deny */
+	struct nftnl_rule *r = rule(ROUTER_TABLE, name);
+	if (r) {
+		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+		x_dynset(r, NFT_DYNSET_OP_ADD, name, NFT_REG_1, e_connlimit_over(max_conns));
+		x_dynset(r, NFT_DYNSET_OP_UPDATE, "drops_out", NFT_REG_1, e_counter());
+		x_verdict(r, NFT_GOTO, "deny");
+		ADD_RULE(b, r);
+	}
+}
+
+void router_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
+			 unsigned max_conns)
+{
+	uint8_t key[NFT_IFNAME_LEN + NFT_ETHER_LEN + 4] = { 0 };
 	ifname_key(key, port);
+	member_mac(ip, key + NFT_IFNAME_LEN);
 	uint32_t be = htonl(ip);
-	memcpy(key + NFT_IFNAME_LEN, &be, 4);
+	memcpy(key + NFT_IFNAME_LEN + NFT_ETHER_LEN, &be, 4);
+	char climit[32];
+	climit_name(climit, sizeof(climit), max_conns);
+	struct nftnl_set *cl = nft_set_ref(NFPROTO_INET, ROUTER_TABLE, "climit");
+	if (cl) {
+		if (type == NFT_MSG_NEWSETELEM)
+			nft_set_add_jump(cl, key, NFT_IFNAME_LEN, climit);
+		else
+			nft_set_add_key(cl, key, NFT_IFNAME_LEN);
+	}
 	/* Membership last on add, first on delete: @ports gates every rule. */
 	if (type == NFT_MSG_NEWSETELEM) {
-		add_elem(b, type, ROUTER_TABLE, "port_src", key, sizeof(key));
-		add_elem(b, type, ROUTER_TABLE, "ports", key, NFT_IFNAME_LEN);
+		add_elem(b, type, NFPROTO_ARP, ARP_TABLE, "port_src", key, sizeof(key));
+		add_elem(b, type, NFPROTO_INET, ROUTER_TABLE, "port_src", key, sizeof(key));
+		if (cl)
+			nftb_elems(b, type, 0, cl);
+		add_elem(b, type, NFPROTO_INET, ROUTER_TABLE, "ports", key, NFT_IFNAME_LEN);
 	} else {
-		add_elem(b, type, ROUTER_TABLE, "ports", key, NFT_IFNAME_LEN);
-		add_elem(b, type, ROUTER_TABLE, "port_src", key, sizeof(key));
+		add_elem(b, type, NFPROTO_INET, ROUTER_TABLE, "ports", key, NFT_IFNAME_LEN);
+		if (cl)
+			nftb_elems(b, type, 0, cl);
+		add_elem(b, type, NFPROTO_INET, ROUTER_TABLE, "port_src", key, sizeof(key));
+		add_elem(b, type, NFPROTO_ARP, ARP_TABLE, "port_src", key, sizeof(key));
 	}
+	nftnl_set_free(cl);
+}
+
+void router_member_forget(struct nft_batch *b, const char *port, unsigned max_conns)
+{
+	uint8_t key[NFT_IFNAME_LEN];
+	ifname_key(key, port);
+	char climit[32];
+	climit_name(climit, sizeof(climit), max_conns);
+	static const char *const sets[] = { "drops_spoof", "drops_in", "drops_out" };
+	for (size_t i = 0; i < sizeof(sets) / sizeof(*sets); i++)
+		add_elem(b, NFT_MSG_DELSETELEM, NFPROTO_INET, ROUTER_TABLE, sets[i], key, sizeof(key));
+	add_elem(b, NFT_MSG_DELSETELEM, NFPROTO_INET, ROUTER_TABLE, climit, key, sizeof(key));
+	add_elem(b, NFT_MSG_DELSETELEM, NFPROTO_ARP, ARP_TABLE, "drops_spoof", key, sizeof(key));
 }
 
 void router_port_elem(struct nft_batch *b, uint16_t type, const char *port)
 {
 	uint8_t key[NFT_IFNAME_LEN];
 	ifname_key(key, port);
-	add_elem(b, type, ROUTER_TABLE, "ports", key, sizeof(key));
+	add_elem(b, type, NFPROTO_INET, ROUTER_TABLE, "ports", key, sizeof(key));
 }
 
 void host_table_build(struct nft_batch *b)
@@ -333,18 +498,18 @@ void host_transit_elems(struct nft_batch *b, uint16_t type, const char *transit,
 	uint8_t key[2 * NFT_IFNAME_LEN];
 	ifname_key(key, transit);
 	if (type != NFT_MSG_NEWSETELEM)
-		add_elem(b, type, HOST_TABLE, "transits", key, NFT_IFNAME_LEN);
+		add_elem(b, type, NFPROTO_INET, HOST_TABLE, "transits", key, NFT_IFNAME_LEN);
 	if (nat) {
 		ifname_key(key + NFT_IFNAME_LEN, uplink);
-		add_elem(b, type, HOST_TABLE, "egress", key, 2 * NFT_IFNAME_LEN);
+		add_elem(b, type, NFPROTO_INET, HOST_TABLE, "egress", key, 2 * NFT_IFNAME_LEN);
 		uint8_t mkey[4 + NFT_IFNAME_LEN];
 		uint32_t be = htonl(router_ip);
 		memcpy(mkey, &be, 4);
 		ifname_key(mkey + 4, uplink);
-		add_elem(b, type, HOST_TABLE, "masq", mkey, sizeof(mkey));
+		add_elem(b, type, NFPROTO_INET, HOST_TABLE, "masq", mkey, sizeof(mkey));
 	}
 	if (type == NFT_MSG_NEWSETELEM)
-		add_elem(b, type, HOST_TABLE, "transits", key, NFT_IFNAME_LEN);
+		add_elem(b, type, NFPROTO_INET, HOST_TABLE, "transits", key, NFT_IFNAME_LEN);
 }
 
 void host_table_delete(struct nft_batch *b)

@@ -6,11 +6,14 @@
  * its port in @ports and (port . address) in @port_src — added or removed in one batch.
  * Every chain a packet walks has a fixed number of rules, whatever the number of sandboxes.
  *
- *   pre      (prerouting, raw)  from a port: drop all but IPv4; drop a source address that
- *                               is not the port's own (anti-spoofing, before conntrack)
+ *   pre      (prerouting, raw)  from a port: drop all but IPv4; drop a source MAC or
+ *                               address that is not the port's own (anti-spoofing, before
+ *                               conntrack)
  *   input    (input, drop)      replies; lo; ping to the gateway from a port; else refused
  *   forward  (forward, drop)    replies; from a port to link-local or the transit range:
- *                               refused; then the sender's security groups (verdict maps
+ *                               refused; a new flow over the member's connection limit
+ *                               (@climit maps its port to chain cl<N>: `add @cl<N> { iifname
+ *                               ct count over N }`): refused; then its security groups (maps
  *                               out1..out5 keyed by its port jump to its groups' egress
  *                               chains, which accept); else refused.  Nothing new from
  *                               outside the VPC passes (the policy)
@@ -19,6 +22,10 @@
  *                               (a sandbox, or an instance its groups do not open): refused
  *   deny                        TCP reset, else ICMP admin-prohibited, so programs fail fast
  *   post     (nat postrouting)  with a NAT gateway: masquerade out of the transit link
+ *
+ * Refusals are counted per port in dynamic sets (@drops_spoof, @drops_in, @drops_out: an
+ * element with a counter appears at a port's first drop).  `table arp vpcnet` lets a port
+ * send ARP requests as itself only (its MAC and address, in its own @port_src).
  *
  * The host namespace holds `table inet vpcnet_host`, shared by all VPCs: transit links
  * reach the host itself never (refused) and the outside only through their VPC's uplink,
@@ -33,12 +40,20 @@ struct nft_batch;
 
 #define ROUTER_TABLE "vpcnet"
 #define MEMBER_SLOTS 5  /* verdict maps out1..out5 / in1..in5: groups per member */
+#define ARP_TABLE "vpcnet"    /* family arp */
 #define HOST_TABLE "vpcnet_host"
 
 /* A new router's whole table: gateway @gw (host order), masquerade when @nat. */
 void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *transit_if);
-/* Elements that make @port (holding @ip) a member: @type NFT_MSG_NEWSETELEM / DELSETELEM. */
-void router_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip);
+/* Chain and set cl<@max_conns> (idempotent: made over whatever exists), for members whose
+ * connection limit is @max_conns. */
+void router_climit_build(struct nft_batch *b, unsigned max_conns);
+/* Elements that make @port (holding @ip, its MAC derived from it, limited to @max_conns
+ * connections) a member: @type NFT_MSG_NEWSETELEM / DELSETELEM. */
+void router_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
+			 unsigned max_conns);
+/* Deletes what the packet path made for @port: its drop counters and connection count. */
+void router_member_forget(struct nft_batch *b, const char *port, unsigned max_conns);
 
 /* Only @port's membership (when its address is unknown). */
 void router_port_elem(struct nft_batch *b, uint16_t type, const char *port);

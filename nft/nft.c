@@ -759,3 +759,94 @@ void x_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set)
 	if (e)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
 }
+
+void nft_set_dynamic(struct nftnl_set *s, uint32_t size)
+{
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, nftnl_set_get_u32(s, NFTNL_SET_FLAGS) | NFT_SET_EVAL);
+	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
+}
+
+void x_dynset(struct nftnl_rule *r, uint32_t op, const char *set, uint32_t sreg_key,
+	      struct nftnl_expr *inner)
+{
+	struct nftnl_expr *e = x_new(r, "dynset");
+	if (!e) {
+		nftnl_expr_free(inner);
+		return;
+	}
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, op);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg_key);
+	if (inner)
+		nftnl_expr_add_expr(e, NFTNL_EXPR_DYNSET_EXPRESSIONS, inner);
+}
+
+struct nftnl_expr *e_counter(void)
+{
+	return nftnl_expr_alloc("counter");
+}
+
+struct nftnl_expr *e_connlimit_over(uint32_t count)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("connlimit");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CONNLIMIT_COUNT, count);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CONNLIMIT_FLAGS, NFT_CONNLIMIT_F_INV);
+	}
+	return e;
+}
+
+/* --- reading one element ----------------------------------------------------------------- */
+
+static int counter_of(struct nftnl_expr *e, void *data)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	if (name && !strcmp(name, "counter"))
+		*(uint64_t *)data += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+	return 0;
+}
+
+static int elem_counter(struct nftnl_set_elem *el, void *data)
+{
+	return nftnl_set_elem_expr_foreach(el, counter_of, data);
+}
+
+int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, const char *set,
+		     const void *key, uint32_t len, uint64_t *packets, struct vpcnet_error *err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	*packets = 0;
+	struct nftnl_set *q = nft_set_ref(family, table, set);
+	if (!q)
+		return verr(err, VPCNET_FAILED, ENOMEM, "set %s", set);
+	nft_set_add_key(q, key, len);
+	uint32_t seq = ++s->seq;
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_ACK, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, q);
+	nftnl_set_free(q);
+	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
+		return verr(err, VPCNET_FAILED, errno, "read set %s", set);
+	for (;;) {
+		ssize_t got = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
+		if (got < 0)
+			return verr(err, VPCNET_FAILED, errno, "read set %s", set);
+		int n = got;
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+			if (nlh->nlmsg_seq != seq)
+				continue;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+				if (e->error == -ENOENT)
+					return 0;  /* never counted anything */
+				return e->error ? verr(err, VPCNET_FAILED, -e->error, "read set %s", set)
+						: 0;
+			}
+			struct nftnl_set *r = nftnl_set_alloc();
+			if (!r)
+				return verr(err, VPCNET_FAILED, ENOMEM, "read set %s", set);
+			if (nftnl_set_elems_nlmsg_parse(nlh, r) >= 0)
+				nftnl_set_elem_foreach(r, elem_counter, packets);
+			nftnl_set_free(r);
+		}
+	}
+}

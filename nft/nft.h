@@ -18,11 +18,13 @@
 /* nft's datatype ids (nftables include/datatype.h), for set key types that `nft list`
  * can print; concatenations shift each earlier type left by 6 bits. */
 #define NFT_TYPE_IPADDR 7
+#define NFT_TYPE_ETHERADDR 9
 #define NFT_TYPE_INET_PROTOCOL 12
 #define NFT_TYPE_INET_SERVICE 13
 #define NFT_TYPE_IFNAME 41
 #define NFT_CONCAT2(a, b) (((a) << 6) | (b))
 #define NFT_CONCAT3(a, b, c) (((((a) << 6) | (b)) << 6) | (c))
+#define NFT_ETHER_LEN 8  /* 6 bytes, padded to a register's 4-byte unit in a concatenation */
 #define NFT_IFNAME_LEN 16
 /* nft's byte orders (nftables include/expression.h), as set userdata records them. */
 #define NFT_BYTEORDER_HOST 1
@@ -87,6 +89,8 @@ void nft_set_verdict_map(struct nftnl_set *s);
 void nft_set_add_range(struct nftnl_set *s, const void *key, const void *key_end, uint32_t len);
 /* A verdict-map element: @key -> jump @chain. */
 void nft_set_add_jump(struct nftnl_set *s, const void *key, uint32_t len, const char *chain);
+/* A set that rules add elements to (flags dynamic), of at most @size elements. */
+void nft_set_dynamic(struct nftnl_set *s, uint32_t size);
 /* An empty set object naming an existing set, for element batches. */
 struct nftnl_set *nft_set_ref(uint32_t family, const char *table, const char *name);
 struct nftnl_rule *nft_rule_new(uint32_t family, const char *table, const char *chain);
@@ -108,6 +112,17 @@ void x_masq(struct nftnl_rule *r);
 void x_byteorder_hton(struct nftnl_rule *r, uint32_t reg, uint32_t size, uint32_t len);
 /* A lookup whose result is a verdict (a verdict map). */
 void x_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set);
+
+/* A dynset (@op NFT_DYNSET_OP_ADD / _UPDATE) of the key in @sreg_key into @set, with a
+ * stateful expression per element (@inner: e_counter(), e_connlimit_over(); owned). */
+void x_dynset(struct nftnl_rule *r, uint32_t op, const char *set, uint32_t sreg_key,
+	      struct nftnl_expr *inner);
+struct nftnl_expr *e_counter(void);
+struct nftnl_expr *e_connlimit_over(uint32_t count);  /* ct count over @count */
+
+/* Reads the packet counter(s) of the element @key of @set (0 when it has none). */
+int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, const char *set,
+		     const void *key, uint32_t len, uint64_t *packets, struct vpcnet_error *err);
 
 /* Composite matches, as nft writes them. */
 void m_ct_state(struct nftnl_rule *r, uint32_t states);    /* ct state & states != 0 */

@@ -14,12 +14,12 @@
 #include "nft/nft.h"
 #include "secgroups/compile.h"
 
-Test(tables, a_member_is_two_elements)
+Test(tables, a_member_is_four_elements)
 {
 	struct nft_batch *b = nftb_new();
-	router_member_elems(b, NFT_MSG_NEWSETELEM, "port7", 0x0a000004);
+	router_member_elems(b, NFT_MSG_NEWSETELEM, "port7", 0x0a000004, 100);
 	cr_assert(nftb_ok(b));
-	cr_assert_eq(nftb_count(b), 2, "one element in @ports, one in @port_src");
+	cr_assert_eq(nftb_count(b), 4, "@port_src in the arp and inet tables, @climit, @ports");
 	nftb_free(b);
 }
 

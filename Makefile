@@ -32,6 +32,7 @@ LIB_SRC := $(wildcard lib/*.c netns/*.c nft/*.c nat/*.c secgroups/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit_*.c)
 NS_SRC  := $(wildcard tests/ns_*.c)
+ATTACK_SRC := $(wildcard tests/attack/*.c)
 TEST_SUPPORT := tests/topo.c
 
 B  := build
@@ -85,13 +86,16 @@ $(BT)/unit: $(UNIT_SRC:%.c=$(BT)/%.o) $(BT)/libvpcnet.a
 $(BT)/nstest: $(NS_SRC:%.c=$(BT)/%.o) $(TEST_SUPPORT:%.c=$(BT)/%.o) $(BT)/libvpcnet.a
 	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
 
+$(BT)/attack: $(ATTACK_SRC:%.c=$(BT)/%.o) $(TEST_SUPPORT:%.c=$(BT)/%.o) $(BT)/libvpcnet.a
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
+
 # test, demo and bench first install what is missing, then build in a fresh make (so that
 # pkg-config sees the packages that `deps` just installed).
 CRITERION_FLAGS ?= --color=never
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-run
 
-test-run: $(BT)/unit $(BT)/nstest $(BT)/vpcnet
+test-run: $(BT)/unit $(BT)/nstest $(BT)/attack $(BT)/vpcnet
 	@tests/run.sh $(BT) $(CRITERION_FLAGS)
 
 unit: $(BT)/unit

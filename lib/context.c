@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,23 @@
 
 #define DEFAULT_STATE_DIR "/var/lib/vpcnet"
 
+/* Namespaces, links and nftables need CAP_SYS_ADMIN and CAP_NET_ADMIN: say so in one
+ * line, rather than with whichever netlink call would fail first. */
+static int check_privileges(struct vpcnet_error *err)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
+	if (syscall(SYS_capget, &h, d))
+		return verr(err, VPCNET_FAILED, errno, "capabilities");
+	bool net = d[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32));
+	bool sys = d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32));
+	if (net && sys)
+		return 0;
+	return vinput(err, VPCNET_FAILED, EPERM,
+		      "vpcnet needs CAP_NET_ADMIN and CAP_SYS_ADMIN (run it as root); missing: %s%s%s",
+		      net ? "" : "CAP_NET_ADMIN", net || sys ? "" : ", ", sys ? "" : "CAP_SYS_ADMIN");
+}
+
 VPCNET_API int vpcnet_open(struct vpcnet **out, const struct vpcnet_config *cfg,
 			   struct vpcnet_error *err)
 {
@@ -21,6 +40,9 @@ VPCNET_API int vpcnet_open(struct vpcnet **out, const struct vpcnet_config *cfg,
 	const char *dir = cfg && cfg->state_dir ? cfg->state_dir : DEFAULT_STATE_DIR;
 	if (!*dir || strlen(dir) >= VPCNET_PATH_MAX)
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--state-dir '%s': bad path", dir);
+	int pret = check_privileges(err);
+	if (pret)
+		return pret;
 	struct vpcnet *vn = calloc(1, sizeof(*vn));
 	if (!vn)
 		return verr(err, VPCNET_FAILED, ENOMEM, "vpcnet");

@@ -158,6 +158,26 @@ static int ensure_dir(const char *dir, struct vpcnet_error *err)
 		return vinput(err, VPCNET_FAILED, EPERM,
 			      "state directory %s belongs to uid %u, not to us (uid %u)", dir,
 			      sb.st_uid, geteuid());
+	if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		return vinput(err, VPCNET_FAILED, EPERM,
+			      "state directory %s is writable by others (mode %04o): chmod 0700 it",
+			      dir, sb.st_mode & 07777);
+	return 0;
+}
+
+/* The database, as opened: ours, and writable by nobody else. */
+static int check_db(int fd, const char *path, struct vpcnet_error *err)
+{
+	struct stat sb;
+	if (fstat(fd, &sb))
+		return verr(err, VPCNET_FAILED, errno, "state store %s", path);
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid())
+		return vinput(err, VPCNET_FAILED, EPERM,
+			      "state store %s is not a file of ours (uid %u)", path, sb.st_uid);
+	if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		return vinput(err, VPCNET_FAILED, EPERM,
+			      "state store %s is writable by others (mode %04o): chmod 0600 it", path,
+			      sb.st_mode & 07777);
 	return 0;
 }
 
@@ -178,7 +198,10 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 		ret = verr(err, VPCNET_FAILED, errno, "state store %s", path);
 		goto fail;
 	}
+	ret = check_db(fd, path, err);
 	close(fd);
+	if (ret)
+		goto fail;
 	int rc = sqlite3_open_v2(path, &st->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 				 NULL);

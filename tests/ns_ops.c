@@ -323,3 +323,18 @@ Test(ops, a_vpc_of_an_older_layout_can_only_be_deleted)
 	cr_assert_neq(run(out, sizeof(out), "ip netns pids vpcnet-vpc-%s", vpc), 0,
 		      "its router is gone");
 }
+
+/* Without the privileges it needs, vpcnet says so in one line, and touches nothing. */
+Test(ops, without_privileges_one_clear_line)
+{
+	char out[4096], dir[160];
+	snprintf(dir, sizeof(dir), "%s-nobody", T.state_dir);
+	const char *bin = getenv("VPCNET_BIN") ? getenv("VPCNET_BIN") : "build/test/vpcnet";
+	int rc = run(out, sizeof(out), "setpriv --reuid=65534 --regid=65534 --clear-groups %s"
+		     " --state-dir %s vpc list", bin, dir);
+	cr_assert_eq(rc, 1, "%d: %s", rc, out);
+	cr_assert(strstr(out, "needs CAP_NET_ADMIN and CAP_SYS_ADMIN"), "%s", out);
+	cr_assert_null(strchr(out, '\n') == out + strlen(out) - 1 ? NULL : strchr(out, '\n'),
+		       "one line: %s", out);
+	cr_assert_neq(access(dir, F_OK), 0, "the state directory was not made");
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the unit tests, then the namespace tests (root), under ASan + UBSan.
+# Runs the unit tests, then the namespace tests and the attack suite (root), under ASan +
+# UBSan.
 # Usage: tests/run.sh BUILD_DIR [criterion flags...]
 set -u
 dir=$1; shift
@@ -22,6 +23,8 @@ echo "== unit tests"
 if [ "$(id -u)" = 0 ]; then
 	echo "== namespace tests"
 	LSAN_OPTIONS=suppressions=$(dirname "$0")/lsan-nstest.supp "$dir/nstest" --jobs 2 "$@" || rc=1
+	echo "== attack suite"
+	LSAN_OPTIONS=suppressions=$(dirname "$0")/lsan-nstest.supp "$dir/attack" --jobs 2 "$@" || rc=1
 else
 	echo "== namespace tests skipped: they need root"
 fi

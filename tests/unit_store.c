@@ -217,3 +217,22 @@ Test(store, new_vpcs_have_the_current_layout_and_newer_stores_are_refused)
 	cr_assert_neq(store_open(&other, dir, &e), 0);
 	cr_assert(strstr(e.msg, "schema version 99 is newer"), "%s", e.msg);
 }
+
+/* A store that another user could write is refused, whoever made it so. */
+Test(store, a_store_others_can_write_is_refused)
+{
+	struct vpcnet_error e;
+	struct store *other;
+	char db[128];
+	snprintf(db, sizeof(db), "%s/state.db", dir);
+	cr_assert_eq(chmod(dir, 0770), 0);
+	cr_assert_neq(store_open(&other, dir, &e), 0);
+	cr_assert(strstr(e.msg, "writable by others (mode 0770)"), "%s", e.msg);
+	cr_assert_eq(chmod(dir, 0700), 0);
+	cr_assert_eq(chmod(db, 0666), 0);
+	cr_assert_neq(store_open(&other, dir, &e), 0);
+	cr_assert(strstr(e.msg, "state.db is writable by others (mode 0666)"), "%s", e.msg);
+	cr_assert_eq(chmod(db, 0600), 0);
+	cr_assert_eq(store_open(&other, dir, &e), 0, "%s", e.msg);
+	store_close(other);
+}

@@ -37,16 +37,7 @@ static void gc_fail(struct gc *g, const struct vpcnet_error *e)
 static int grab_vpc(const struct vpc_row *r, void *arg)
 {
 	struct gc *g = arg;
-	if (g->nvpcs == g->cap) {
-		size_t cap = g->cap ? 2 * g->cap : 8;
-		void *n = realloc(g->vpcs, cap * sizeof(*g->vpcs));
-		if (!n)
-			return -ENOMEM;
-		g->vpcs = n;
-		g->cap = cap;
-	}
-	g->vpcs[g->nvpcs++] = *r;
-	return 0;
+	return array_push(&g->vpcs, &g->nvpcs, &g->cap, r, sizeof(*r));
 }
 
 static int grab_member(const struct member_row *r, void *arg)
@@ -54,16 +45,7 @@ static int grab_member(const struct member_row *r, void *arg)
 	struct gc *g = arg;
 	if (!strcmp(r->state, ST_READY) || owner_alive(&r->owner))
 		return 0;
-	if (g->nmembers == g->mcap) {
-		size_t cap = g->mcap ? 2 * g->mcap : 8;
-		void *n = realloc(g->members, cap * sizeof(*g->members));
-		if (!n)
-			return -ENOMEM;
-		g->members = n;
-		g->mcap = cap;
-	}
-	g->members[g->nmembers++] = *r;
-	return 0;
+	return array_push(&g->members, &g->nmembers, &g->mcap, r, sizeof(*r));
 }
 
 /* Takes over the orphans (rows in flight whose owner is dead) under the write lock, so

@@ -4,7 +4,10 @@
 #ifndef VPCNET_INTERNAL_H
 #define VPCNET_INTERNAL_H
 
+#include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include "lib/store.h"
 #include "nft/nft.h"
 #include "vpcnet.h"
@@ -76,6 +79,23 @@ int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsi
 	       int64_t *ids, size_t *nids, struct vpcnet_error *err);
 /* Removes @v's row after its kernel objects, then the host table with the last VPC. */
 int vpc_forget(struct vpcnet *vn, const struct vpc_row *v, struct vpcnet_error *err);
+
+/* Appends *@item (@size bytes) to the growable array *@pv holding *@n of *@cap. */
+static inline int array_push(void *pv, size_t *n, size_t *cap, const void *item, size_t size)
+{
+	void **v = pv;
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 16;
+		void *m = realloc(*v, c * size);
+		if (!m)
+			return -ENOMEM;
+		*v = m;
+		*cap = c;
+	}
+	memcpy((char *)*v + *n * size, item, size);
+	(*n)++;
+	return 0;
+}
 
 /* Security groups: rebuilds VPC @v's groups and members' attachments in the router
  * reached by @nf from the store, whatever the kernel holds (one atomic batch).  Inside the

@@ -159,16 +159,7 @@ struct id_list {
 static int grab_sg(const struct sg_row *g, void *arg)
 {
 	struct id_list *l = arg;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct sg_row *m = realloc(l->g, cap * sizeof(*m));
-		if (!m)
-			return -ENOMEM;
-		l->g = m;
-		l->cap = cap;
-	}
-	l->g[l->n++] = *g;
-	return 0;
+	return array_push(&l->g, &l->n, &l->cap, g, sizeof(*g));
 }
 
 static int grab_member(const struct member_row *r, void *arg)
@@ -178,16 +169,7 @@ static int grab_member(const struct member_row *r, void *arg)
 	if (!strcmp(r->state, ST_DELETING) ||
 	    (strcmp(r->state, ST_READY) && !owner_alive(&r->owner)))
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct member_row *m = realloc(l->m, cap * sizeof(*m));
-		if (!m)
-			return -ENOMEM;
-		l->m = m;
-		l->cap = cap;
-	}
-	l->m[l->n++] = *r;
-	return 0;
+	return array_push(&l->m, &l->n, &l->cap, r, sizeof(*r));
 }
 
 int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,

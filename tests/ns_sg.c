@@ -146,18 +146,25 @@ Test(sg, the_matrix_allows_exactly_what_some_rule_of_some_group_allows)
 		     "%s", out);
 }
 
-Test(sg, changes_apply_to_the_next_connection)
+/* A listener on the internet's port 8080, VPC <tag>-a (@cidr) and in it a sandbox whose
+ * one group, none, allows nothing. */
+static void none_allowed(const char *cidr, struct listener *l, char vpc[64], struct sbx *s)
 {
 	char inet[256];
 	nspath(T.inet, inet, sizeof(inet));
-	struct listener l;
-	listen_tcp(&T, inet, 8080, &l);
-	make_vpc(&T, "a", "10.41.0.0/16", true);
-	char vpc[64];
-	tname(&T, "a", vpc, sizeof(vpc));
+	listen_tcp(&T, inet, 8080, l);
+	make_vpc(&T, "a", cidr, true);
+	tname(&T, "a", vpc, 64);
 	V("sg create none --vpc %s", vpc);
+	make_sbx_args(&T, "a", "s1", "--sg none", s);
+}
+
+Test(sg, changes_apply_to_the_next_connection)
+{
+	struct listener l;
+	char vpc[64];
 	struct sbx s;
-	make_sbx_args(&T, "a", "s1", "--sg none", &s);
+	none_allowed("10.41.0.0/16", &l, vpc, &s);
 	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED,
 		     "a group that allows nothing: not even the first packet");
 	cr_assert_neq(probe_icmp(s.netns, INET_ADDR, WAIT), P_OK);
@@ -289,16 +296,11 @@ Test(sg, bad_rules_and_groups_are_refused_and_change_nothing)
  * group and attachment from the store. */
 Test(sg, a_change_the_store_did_not_commit_is_undone)
 {
-	char inet[256], out[4096];
-	nspath(T.inet, inet, sizeof(inet));
+	char out[4096];
 	struct listener l;
-	listen_tcp(&T, inet, 8080, &l);
-	make_vpc(&T, "a", "10.43.0.0/16", true);
 	char vpc[64];
-	tname(&T, "a", vpc, sizeof(vpc));
-	V("sg create none --vpc %s", vpc);
 	struct sbx s;
-	make_sbx_args(&T, "a", "s1", "--sg none", &s);
+	none_allowed("10.43.0.0/16", &l, vpc, &s);
 	const char *add = "sg rule add none egress tcp:8080 0.0.0.0/0";
 
 	/* killed between the two commits: the hole exists until gc */

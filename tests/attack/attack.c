@@ -14,6 +14,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -27,6 +29,19 @@ static int64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until @fd is readable (true) or @end has passed (false). */
+static bool readable_before(int fd, int64_t end)
+{
+	for (;;) {
+		int left = (int)(end - now_ms());
+		if (left <= 0)
+			return false;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, left) == 1)
+			return true;
+	}
 }
 
 static int enter(const char *netns)
@@ -104,13 +119,7 @@ void capture_start(struct capture *c, const char *netns, const char *ifname, con
 			_exit(1);
 		count = 0;
 		size_t mlen = strlen(marker);
-		for (int64_t end = now_ms() + ms;;) {
-			int left = (int)(end - now_ms());
-			if (left <= 0)
-				break;
-			struct pollfd p = { .fd = s, .events = POLLIN };
-			if (poll(&p, 1, left) != 1)
-				continue;
+		for (int64_t end = now_ms() + ms; readable_before(s, end);) {
 			uint8_t buf[2048];
 			struct sockaddr_ll from;
 			socklen_t fl = sizeof(from);
@@ -255,33 +264,37 @@ static uint16_t csum6(const uint8_t *f, size_t ip_off, const void *l4, size_t le
 	return fold(sum16(l4, len, sum));
 }
 
+/* IPv6 carrying a transport header @hdr (its checksum field at @check_off) and @payload. */
+static size_t frame_l4_6(uint8_t *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sip,
+			 const char *dip, uint8_t proto, const void *hdr, size_t hlen,
+			 size_t check_off, const char *payload)
+{
+	size_t plen = strlen(payload), len = hlen + plen;
+	size_t ip_off = eth(f, dmac, smac, ETHERTYPE_IPV6);
+	size_t off = ip6(f, ip_off, sip, dip, proto, len, 64);
+	memcpy(f + off, hdr, hlen);
+	memcpy(f + off + hlen, payload, plen);
+	uint16_t check = csum6(f, ip_off, f + off, len, proto);
+	memcpy(f + off + check_off, &check, 2);
+	return off + len;
+}
+
 size_t frame_udp6(uint8_t *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sip,
 		  const char *dip, uint16_t sport, uint16_t dport, const char *payload)
 {
-	size_t plen = strlen(payload), ulen = sizeof(struct udphdr) + plen;
-	size_t ip_off = eth(f, dmac, smac, ETHERTYPE_IPV6);
-	size_t off = ip6(f, ip_off, sip, dip, IPPROTO_UDP, ulen, 64);
-	struct udphdr u = { .source = htons(sport), .dest = htons(dport), .len = htons(ulen) };
-	memcpy(f + off, &u, sizeof(u));
-	memcpy(f + off + sizeof(u), payload, plen);
-	u.check = csum6(f, ip_off, f + off, ulen, IPPROTO_UDP);
-	memcpy(f + off, &u, sizeof(u));
-	return off + ulen;
+	struct udphdr u = { .source = htons(sport), .dest = htons(dport),
+			    .len = htons(sizeof(u) + strlen(payload)) };
+	return frame_l4_6(f, dmac, smac, sip, dip, IPPROTO_UDP, &u, sizeof(u),
+			  offsetof(struct udphdr, check), payload);
 }
 
 size_t frame_tcp6_syn(uint8_t *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sip,
 		      const char *dip, uint16_t sport, uint16_t dport, const char *payload)
 {
-	size_t plen = strlen(payload), tlen = sizeof(struct tcphdr) + plen;
-	size_t ip_off = eth(f, dmac, smac, ETHERTYPE_IPV6);
-	size_t off = ip6(f, ip_off, sip, dip, IPPROTO_TCP, tlen, 64);
 	struct tcphdr t = { .source = htons(sport), .dest = htons(dport), .seq = htonl(1),
 			    .doff = 5, .syn = 1, .window = htons(65535) };
-	memcpy(f + off, &t, sizeof(t));
-	memcpy(f + off + sizeof(t), payload, plen);
-	t.check = csum6(f, ip_off, f + off, tlen, IPPROTO_TCP);
-	memcpy(f + off, &t, sizeof(t));
-	return off + tlen;
+	return frame_l4_6(f, dmac, smac, sip, dip, IPPROTO_TCP, &t, sizeof(t),
+			  offsetof(struct tcphdr, check), payload);
 }
 
 size_t frame_icmp6(uint8_t *f, const uint8_t dmac[6], const uint8_t smac[6], const char *sip,
@@ -359,13 +372,7 @@ void udp_rx_start(struct udp_rx *r, const char *netns, uint16_t port, int ms)
 		if (write(pfd[1], &ready, 1) != 1 || ready != 'r')
 			_exit(1);
 		res.count = 0;
-		for (int64_t end = now_ms() + ms;;) {
-			int left = (int)(end - now_ms());
-			if (left <= 0)
-				break;
-			struct pollfd p = { .fd = s, .events = POLLIN };
-			if (poll(&p, 1, left) != 1)
-				continue;
+		for (int64_t end = now_ms() + ms; readable_before(s, end);) {
 			char buf[512];
 			struct sockaddr_in from;
 			socklen_t fl = sizeof(from);
@@ -485,4 +492,20 @@ void neigh_table(const char *netns_name, char *out, size_t n)
 		used += snprintf(out + used, used < n ? n - used : 0, "%s\n", lines[i]);
 		free(lines[i]);
 	}
+}
+
+void pair_setup(struct topo *t, const char *cidr, struct pair *p)
+{
+	make_vpc(t, "a", cidr, true);
+	make_sbx(t, "a", "s1", &p->s1);
+	make_sbx(t, "a", "s2", &p->s2);
+	char mac[32];
+	sandbox_field(t, p->s1.id, "mac", mac, sizeof(mac));
+	mac_parse(mac, p->own);
+	sandbox_field(t, p->s2.id, "mac", mac, sizeof(mac));
+	mac_parse(mac, p->nbr);
+	sandbox_field(t, p->s1.id, "port", p->port1, sizeof(p->port1));
+	router_ns(t, "a", p->rns, sizeof(p->rns));
+	snprintf(p->rname, sizeof(p->rname), "%s", strrchr(p->rns, '/') + 1);
+	if_mac(p->rns, p->port1, p->gw1);
 }

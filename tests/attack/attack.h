@@ -70,6 +70,16 @@ int udp_rx_end(struct udp_rx *r, char *from_ip, size_t iplen, uint16_t *from_por
 int udp_send(const char *netns, const char *sip, uint16_t sport, const char *dip, uint16_t dport,
 	     const char *payload);
 
+/* An attacker and its neighbour, in VPC <tag>-a of @cidr, with what crafting frames needs. */
+struct pair {
+	struct sbx s1, s2;       /* attacker, neighbour */
+	uint8_t own[6], nbr[6];  /* their MACs */
+	uint8_t gw1[6];          /* the attacker's next hop: its port in the router */
+	char port1[32];
+	char rns[256], rname[128];  /* the router namespace: path, name */
+};
+void pair_setup(struct topo *t, const char *cidr, struct pair *p);
+
 /* A JSON field of `vpcnet --json sandbox show ID`: "drops.spoofed", "port", "mac" ... */
 long long sandbox_field(struct topo *t, const char *id, const char *path, char *str, size_t n);
 /* The neighbour table of @netns (a name), sorted, without its changing state words. */

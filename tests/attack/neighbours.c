@@ -5,27 +5,15 @@
 #include "tests/attack/attack.h"
 
 static struct topo T;
-static struct sbx s1, s2;
-static char inet[256], rns[256], rname[128], port1[32];
-static uint8_t own[6], nbr[6], gw1[6];
+static struct pair P;
+static char inet[256];
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 static void setup(void)
 {
 	topo_setup(&T);
 	nspath(T.inet, inet, sizeof(inet));
-	make_vpc(&T, "a", "10.72.0.0/16", true);
-	make_sbx(&T, "a", "s1", &s1);
-	make_sbx(&T, "a", "s2", &s2);
-	char mac[32];
-	sandbox_field(&T, s1.id, "mac", mac, sizeof(mac));
-	mac_parse(mac, own);
-	sandbox_field(&T, s2.id, "mac", mac, sizeof(mac));
-	mac_parse(mac, nbr);
-	sandbox_field(&T, s1.id, "port", port1, sizeof(port1));
-	router_ns(&T, "a", rns, sizeof(rns));
-	snprintf(rname, sizeof(rname), "%s", strrchr(rns, '/') + 1);
-	if_mac(rns, port1, gw1);
+	pair_setup(&T, "10.72.0.0/16", &P);
 }
 
 static void teardown(void) { topo_teardown(&T); }
@@ -37,9 +25,9 @@ static void neighbour_unharmed(void)
 {
 	struct capture c;
 	struct udp_rx rx;
-	capture_start(&c, s1.netns, "eth0", "victim-marker", QUIET_MS + 500);
+	capture_start(&c, P.s1.netns, "eth0", "victim-marker", QUIET_MS + 500);
 	udp_rx_start(&rx, inet, 7003, QUIET_MS + 500);
-	cr_assert_eq(udp_send(s2.netns, NULL, 0, INET_ADDR, 7003, "victim-marker"), 0);
+	cr_assert_eq(udp_send(P.s2.netns, NULL, 0, INET_ADDR, 7003, "victim-marker"), 0);
 	cr_assert_eq(udp_rx_end(&rx, NULL, 0, NULL), 1, "the neighbour's traffic still gets out");
 	cr_assert_eq(capture_end(&c), 0, "the attacker saw its neighbour's traffic");
 }
@@ -48,38 +36,38 @@ Test(neighbours, arp_claims_and_forged_replies_change_no_neighbour_table)
 {
 	neighbour_unharmed();  /* the tables hold what normal traffic puts there */
 	char router_before[4096], nbr_before[4096], after[4096], s2name[128];
-	snprintf(s2name, sizeof(s2name), "%s", strrchr(s2.netns, '/') + 1);
-	neigh_table(rname, router_before, sizeof(router_before));
+	snprintf(s2name, sizeof(s2name), "%s", strrchr(P.s2.netns, '/') + 1);
+	neigh_table(P.rname, router_before, sizeof(router_before));
 	neigh_table(s2name, nbr_before, sizeof(nbr_before));
-	long long before = sandbox_field(&T, s1.id, "drops.spoofed", NULL, 0);
+	long long before = sandbox_field(&T, P.s1.id, "drops.spoofed", NULL, 0);
 
 	uint8_t f[128];
 	const uint8_t zero[6] = { 0 };
 	struct { const uint8_t *dmac, *sha; uint16_t op; const char *spa, *tpa; const char *what; }
 	attacks[] = {
-		{ bcast, own, 1, "10.72.0.1", "10.72.0.1", "gratuitous ARP for the gateway" },
-		{ bcast, own, 1, s2.ip, s2.ip, "gratuitous ARP for the neighbour" },
-		{ bcast, own, 2, "10.72.0.1", "10.72.0.1", "gratuitous reply for the gateway" },
-		{ gw1, own, 2, s2.ip, "10.72.0.1", "a reply to the router for the neighbour" },
-		{ gw1, nbr, 1, s2.ip, "10.72.0.1", "a request as the neighbour (MAC and address)" },
-		{ gw1, own, 1, "10.72.0.200", "10.72.0.1", "a request from an unleased address" },
+		{ bcast, P.own, 1, "10.72.0.1", "10.72.0.1", "gratuitous ARP for the gateway" },
+		{ bcast, P.own, 1, P.s2.ip, P.s2.ip, "gratuitous ARP for the neighbour" },
+		{ bcast, P.own, 2, "10.72.0.1", "10.72.0.1", "gratuitous reply for the gateway" },
+		{ P.gw1, P.own, 2, P.s2.ip, "10.72.0.1", "a reply to the router for the neighbour" },
+		{ P.gw1, P.nbr, 1, P.s2.ip, "10.72.0.1", "a request as the neighbour (MAC and address)" },
+		{ P.gw1, P.own, 1, "10.72.0.200", "10.72.0.1", "a request from an unleased address" },
 	};
 	for (size_t i = 0; i < sizeof(attacks) / sizeof(*attacks); i++) {
 		size_t len = frame_arp(f, attacks[i].dmac, attacks[i].sha, attacks[i].op,
 				       attacks[i].sha, attacks[i].spa, zero, attacks[i].tpa);
-		cr_assert_eq(send_frames(s1.netns, "eth0", f, len, 3), 0, "%s", attacks[i].what);
+		cr_assert_eq(send_frames(P.s1.netns, "eth0", f, len, 3), 0, "%s", attacks[i].what);
 	}
 	usleep(300 * 1000);
-	neigh_table(rname, after, sizeof(after));
+	neigh_table(P.rname, after, sizeof(after));
 	cr_assert_str_eq(after, router_before, "the router's neighbour table changed");
 	neigh_table(s2name, after, sizeof(after));
 	cr_assert_str_eq(after, nbr_before, "the neighbour's table changed");
-	cr_assert_geq(sandbox_field(&T, s1.id, "drops.spoofed", NULL, 0), before + 18,
+	cr_assert_geq(sandbox_field(&T, P.s1.id, "drops.spoofed", NULL, 0), before + 18,
 		      "every forged ARP frame was counted");
 	neighbour_unharmed();
-	/* its own ARP still works: the router answers a request it asks as itself */
-	cr_assert_eq(inside(s1.netns, "ip neigh flush dev eth0"), 0);
-	cr_assert_eq(probe_icmp(s1.netns, "10.72.0.1", ANSWER_MS), P_OK);
+	/* its P.own ARP still works: the router answers a request it asks as itself */
+	cr_assert_eq(inside(P.s1.netns, "ip neigh flush dev eth0"), 0);
+	cr_assert_eq(probe_icmp(P.s1.netns, "10.72.0.1", ANSWER_MS), P_OK);
 }
 
 Test(neighbours, frames_to_a_neighbour_never_arrive)
@@ -91,24 +79,24 @@ Test(neighbours, frames_to_a_neighbour_never_arrive)
 		{ bcast, "10.72.255.255", 5000, 9, "a broadcast" },
 		{ bcast, "255.255.255.255", 67, 68, "a DHCP offer" },
 		{ mcast, "224.0.0.251", 5353, 5353, "a multicast" },
-		{ nbr, s2.ip, 5000, 9, "a unicast frame to the neighbour's MAC" },
-		{ gw1, s2.ip, 5000, 9, "a routed datagram to the neighbour" },
+		{ P.nbr, P.s2.ip, 5000, 9, "a unicast frame to the neighbour's MAC" },
+		{ P.gw1, P.s2.ip, 5000, 9, "a routed datagram to the neighbour" },
 	};
 	for (size_t i = 0; i < sizeof(frames) / sizeof(*frames); i++) {
 		struct capture c;
-		capture_start(&c, s2.netns, "eth0", "nbr-marker", QUIET_MS);
-		size_t len = frame_udp4(f, frames[i].dmac, own, s1.ip, frames[i].dip, frames[i].sport,
+		capture_start(&c, P.s2.netns, "eth0", "nbr-marker", QUIET_MS);
+		size_t len = frame_udp4(f, frames[i].dmac, P.own, P.s1.ip, frames[i].dip, frames[i].sport,
 					frames[i].dport, "nbr-marker");
-		cr_assert_eq(send_frames(s1.netns, "eth0", f, len, 3), 0);
+		cr_assert_eq(send_frames(P.s1.netns, "eth0", f, len, 3), 0);
 		cr_assert_eq(capture_end(&c), 0, "%s reached the neighbour", frames[i].what);
 	}
 	/* and through the stack, as a program would */
 	struct capture c;
-	capture_start(&c, s2.netns, "eth0", "nbr-marker", QUIET_MS);
-	udp_send(s1.netns, NULL, 0, s2.ip, 9, "nbr-marker");
-	udp_send(s1.netns, NULL, 0, "10.72.255.255", 9, "nbr-marker");
+	capture_start(&c, P.s2.netns, "eth0", "nbr-marker", QUIET_MS);
+	udp_send(P.s1.netns, NULL, 0, P.s2.ip, 9, "nbr-marker");
+	udp_send(P.s1.netns, NULL, 0, "10.72.255.255", 9, "nbr-marker");
 	cr_assert_eq(capture_end(&c), 0, "a datagram reached the neighbour");
-	cr_assert_eq(probe_tcp(s1.netns, s2.ip, 22, ANSWER_MS, NULL, 0), P_REFUSED,
+	cr_assert_eq(probe_tcp(P.s1.netns, P.s2.ip, 22, ANSWER_MS, NULL, 0), P_REFUSED,
 		     "a connection to the neighbour is refused at the router");
 	neighbour_unharmed();
 }

@@ -26,14 +26,16 @@ int cmd_gc(struct cli *c, int argc, char **argv)
 	int rc = vpcnet_gc(vn, &r, &err);
 	vpcnet_close(vn);
 	if (c->json)
-		cli_print_json(json_pack("{s:i, s:i, s:i, s:i, s:i}", "vpcs_removed",
+		cli_print_json(json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "vpcs_removed",
 					 r.vpcs_removed, "sandboxes_removed", r.sandboxes_removed,
-					 "ports_removed", r.ports_removed, "vpcs_reconciled",
-					 r.vpcs_reconciled, "errors", r.errors));
+					 "ports_removed", r.ports_removed, "elements_removed",
+					 r.elements_removed, "vpcs_reconciled", r.vpcs_reconciled,
+					 "errors", r.errors));
 	else
-		printf("gc: %u VPC(s), %u sandbox(es), %u orphan port(s) removed;"
-		       " %u VPC(s) reconciled; %u error(s)\n", r.vpcs_removed, r.sandboxes_removed,
-		       r.ports_removed, r.vpcs_reconciled, r.errors);
+		printf("gc: %u VPC(s), %u sandbox(es), %u orphan port(s), %u stale counter(s)"
+		       " removed; %u VPC(s) reconciled; %u error(s)\n", r.vpcs_removed,
+		       r.sandboxes_removed, r.ports_removed, r.elements_removed, r.vpcs_reconciled,
+		       r.errors);
 	if (rc) {
 		cli_fail(&err);
 		return VPCNET_FAILED;  /* whatever the first error was: gc failed */

@@ -217,6 +217,7 @@ struct vpcnet_gc_report {
 	unsigned vpcs_removed;       /**< half-created or half-deleted VPCs rolled back */
 	unsigned sandboxes_removed;  /**< half-created or half-deleted sandboxes rolled back */
 	unsigned ports_removed;      /**< router ports that no sandbox owns */
+	unsigned elements_removed;   /**< refusal counters of ports that are gone */
 	unsigned vpcs_reconciled;    /**< VPCs whose groups and attachments were rebuilt */
 	unsigned errors;             /**< repairs that failed; the first is in err */
 };

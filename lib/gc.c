@@ -2,9 +2,12 @@
 /* gc: the store and the kernel compared, repaired both ways.  Rows left in flight by a
  * process that no longer runs are rolled back (kernel objects first, then the row); router
  * ports that no row owns (a crash, or a namespace someone still held when its sandbox was
- * deleted) are removed with their set elements; every VPC's security groups and
+ * deleted) are removed with their set elements, and so are refusal counters of ports that
+ * are gone; every VPC's security groups and
  * attachments are rebuilt from the store in one batch.  gc carries on past errors. */
 #include <errno.h>
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +145,59 @@ static int check_port(const char *name, void *arg)
 	return 0;
 }
 
+struct stale {
+	struct gc *g;
+	const struct vpc_row *v;
+	struct nftnl_set *del;  /* the elements to delete */
+	unsigned n;
+};
+
+/* A counter element is stale when no member of this VPC owns its port. */
+static int check_counter(const void *key, uint32_t len, void *arg)
+{
+	struct stale *st = arg;
+	char name[NFT_IFNAME_LEN + 1] = { 0 };
+	memcpy(name, key, len < NFT_IFNAME_LEN ? len : NFT_IFNAME_LEN);
+	struct member_row m;
+	struct vpcnet_error e;
+	int64_t id = port_id(name);
+	if (id >= 0 && !store_member_get_id(st->g->vn->st, id, &m, &e) && m.vpc_id == st->v->id)
+		return 0;
+	nft_set_add_key(st->del, key, len);
+	st->n++;
+	return 0;
+}
+
+/* Refusal counters of ports that are gone (a refusal counted after its member's delete
+ * removed them) would fill their sets over time: removed here. */
+static void sweep_counters(struct gc *g, const struct vpc_row *v, struct nsconn *router)
+{
+	static const struct { uint32_t family; const char *set; } sets[] = {
+		{ NFPROTO_INET, "drops_spoof" }, { NFPROTO_INET, "drops_in" },
+		{ NFPROTO_INET, "drops_out" }, { NFPROTO_ARP, "drops_spoof" },
+	};
+	struct vpcnet_error e;
+	for (size_t i = 0; i < sizeof(sets) / sizeof(*sets); i++) {
+		struct stale st = { g, v, nft_set_ref(sets[i].family, ROUTER_TABLE, sets[i].set), 0 };
+		struct nft_batch *b = nftb_new();
+		int ret = st.del && b ? 0 : verr(&e, VPCNET_FAILED, ENOMEM, "gc");
+		if (!ret)
+			ret = nft_set_keys(&router->nf, sets[i].family, ROUTER_TABLE, sets[i].set,
+					   check_counter, &st, &e);
+		if (!ret && st.n) {
+			nftb_elems(b, NFT_MSG_DELSETELEM, 0, st.del);
+			if (!(ret = nft_commit(&router->nf, b, true, &e)))
+				g->rep->elements_removed += st.n;
+		}
+		if (ret) {
+			verr_wrap(&e, "VPC %s: set %s", v->name, sets[i].set);
+			gc_fail(g, &e);
+		}
+		nftb_free(b);
+		nftnl_set_free(st.del);
+	}
+}
+
 static void scan_router(struct gc *g, const struct vpc_row *v)
 {
 	struct vpcnet_error e;
@@ -157,6 +213,7 @@ static void scan_router(struct gc *g, const struct vpc_row *v)
 	}
 	if (v->layout != VPC_LAYOUT)
 		goto out;
+	sweep_counters(g, v, &r.conn);
 	/* Groups and attachments as the store says, whatever a crash between the kernel's
 	 * commit and the store's left in the router: rebuilt under the write lock. */
 	if (store_begin(g->vn->st, &e) == 0) {

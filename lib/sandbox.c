@@ -135,7 +135,13 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
 		goto out;
 	}
-	router_climit_build(b, m->max_conns);
+	/* cl<N> for the default limit comes with the VPC; another is made by its first user
+	 * (idempotently: two first users may race) and stays */
+	bool have = m->max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT;
+	if (!have && (ret = store_limit_in_use(vn->st, v->id, m->max_conns, m->id, &have, err)))
+		goto out;
+	if (!have)
+		router_climit_build(b, m->max_conns);
 	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, m->max_conns);
 	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ngroups,
 			!strcmp(m->kind, KIND_INSTANCE));
@@ -179,6 +185,7 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 		goto out;
 	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
 			!strcmp(m->kind, KIND_INSTANCE));
+	router_member_forget(b, port, m->max_conns);  /* a late refusal may count again: gc */
 	if ((ret = nft_commit(&router->nf, b, true, err))) {
 		verr_wrap(err, "router table");
 		goto out;
@@ -192,16 +199,6 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 		goto out;
 	}
 	failpoint("sandbox-delete:conntrack");
-	nftb_free(b);
-	if (!(b = nftb_new())) {
-		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
-		goto out;
-	}
-	router_member_forget(b, port, m->max_conns);
-	if ((ret = nft_commit(&router->nf, b, true, err))) {
-		verr_wrap(err, "router table");
-		goto out;
-	}
 	if (!m->netns_owned && (ret = link_delete(router->rt, port, err)))
 		goto out;
 netns:

@@ -459,6 +459,24 @@ int store_vpc_list(struct store *st, int (*fn)(const struct vpc_row *, void *), 
 	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "list VPCs");
 }
 
+int store_limit_in_use(struct store *st, int64_t vpc_id, unsigned max_conns, int64_t except,
+		       bool *used, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT 1 FROM members WHERE vpc_id = ?1 AND max_conns = ?2"
+			       " AND id != ?3 AND state = '" ST_READY "' LIMIT 1", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, vpc_id);
+	sqlite3_bind_int(s, 2, max_conns);
+	sqlite3_bind_int64(s, 3, except);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(st, err, rc, "read members");
+	*used = rc == SQLITE_ROW;
+	return 0;
+}
+
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
 {
 	STMT s = NULL;

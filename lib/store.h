@@ -94,6 +94,9 @@ int store_member_delete(struct store *st, int64_t id, struct vpcnet_error *err);
 int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
 		      int (*fn)(const struct member_row *, void *), void *arg,
 		      struct vpcnet_error *err);
+/* Whether a ready member of VPC @vpc_id other than @except has connection limit @max_conns. */
+int store_limit_in_use(struct store *st, int64_t vpc_id, unsigned max_conns, int64_t except,
+		       bool *used, struct vpcnet_error *err);
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err);
 
 /* Security groups, their rules, members' attachments (in slot order) and the group

@@ -86,11 +86,28 @@ static void add_ct_replies_accept(struct nft_batch *b, const char *table, const 
 	}
 }
 
-/* Counts a drop in dynamic set @set under the interface named by meta @key. */
-static void count_in(struct nftnl_rule *r, const char *set, uint32_t key)
+/* A chain that counts a refusal in dynamic set @set under the interface named by meta
+ * @key, then gives @verdict (to @target).  The count is a rule of its own: were the set
+ * ever full, the update would fail and only the count would be lost, never the verdict. */
+static void add_counting_chain(struct nft_batch *b, uint32_t family, const char *table,
+			       const char *name, const char *set, uint32_t key, int verdict,
+			       const char *target)
 {
-	x_meta(r, key, NFT_REG_1);
-	x_dynset(r, NFT_DYNSET_OP_UPDATE, set, NFT_REG_1, e_counter());
+	struct nftnl_chain *c = nft_chain_new(family, table, name);
+	if (c) {
+		nftb_chain(b, NFT_MSG_NEWCHAIN, 0, c);
+		nftnl_chain_free(c);
+	}
+	struct nftnl_rule *r = nft_rule_new(family, table, name);
+	if (r) {
+		x_meta(r, key, NFT_REG_1);
+		x_dynset(r, NFT_DYNSET_OP_UPDATE, set, NFT_REG_1, e_counter());
+		ADD_RULE(b, r);
+	}
+	if ((r = nft_rule_new(family, table, name))) {
+		x_verdict(r, verdict, target);
+		ADD_RULE(b, r);
+	}
 }
 
 static void add_dynamic_set(struct nft_batch *b, uint32_t family, const char *table,
@@ -137,6 +154,8 @@ static void arp_table_build(struct nft_batch *b)
 	}
 	add_port_src(b, NFPROTO_ARP, ARP_TABLE, 1);
 	add_dynamic_set(b, NFPROTO_ARP, ARP_TABLE, "drops_spoof", 2);
+	add_counting_chain(b, NFPROTO_ARP, ARP_TABLE, "spoof", "drops_spoof", NFT_META_IIFNAME,
+			   NF_DROP, NULL);
 	struct nftnl_chain *c = nft_base_chain_new(NFPROTO_ARP, ARP_TABLE, "input", "filter",
 						   NF_ARP_IN, PRIO_FILTER, NF_ACCEPT);
 	if (c) {
@@ -158,11 +177,10 @@ static void arp_table_build(struct nft_batch *b)
 		x_verdict(r, NF_ACCEPT, NULL);
 		ADD_RULE(b, r);
 	}
-	/* iifname "port*" update @drops_spoof { iifname counter } drop */
+	/* iifname "port*" goto spoof */
 	if ((r = nft_rule_new(NFPROTO_ARP, ARP_TABLE, "input"))) {
 		m_iif_port(r);
-		count_in(r, "drops_spoof", NFT_META_IIFNAME);
-		x_verdict(r, NF_DROP, NULL);
+		x_verdict(r, NFT_GOTO, "spoof");
 		ADD_RULE(b, r);
 	}
 }
@@ -209,6 +227,12 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	if (nat)
 		add_chain(b, T, "post", "nat", NF_INET_POST_ROUTING, PRIO_SRCNAT, NF_ACCEPT, false);
 	add_deny_rules(b, T);
+	add_counting_chain(b, NFPROTO_INET, T, "spoof", "drops_spoof", NFT_META_IIFNAME, NF_DROP,
+			   NULL);
+	add_counting_chain(b, NFPROTO_INET, T, "deny_out", "drops_out", NFT_META_IIFNAME, NFT_GOTO,
+			   "deny");
+	add_counting_chain(b, NFPROTO_INET, T, "deny_in", "drops_in", NFT_META_OIFNAME, NFT_GOTO,
+			   "deny");
 
 	struct nftnl_rule *r;
 	/* pre: iifname "port*" meta nfproto != ipv4 update @drops_spoof { iifname counter } drop
@@ -216,8 +240,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	if ((r = rule(T, "pre"))) {
 		m_iif_port(r);
 		m_nfproto(r, NFT_CMP_NEQ, NFPROTO_IPV4);
-		count_in(r, "drops_spoof", NFT_META_IIFNAME);
-		x_verdict(r, NF_DROP, NULL);
+		x_verdict(r, NFT_GOTO, "spoof");
 		ADD_RULE(b, r);
 	}
 	/* pre: iifname "port*" iifname . ether saddr . ip saddr != @port_src ... drop
@@ -231,8 +254,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		x_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG32_04);
 		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_06);
 		x_lookup(r, NFT_REG_1, "port_src", 0, true);
-		count_in(r, "drops_spoof", NFT_META_IIFNAME);
-		x_verdict(r, NF_DROP, NULL);
+		x_verdict(r, NFT_GOTO, "spoof");
 		ADD_RULE(b, r);
 	}
 
@@ -257,8 +279,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	/* input: iifname @ports update @drops_out { iifname counter } goto deny */
 	if ((r = rule(T, "input"))) {
 		m_iifname_in(r, "ports");
-		count_in(r, "drops_out", NFT_META_IIFNAME);
-		x_verdict(r, NFT_GOTO, "deny");
+		x_verdict(r, NFT_GOTO, "deny_out");
 		ADD_RULE(b, r);
 	}
 
@@ -271,8 +292,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		if ((r = rule(T, "forward"))) {
 			m_iifname_in(r, "ports");
 			m_ip_daddr(r, never[i].net, never[i].len);
-			count_in(r, "drops_out", NFT_META_IIFNAME);
-			x_verdict(r, NFT_GOTO, "deny");
+			x_verdict(r, NFT_GOTO, "deny_out");
 			ADD_RULE(b, r);
 		}
 	}
@@ -295,8 +315,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	}
 	if ((r = rule(T, "forward"))) {
 		m_iifname_in(r, "ports");
-		count_in(r, "drops_out", NFT_META_IIFNAME);
-		x_verdict(r, NFT_GOTO, "deny");
+		x_verdict(r, NFT_GOTO, "deny_out");
 		ADD_RULE(b, r);
 	}
 	/* forward_in: replies; oifname vmap @inK; oifname @ports goto deny */
@@ -315,8 +334,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	if ((r = rule(T, "forward_in"))) {
 		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
 		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_NEQ, transit_if);
-		x_dynset(r, NFT_DYNSET_OP_UPDATE, "drops_in", NFT_REG_1, e_counter());
-		x_verdict(r, NFT_GOTO, "deny");
+		x_verdict(r, NFT_GOTO, "deny_in");
 		ADD_RULE(b, r);
 	}
 	/* post: oifname "transit" masquerade */
@@ -326,6 +344,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		x_masq(r);
 		ADD_RULE(b, r);
 	}
+	router_climit_build(b, VPCNET_MAX_CONNECTIONS_DEFAULT);  /* what most members use */
 }
 
 static void ifname_key(uint8_t *key, const char *name)
@@ -356,13 +375,12 @@ void router_climit_build(struct nft_batch *b, unsigned max_conns)
 	climit_name(name, sizeof(name), max_conns);
 	add_dynamic_set(b, NFPROTO_INET, ROUTER_TABLE, name, 1);
 	add_chain(b, ROUTER_TABLE, name, NULL, -1, 0, 0, true);
-	/* add @clN { iifname ct count over N } update @drops_out { iifname counter } goto deny */
+	/* add @clN { iifname ct count over N } goto deny_out */
 	struct nftnl_rule *r = rule(ROUTER_TABLE, name);
 	if (r) {
 		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
 		x_dynset(r, NFT_DYNSET_OP_ADD, name, NFT_REG_1, e_connlimit_over(max_conns));
-		x_dynset(r, NFT_DYNSET_OP_UPDATE, "drops_out", NFT_REG_1, e_counter());
-		x_verdict(r, NFT_GOTO, "deny");
+		x_verdict(r, NFT_GOTO, "deny_out");
 		ADD_RULE(b, r);
 	}
 }

@@ -22,6 +22,9 @@
 #define MSG_RESERVE (80 << 10)
 #define MAX_RESTARTS 64         /* generation races before giving up */
 #define RCVBUF (4 << 20)
+#ifndef NFT_MSG_DESTROYSETELEM
+#define NFT_MSG_DESTROYSETELEM 30  /* Linux 6.3: delete, and succeed when already gone */
+#endif
 
 /* --- socket ------------------------------------------------------------------------------ */
 
@@ -45,6 +48,10 @@ int nf_open(struct nf_sock *s, struct vpcnet_error *err)
 	s->portid = mnl_socket_get_portid(s->nl);
 	s->seq = (uint32_t)time(NULL) << 8;
 	s->rand_seed = s->portid ^ (unsigned)time(NULL);
+#ifdef VPCNET_FAILPOINTS
+	const char *fp = getenv("VPCNET_FAILPOINT");
+	s->no_destroy = fp && !strcmp(fp, "nft:no-destroy");  /* tests: the pre-6.3 path */
+#endif
 	return 0;
 }
 
@@ -406,6 +413,11 @@ int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcn
 				continue;
 			struct nlmsghdr *nlh = (struct nlmsghdr *)(b->buf + b->msgs[i].off);
 			nlh->nlmsg_seq = base + sent;
+			/* Idempotent element deletes: where the kernel has "destroy", use it; the
+			 * fallback below (drop what is gone, resend) aborts a transaction, which
+			 * costs a grace period. */
+			if (gone_ok && (nlh->nlmsg_type & 0xff) == NFT_MSG_DELSETELEM && !s->no_destroy)
+				nlh->nlmsg_type = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_DESTROYSETELEM;
 			idx[sent++] = i;
 			bytes += b->msgs[i].len;
 			struct iovec *last = &iov[k - 1];
@@ -440,6 +452,17 @@ int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcn
 		}
 		if (!o.first_err)
 			goto out;
+		struct nlmsghdr *bad = (struct nlmsghdr *)(b->buf + b->msgs[o.first_idx].off);
+		if ((bad->nlmsg_type & 0xff) == NFT_MSG_DESTROYSETELEM && !s->no_destroy &&
+		    (o.first_err == EOPNOTSUPP || o.first_err == EINVAL) && attempt < MAX_RESTARTS) {
+			s->no_destroy = true;  /* a kernel before 6.3 */
+			for (unsigned i = 0; i < b->n; i++) {
+				struct nlmsghdr *m = (struct nlmsghdr *)(b->buf + b->msgs[i].off);
+				if ((m->nlmsg_type & 0xff) == NFT_MSG_DESTROYSETELEM)
+					m->nlmsg_type = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_DELSETELEM;
+			}
+			continue;
+		}
 		if (gone_ok && o.failed > 0 && o.failed == o.gone && attempt < MAX_RESTARTS)
 			continue;  /* resend without what is already gone */
 		if (o.first_ext[0])
@@ -846,6 +869,64 @@ int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, cons
 				return verr(err, VPCNET_FAILED, ENOMEM, "read set %s", set);
 			if (nftnl_set_elems_nlmsg_parse(nlh, r) >= 0)
 				nftnl_set_elem_foreach(r, elem_counter, packets);
+			nftnl_set_free(r);
+		}
+	}
+}
+
+struct keys_arg {
+	int (*fn)(const void *key, uint32_t len, void *arg);
+	void *arg;
+	int ret;
+};
+
+static int each_key(struct nftnl_set_elem *el, void *data)
+{
+	struct keys_arg *ka = data;
+	uint32_t len = 0;
+	const void *key = nftnl_set_elem_get(el, NFTNL_SET_ELEM_KEY, &len);
+	if (key && !ka->ret)
+		ka->ret = ka->fn(key, len, ka->arg);
+	return 0;
+}
+
+int nft_set_keys(struct nf_sock *s, uint32_t family, const char *table, const char *set,
+		 int (*fn)(const void *key, uint32_t len, void *arg), void *arg,
+		 struct vpcnet_error *err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_set *q = nft_set_ref(family, table, set);
+	if (!q)
+		return verr(err, VPCNET_FAILED, ENOMEM, "set %s", set);
+	uint32_t seq = ++s->seq;
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family,
+						     NLM_F_DUMP | NLM_F_ACK, seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, q);
+	nftnl_set_free(q);
+	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
+		return verr(err, VPCNET_FAILED, errno, "list set %s", set);
+	struct keys_arg ka = { fn, arg, 0 };
+	for (;;) {
+		ssize_t got = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
+		if (got < 0)
+			return verr(err, VPCNET_FAILED, errno, "list set %s", set);
+		int n = got;
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+			if (nlh->nlmsg_seq != seq)
+				continue;
+			if (nlh->nlmsg_type == NLMSG_DONE)
+				return ka.ret;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+				if (e->error)
+					return verr(err, VPCNET_FAILED, -e->error, "list set %s", set);
+				continue;  /* the ack of the dump request */
+			}
+			struct nftnl_set *r = nftnl_set_alloc();
+			if (!r)
+				return verr(err, VPCNET_FAILED, ENOMEM, "list set %s", set);
+			if (nftnl_set_elems_nlmsg_parse(nlh, r) >= 0)
+				nftnl_set_elem_foreach(r, each_key, &ka);
 			nftnl_set_free(r);
 		}
 	}

@@ -37,6 +37,7 @@ struct nf_sock {
 	uint32_t portid;
 	uint32_t seq;
 	unsigned rand_seed;  /* back-off jitter, per socket (no global rand() state) */
+	bool no_destroy;     /* the kernel has no NFT_MSG_DESTROYSETELEM (before 6.3) */
 };
 
 int nf_open(struct nf_sock *s, struct vpcnet_error *err);
@@ -64,9 +65,11 @@ const struct nlmsghdr *nftb_msg(const struct nft_batch *b, unsigned i);
 bool nftb_ok(const struct nft_batch *b);
 
 /* Sends @b as one transaction tied to the current generation id, re-reading the id and
- * retrying when another writer committed first (ERESTART).  With @gone_ok, messages that
- * fail only because their object is gone (ENOENT: deleting what is already deleted) are
- * dropped and the rest is resent, so deletes are idempotent on any kernel. */
+ * retrying when another writer committed first (ERESTART).  With @gone_ok, element deletes
+ * succeed when the element is already gone: sent as NFT_MSG_DESTROYSETELEM where the
+ * kernel has it (6.3), else messages that fail with ENOENT are dropped and the rest resent
+ * (slower: the kernel aborts the transaction first), so deletes are idempotent on any
+ * kernel. */
 int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcnet_error *err);
 
 /* --- builders ------------------------------------------------------------------------- */
@@ -123,6 +126,11 @@ struct nftnl_expr *e_connlimit_over(uint32_t count);  /* ct count over @count */
 /* Reads the packet counter(s) of the element @key of @set (0 when it has none). */
 int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, const char *set,
 		     const void *key, uint32_t len, uint64_t *packets, struct vpcnet_error *err);
+
+/* Calls @fn with the key of every element of @set (a dump); stops at @fn's first non-zero. */
+int nft_set_keys(struct nf_sock *s, uint32_t family, const char *table, const char *set,
+		 int (*fn)(const void *key, uint32_t len, void *arg), void *arg,
+		 struct vpcnet_error *err);
 
 /* Composite matches, as nft writes them. */
 void m_ct_state(struct nftnl_rule *r, uint32_t states);    /* ct state & states != 0 */

@@ -240,42 +240,64 @@ void nftb_flush_set(struct nft_batch *b, uint32_t family, const char *table, con
 
 /* --- transaction ------------------------------------------------------------------------- */
 
-static int get_genid(struct nf_sock *s, uint32_t *genid, struct vpcnet_error *err)
+/* Sends request @nlh (its seq set here) and hands each reply message to @fn until the
+ * kernel's ack (plain requests ask for one) or the end of a dump (NLMSG_DONE; dumps are
+ * asked without NLM_F_ACK).  Returns 0, or -errno (ENOENT included) with @err naming @what. */
+static int nf_request(struct nf_sock *s, struct nlmsghdr *nlh,
+		      int (*fn)(const struct nlmsghdr *, void *), void *arg, const char *what,
+		      struct vpcnet_error *err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	uint32_t seq = ++s->seq;
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, seq);
+	uint32_t seq = nlh->nlmsg_seq = ++s->seq;
 	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
-		return verr(err, VPCNET_FAILED, errno, "nftables generation");
-	bool got = false;
+		return verr(err, VPCNET_FAILED, errno, "%s", what);
+	int ret = 0;
 	for (;;) {
-		ssize_t got_n = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
-		if (got_n < 0)
-			return verr(err, VPCNET_FAILED, errno, "nftables generation");
-		int n = got_n;
+		ssize_t got = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
+		if (got < 0)
+			return verr(err, VPCNET_FAILED, errno, "%s", what);
+		int n = got;
 		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
 			if (nlh->nlmsg_seq != seq)
 				continue;
+			if (nlh->nlmsg_type == NLMSG_DONE)
+				return ret;
 			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 				if (e->error)
-					return verr(err, VPCNET_FAILED, -e->error, "nftables generation");
-				if (!got)
-					return verr(err, VPCNET_FAILED, EPROTO, "nftables generation");
-				return 0;
+					return verr(err, VPCNET_FAILED, -e->error, "%s", what);
+				return ret;  /* the ack (dumps are asked without one: they end at DONE) */
 			}
-			if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWGEN) {
-				struct nlattr *a;
-				mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
-					if (mnl_attr_get_type(a) == NFTA_GEN_ID &&
-					    mnl_attr_validate(a, MNL_TYPE_U32) >= 0) {
-						*genid = ntohl(mnl_attr_get_u32(a));
-						got = true;
-					}
-				}
-			}
+			if (!ret && (ret = fn(nlh, arg)))
+				verr(err, VPCNET_FAILED, -ret, "%s", what);
 		}
 	}
+}
+
+static int genid_of(const struct nlmsghdr *nlh, void *arg)
+{
+	if ((nlh->nlmsg_type & 0xff) != NFT_MSG_NEWGEN)
+		return 0;
+	struct nlattr *a;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) == NFTA_GEN_ID && mnl_attr_validate(a, MNL_TYPE_U32) >= 0) {
+			*(uint64_t *)arg = ntohl(mnl_attr_get_u32(a));
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static int get_genid(struct nf_sock *s, uint32_t *genid, struct vpcnet_error *err)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, 0);
+	uint64_t got = UINT64_MAX;
+	int ret = nf_request(s, nlh, genid_of, &got, "nftables generation", err);
+	if (!ret && got == UINT64_MAX)
+		ret = verr(err, VPCNET_FAILED, EPROTO, "nftables generation");
+	*genid = (uint32_t)got;
+	return ret;
 }
 
 static size_t put_marker(char *buf, uint16_t type, uint32_t seq, const uint32_t *genid)
@@ -834,44 +856,40 @@ static int elem_counter(struct nftnl_set_elem *el, void *data)
 	return nftnl_set_elem_expr_foreach(el, counter_of, data);
 }
 
+struct elems_arg {
+	int (*each)(struct nftnl_set_elem *, void *);
+	void *arg;
+};
+
+/* One GETSETELEM reply: its elements to @each. */
+static int elems_of(const struct nlmsghdr *nlh, void *arg)
+{
+	struct elems_arg *ea = arg;
+	struct nftnl_set *r = nftnl_set_alloc();
+	if (!r)
+		return -ENOMEM;
+	if (nftnl_set_elems_nlmsg_parse(nlh, r) >= 0)
+		nftnl_set_elem_foreach(r, ea->each, ea->arg);
+	nftnl_set_free(r);
+	return 0;
+}
+
 int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, const char *set,
 		     const void *key, uint32_t len, uint64_t *packets, struct vpcnet_error *err)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[1024], what[96];
 	*packets = 0;
 	struct nftnl_set *q = nft_set_ref(family, table, set);
 	if (!q)
 		return verr(err, VPCNET_FAILED, ENOMEM, "set %s", set);
 	nft_set_add_key(q, key, len);
-	uint32_t seq = ++s->seq;
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_ACK, seq);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_ACK, 0);
 	nftnl_set_elems_nlmsg_build_payload(nlh, q);
 	nftnl_set_free(q);
-	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
-		return verr(err, VPCNET_FAILED, errno, "read set %s", set);
-	for (;;) {
-		ssize_t got = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
-		if (got < 0)
-			return verr(err, VPCNET_FAILED, errno, "read set %s", set);
-		int n = got;
-		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
-			if (nlh->nlmsg_seq != seq)
-				continue;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-				if (e->error == -ENOENT)
-					return 0;  /* never counted anything */
-				return e->error ? verr(err, VPCNET_FAILED, -e->error, "read set %s", set)
-						: 0;
-			}
-			struct nftnl_set *r = nftnl_set_alloc();
-			if (!r)
-				return verr(err, VPCNET_FAILED, ENOMEM, "read set %s", set);
-			if (nftnl_set_elems_nlmsg_parse(nlh, r) >= 0)
-				nftnl_set_elem_foreach(r, elem_counter, packets);
-			nftnl_set_free(r);
-		}
-	}
+	snprintf(what, sizeof(what), "read set %s", set);
+	struct elems_arg ea = { elem_counter, packets };
+	int ret = nf_request(s, nlh, elems_of, &ea, what, err);
+	return ret == -ENOENT ? 0 : ret;  /* no element: it never counted anything */
 }
 
 struct keys_arg {
@@ -894,40 +912,16 @@ int nft_set_keys(struct nf_sock *s, uint32_t family, const char *table, const ch
 		 int (*fn)(const void *key, uint32_t len, void *arg), void *arg,
 		 struct vpcnet_error *err)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[1024], what[96];
 	struct nftnl_set *q = nft_set_ref(family, table, set);
 	if (!q)
 		return verr(err, VPCNET_FAILED, ENOMEM, "set %s", set);
-	uint32_t seq = ++s->seq;
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family,
-						     NLM_F_DUMP | NLM_F_ACK, seq);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, 0);
 	nftnl_set_elems_nlmsg_build_payload(nlh, q);
 	nftnl_set_free(q);
-	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
-		return verr(err, VPCNET_FAILED, errno, "list set %s", set);
+	snprintf(what, sizeof(what), "list set %s", set);
 	struct keys_arg ka = { fn, arg, 0 };
-	for (;;) {
-		ssize_t got = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
-		if (got < 0)
-			return verr(err, VPCNET_FAILED, errno, "list set %s", set);
-		int n = got;
-		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
-			if (nlh->nlmsg_seq != seq)
-				continue;
-			if (nlh->nlmsg_type == NLMSG_DONE)
-				return ka.ret;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-				if (e->error)
-					return verr(err, VPCNET_FAILED, -e->error, "list set %s", set);
-				continue;  /* the ack of the dump request */
-			}
-			struct nftnl_set *r = nftnl_set_alloc();
-			if (!r)
-				return verr(err, VPCNET_FAILED, ENOMEM, "list set %s", set);
-			if (nftnl_set_elems_nlmsg_parse(nlh, r) >= 0)
-				nftnl_set_elem_foreach(r, each_key, &ka);
-			nftnl_set_free(r);
-		}
-	}
+	struct elems_arg ea = { each_key, &ka };
+	int ret = nf_request(s, nlh, elems_of, &ea, what, err);
+	return ret ? ret : ka.ret;
 }

@@ -10,6 +10,8 @@ PKGS    := libnl-3.0 libnl-route-3.0 libmnl libnftnl sqlite3 jansson
 DEB_BUILD := build-essential pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev \
              libnftnl-dev libsqlite3-dev libjansson-dev libcriterion-dev
 DEB_RUN   := iproute2 nftables conntrack curl busybox-static
+# ... and what the benchmarks compare with and measure by (installed by `make bench`).
+DEB_BENCH := containernetworking-plugins iptables iperf3 jq time util-linux
 
 ifeq ($(V),1)
 Q :=
@@ -44,7 +46,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TLIB_OBJ := $(LIB_SRC:%.c=$(BT)/%.o)
 TCLI_OBJ := $(CLI_SRC:%.c=$(BT)/%.o)
 
-.PHONY: all test test-run unit demo bench install uninstall clean deps tidy
+.PHONY: all test test-run unit demo bench bench-quick install uninstall clean deps tidy
 
 all: $(B)/vpcnet $(B)/libvpcnet.so $(B)/libvpcnet.a $(B)/vpcnet.pc
 
@@ -106,8 +108,16 @@ demo: deps
 	@examples/demo.sh $(B)/vpcnet
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
-	@bench/run.sh $(B)/vpcnet $(BENCH_FLAGS)
+	$(Q)$(MAKE) --no-print-directory DEB_RUN="$(DEB_BENCH)" deps
+	$(Q)$(MAKE) --no-print-directory all $(B)/bench/connect
+	@bench/run.sh $(BENCH_FLAGS) $(B)/vpcnet
+
+bench-quick:
+	$(Q)$(MAKE) --no-print-directory bench BENCH_FLAGS=--quick
+
+$(B)/bench/connect: bench/connect.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

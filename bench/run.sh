@@ -1,41 +1,184 @@
 #!/usr/bin/env bash
-# Benchmarks.  The side-by-side comparison with the ip/nft script and the CNI plugins is the
-# performance issue's work; for now this measures vpcnet alone: the whole-process wall time
-# of `sandbox create` and `sandbox delete`, median and p99 over N runs, in throw-away
-# namespaces.  Nothing here is a test: nothing asserts a time.
-# Usage: bench/run.sh path/to/vpcnet [N]
+# vpcnet's benchmarks, side by side with the baselines an operator would otherwise use, in
+# one run: an `ip` + `nft` script (bench/baseline.sh) and the CNI reference plugins, bridge +
+# firewall (bench/cni.sh).  Whole-process wall time, median and p99; ratios from the same run.
+# Everything happens in namespaces made here (a fake host and internet) and is removed at the
+# end.  Nothing here is a test: nothing asserts a time.
+#
+# Usage: bench/run.sh [--quick] [path/to/vpcnet]      (run by `make bench` / `make bench-quick`)
 set -euo pipefail
-VPCNET=$(realpath "$1"); N=${2:-20}
-HOST=vpcnet-bench-host
+QUICK=0
+[ "${1:-}" = --quick ] && { QUICK=1; shift; }
+VPCNET=$(realpath "${1:-build/vpcnet}")
+HERE=$(cd "$(dirname "$0")" && pwd)
+CONNECT=$HERE/../build/bench/connect
+if [ $QUICK = 1 ]; then K=100 KCNI=50 REPS=10 RULES=1000 BURST=100 CONNS=500 IPERF_S=2
+else K=1000 KCNI=500 REPS=30 RULES=10000 BURST=1000 CONNS=2000 IPERF_S=5; fi
+
+HOST=vb-host INET=vb-inet
 STATE=$(mktemp -d /tmp/vpcnet-bench.XXXXXX)
-vpcnet() { "$VPCNET" --state-dir "$STATE" --host-netns "$HOST" "$@"; }
+OUT=$STATE/results
+vpcnet() { "$VPCNET" --state-dir "$STATE/vpcnet" --host-netns "$HOST" "$@"; }
+inhost() { nsenter --net=/run/netns/$HOST "$@"; }   # net namespace only: /run/netns stays shared
 cleanup() {
 	set +e
-	vpcnet vpc delete --force bench >/dev/null 2>&1
-	ip netns del "$HOST" 2>/dev/null
+	for v in $(vpcnet vpc list 2>/dev/null | awk 'NR > 1 { print $1 }'); do
+		vpcnet vpc delete --force "$v" >/dev/null 2>&1
+	done
+	for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^(bsbx|csbx)-|^vb-'); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
 	rm -rf "$STATE"
 }
 trap cleanup EXIT
 [ "$(id -u)" = 0 ] || { echo "the benchmarks need root"; exit 1; }
-ip netns add "$HOST"
-ip -n "$HOST" link set lo up
 
-stats() {  # prints median and p99 (ms) of the numbers (ns) on stdin
-	sort -n | awk '{ v[NR] = $1 } END {
-		m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.99 + 0.999)]; if (p == "") p = v[NR];
-		printf "median %6.2f ms   p99 %6.2f ms   (n=%d)\n", m / 1e6, p / 1e6, NR }'
+# --- fixtures: host <-> internet ---------------------------------------------------------
+ip netns add $HOST; ip netns add $INET
+ip link add up0 netns $HOST type veth peer name wan0 netns $INET
+ip -n $HOST addr add 203.0.113.1/24 dev up0; ip -n $HOST link set up0 up
+ip -n $HOST link set lo up; ip -n $HOST route add default via 203.0.113.2
+ip -n $INET addr add 203.0.113.2/24 dev wan0; ip -n $INET link set wan0 up
+ip -n $INET link set lo up
+ip netns exec $INET iperf3 -s -D -p 5201 >/dev/null
+ip netns exec $INET "$CONNECT" serve 7000 & disown
+mkdir -p "$STATE/cni"
+inhost bash "$HERE/baseline.sh" setup
+
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+# timed FILE CMD...: appends the command's wall time (us) to FILE
+timed() { local f=$1; shift; local a=$EPOCHREALTIME; "$@" >/dev/null; local b=$EPOCHREALTIME
+	echo $(( ${b/./} - ${a/./} )) >> "$f"; }
+# stats FILE: "median p99" in ms
+stats() { sort -n "$1" | awk '{ v[NR] = $1 } END { p = int(NR * 0.99 + 0.999); if (p > NR) p = NR
+	printf "%.2f %.2f", v[int((NR + 1) / 2)] / 1000, v[p] / 1000 }'; }
+row() { printf "%-44s %9s %9s   %s\n" "$@"; }
+say() { echo "-- $*" >&2; }
+
+# --- 1. create / delete at k = 1 and with many present ----------------------------------
+vpcnet vpc create bench --cidr 10.100.0.0/16 --nat >/dev/null
+cycle_vpcnet() {  # cycle_vpcnet LABEL: REPS creates and deletes with what exists now
+	for i in $(seq 1 $REPS); do
+		timed "$OUT.vpcnet.create.$1" vpcnet sandbox create "x$i" --vpc bench
+		timed "$OUT.vpcnet.delete.$1" vpcnet sandbox delete "x$i"
+	done
 }
+cycle_script() {
+	for i in $(seq 1 $REPS); do
+		timed "$OUT.script.create.$1" inhost bash "$HERE/baseline.sh" create "x$i" "10.200.250.$i"
+		timed "$OUT.script.delete.$1" inhost bash "$HERE/baseline.sh" delete "x$i"
+	done
+}
+cycle_cni() {
+	for i in $(seq 1 $REPS); do
+		timed "$OUT.cni.create.$1" env STATE="$STATE/cni" nsenter --net=/run/netns/$HOST \
+			bash "$HERE/cni.sh" add "x$i"
+		timed "$OUT.cni.delete.$1" env STATE="$STATE/cni" nsenter --net=/run/netns/$HOST \
+			bash "$HERE/cni.sh" del "x$i"
+	done
+}
+say "vpcnet at k=1"; cycle_vpcnet 1
+say "vpcnet: $K in a row"
+a=$(now_us); for i in $(seq 1 $K); do vpcnet sandbox create "k$i" --vpc bench >/dev/null; done
+echo $(( $(now_us) - a )) > "$OUT.vpcnet.row"
+say "vpcnet at k=$K"; cycle_vpcnet k
+for i in $(seq 1 $K); do vpcnet sandbox delete "k$i" >/dev/null; done
 
-vpcnet vpc create bench --cidr 10.0.0.0/16 >/dev/null
-: > "$STATE/create"; : > "$STATE/delete"
-for i in $(seq 1 "$N"); do
-	t0=$(date +%s%N); vpcnet sandbox create "bench-$i" --vpc bench >/dev/null; t1=$(date +%s%N)
-	echo $((t1 - t0)) >> "$STATE/create"
+say "script at k=1"; cycle_script 1
+say "script: $K in a row"
+a=$(now_us)
+for i in $(seq 1 $K); do inhost bash "$HERE/baseline.sh" create "k$i" \
+	"10.200.$(( i / 250 )).$(( i % 250 + 2 ))" >/dev/null; done
+echo $(( $(now_us) - a )) > "$OUT.script.row"
+say "script at k=$K"; cycle_script k
+for i in $(seq 1 $K); do inhost bash "$HERE/baseline.sh" delete "k$i" >/dev/null; done
+
+say "CNI at k=1"; cycle_cni 1
+say "CNI: $KCNI in a row"
+a=$(now_us)
+for i in $(seq 1 $KCNI); do STATE="$STATE/cni" inhost bash "$HERE/cni.sh" add "k$i" >/dev/null; done
+echo $(( $(now_us) - a )) > "$OUT.cni.row"
+say "CNI at k=$KCNI"; cycle_cni k
+for i in $(seq 1 $KCNI); do STATE="$STATE/cni" inhost bash "$HERE/cni.sh" del "k$i" >/dev/null; done
+
+# --- 2. burst: BURST creates from 8 workers ---------------------------------------------
+say "burst of $BURST from 8 workers"
+vpcnet vpc create burst --cidr 10.101.0.0/16 --nat >/dev/null
+export -f vpcnet timed; export VPCNET STATE HOST OUT
+a=$(now_us)
+seq 1 $BURST | xargs -P 8 -I{} bash -c 'timed "$OUT.burst" vpcnet sandbox create b{} --vpc burst'
+echo $(( $(now_us) - a )) > "$OUT.burst.total"
+distinct=$(vpcnet --json sandbox list --vpc burst | jq '[.[].ip] | unique | length')
+vpcnet vpc delete --force burst >/dev/null
+
+# --- 3. rule changes and set-sg with few and many rules ---------------------------------
+vpcnet sg create few --vpc bench >/dev/null; vpcnet sg create many --vpc bench >/dev/null
+vpcnet sg create web --vpc bench >/dev/null
+vpcnet sg rule add web egress tcp 0.0.0.0/0 >/dev/null
+for r in $(seq 1 10); do vpcnet sg rule add few egress "tcp:$(( 1000 + r ))" 198.51.100.0/24 >/dev/null; done
+rules_cycle() {  # rules_cycle GROUP LABEL
+	vpcnet sandbox create "r$2" --vpc bench --sg "$1" >/dev/null
+	for i in $(seq 1 $REPS); do
+		timed "$OUT.ruleadd.$2" vpcnet sg rule add "$1" egress udp:9999 "192.0.2.$i"
+		timed "$OUT.setsg.$2" vpcnet sandbox set-sg "r$2" "$1,web"
+		vpcnet sg rule del "$1" egress udp:9999 "192.0.2.$i" >/dev/null
+		vpcnet sandbox set-sg "r$2" "$1" >/dev/null
+	done
+}
+rules_cycle few 10
+say "loading $RULES rules and $K sandboxes"
+for r in $(seq 1 $RULES); do
+	vpcnet sg rule add many egress "tcp:$(( 1000 + r % 5000 ))" "198.51.$(( r / 5000 )).$(( r % 250 ))" >/dev/null
 done
-for i in $(seq 1 "$N"); do
-	t0=$(date +%s%N); vpcnet sandbox delete "bench-$i" >/dev/null; t1=$(date +%s%N)
-	echo $((t1 - t0)) >> "$STATE/delete"
+rules_cycle many $RULES
+
+# --- 4. data path: no groups' worth of rules vs K sandboxes and RULES rules ---------------
+datapath() {  # datapath LABEL SG
+	vpcnet sandbox create "d$1" --vpc bench --sg "$2" >/dev/null
+	ip netns exec "vpcnet-sbx-d$1" iperf3 -c 203.0.113.2 -t $IPERF_S -J |
+		jq '.end.sum_received.bits_per_second / 1e9' > "$OUT.iperf.$1"
+	ip netns exec "vpcnet-sbx-d$1" "$CONNECT" run 203.0.113.2 7000 $CONNS > "$OUT.conn.$1" 2>/dev/null || true
+}
+say "data path, bare"; datapath bare web
+for i in $(seq 1 $K); do vpcnet sandbox create "k$i" --vpc bench --sg "many,web" >/dev/null; done
+say "data path, loaded"; datapath loaded "many,web"
+
+# --- 5. peak RSS of one create ---------------------------------------------------------
+/usr/bin/time -f %M -o "$OUT.rss" "$VPCNET" --state-dir "$STATE/vpcnet" --host-netns "$HOST" \
+	sandbox create rss --vpc bench >/dev/null
+
+# --- the table ---------------------------------------------------------------------------
+med() { stats "$1" | cut -d' ' -f1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
+echo
+echo "vpcnet benchmarks ($( [ $QUICK = 1 ] && echo quick || echo full ), $(nproc) cores, $(uname -r))"
+row "" "median ms" "p99 ms" "vs vpcnet (median)"
+for k in 1 k; do
+	kk=$([ $k = 1 ] && echo 1 || echo $K); kc=$([ $k = 1 ] && echo 1 || echo $KCNI)
+	for op in create delete; do
+		v=$(med "$OUT.vpcnet.$op.$k")
+		row "vpcnet sandbox $op, k=$kk" $(stats "$OUT.vpcnet.$op.$k") ""
+		row "  ip+nft script $op, k=$kk" $(stats "$OUT.script.$op.$k") "$(ratio "$(med "$OUT.script.$op.$k")" "$v")"
+		row "  CNI bridge+firewall $op, k=$kc" $(stats "$OUT.cni.$op.$k") "$(ratio "$(med "$OUT.cni.$op.$k")" "$v")"
+	done
 done
-printf 'vpcnet sandbox create  '; stats < "$STATE/create"
-printf 'vpcnet sandbox delete  '; stats < "$STATE/delete"
-echo "(no baselines yet: the ip/nft script and CNI plugin comparison is the performance issue)"
+vk1=$(med "$OUT.vpcnet.create.1"); vkk=$(med "$OUT.vpcnet.create.k")
+row "vpcnet create: k=$K vs k=1" "" "" "$(ratio "$vkk" "$vk1") (flat is 1.0x)"
+printf "%-44s %9.2f s (script %.2f s, CNI %d in %.2f s)\n" "create $K in a row" \
+	"$(awk '{ print $1 / 1e6 }' "$OUT.vpcnet.row")" "$(awk '{ print $1 / 1e6 }' "$OUT.script.row")" \
+	$KCNI "$(awk '{ print $1 / 1e6 }' "$OUT.cni.row")"
+printf "%-44s %9.2f s, p99 %s ms, %s distinct addresses\n" "burst: $BURST creates, 8 workers" \
+	"$(awk '{ print $1 / 1e6 }' "$OUT.burst.total")" "$(stats "$OUT.burst" | cut -d' ' -f2)" "$distinct"
+row "sg rule add, 10 rules" $(stats "$OUT.ruleadd.10") ""
+row "sg rule add, $RULES rules" $(stats "$OUT.ruleadd.$RULES") "$(ratio "$(med "$OUT.ruleadd.$RULES")" "$(med "$OUT.ruleadd.10")") of 10"
+row "sandbox set-sg, 10 rules" $(stats "$OUT.setsg.10") ""
+row "sandbox set-sg, $RULES rules" $(stats "$OUT.setsg.$RULES") "$(ratio "$(med "$OUT.setsg.$RULES")" "$(med "$OUT.setsg.10")") of 10"
+printf "%-44s %9.2f Gbit/s bare, %.2f loaded: %s\n" "iperf3, 1 TCP stream, $IPERF_S s" \
+	"$(cat "$OUT.iperf.bare")" "$(cat "$OUT.iperf.loaded")" \
+	"$(ratio "$(cat "$OUT.iperf.loaded")" "$(cat "$OUT.iperf.bare")")"
+printf "%-44s %9d /s bare, %d loaded: %s\n" "TCP connects, $CONNS in a row" \
+	"$(cat "$OUT.conn.bare")" "$(cat "$OUT.conn.loaded")" \
+	"$(ratio "$(cat "$OUT.conn.loaded")" "$(cat "$OUT.conn.bare")")"
+printf "%-44s %9.1f MB\n" "peak RSS of one sandbox create" "$(awk '{ print $1 / 1024 }' "$OUT.rss")"
+echo "(loaded = $K sandboxes and $RULES rules in the VPC; the measured sandbox's groups hold them)"

@@ -214,7 +214,7 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 	/* Every CLI run is the last connection to close: without this each one would
 	 * checkpoint the WAL and fsync on its way out.  Checkpoints still run as it grows. */
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	if ((ret = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	if ((ret = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=128;"
 			    "PRAGMA foreign_keys=ON;", err)))
 		goto fail;
 

@@ -145,6 +145,17 @@ static int migrate_from_v1(struct store *st, struct vpcnet_error *err)
 	return ret ? ret : exec(st, migrate_v1, err);
 }
 
+static int schema_version(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int version = -1;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return version;
+}
+
 static int ensure_dir(const char *dir, struct vpcnet_error *err)
 {
 	if (mkdir(dir, 0700) && errno != EEXIST)
@@ -218,16 +229,19 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 			    "PRAGMA foreign_keys=ON;", err)))
 		goto fail;
 
-	/* Schema: versioned with user_version, created under the write lock. */
+	/* Schema: versioned with user_version; made or migrated under the write lock.  The
+	 * common case (current) is one read and no lock: this runs on every command. */
+	int version = schema_version(st);
+	if (version == SCHEMA_VERSION) {
+		*out = st;
+		return 0;
+	}
 	if ((ret = store_begin(st, err)))
 		goto fail;
-	int version = 0;
-	{
-		STMT s = NULL;
-		if ((ret = prep(st, &s, "PRAGMA user_version", err)))
-			goto fail_tx;
-		if (sqlite3_step(s) == SQLITE_ROW)
-			version = sqlite3_column_int(s, 0);
+	version = schema_version(st);  /* again, under the lock: another process may have won */
+	if (version < 0) {
+		ret = db_err(st, err, sqlite3_errcode(st->db), "read the schema version");
+		goto fail_tx;
 	}
 	if (version > SCHEMA_VERSION) {
 		ret = vinput(err, VPCNET_FAILED, EPROTO,

@@ -4,6 +4,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,12 +12,10 @@
 #include "nat/conntrack.h"
 #include "nft/nft.h"
 
-/* Filter flags of CTA_FILTER (kernel nf_conntrack_netlink.c; stable since Linux 5.8). */
-#define CTA_FILTER_F_CTA_IP_SRC (1 << 0)
-#define CTA_FILTER_F_CTA_IP_DST (1 << 1)
 #define DUMP_BUFSIZE 32768
 
 struct tuples {
+	uint32_t ip;  /* network order: keep the flows whose original tuple has it */
 	char *buf;   /* CTA_TUPLE_ORIG and CTA_ZONE attributes, back to back, per entry */
 	size_t len, cap;
 	size_t *off; /* start of each entry in buf */
@@ -41,6 +40,23 @@ static int put_bytes(struct tuples *t, const void *p, size_t n)
 	return 0;
 }
 
+/* Does tuple @orig have @ip (network order) as its source or its destination? */
+static bool has_ip(const struct nlattr *orig, uint32_t ip)
+{
+	const struct nlattr *a, *b;
+	mnl_attr_for_each_nested(a, orig) {
+		if (mnl_attr_get_type(a) != CTA_TUPLE_IP || mnl_attr_validate(a, MNL_TYPE_NESTED) < 0)
+			continue;
+		mnl_attr_for_each_nested(b, a) {
+			int type = mnl_attr_get_type(b);
+			if ((type == CTA_IP_V4_SRC || type == CTA_IP_V4_DST) &&
+			    mnl_attr_validate(b, MNL_TYPE_U32) >= 0 && mnl_attr_get_u32(b) == ip)
+				return true;
+		}
+	}
+	return false;
+}
+
 static int collect(const struct nlmsghdr *nlh, void *arg)
 {
 	struct tuples *t = arg;
@@ -51,7 +67,7 @@ static int collect(const struct nlmsghdr *nlh, void *arg)
 		else if (mnl_attr_get_type(a) == CTA_ZONE && mnl_attr_validate(a, MNL_TYPE_U16) >= 0)
 			zone = a;
 	}
-	if (!orig)
+	if (!orig || !has_ip(orig, t->ip))
 		return MNL_CB_OK;
 	if (t->n == t->nmax) {
 		unsigned nmax = t->nmax ? t->nmax * 2 : 16;
@@ -118,20 +134,12 @@ static int talk(struct nf_sock *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg)
 	return ret;
 }
 
-static int dump_matching(struct nf_sock *s, uint32_t ip, int attr, uint32_t flag,
-			 struct tuples *t)
+/* One dump of the namespace's table (the kernel walks the whole hash either way; a
+ * filtered dump per direction walked it twice), matched here. */
+static int dump_flows(struct nf_sock *s, struct tuples *t)
 {
 	char buf[512];
 	struct nlmsghdr *nlh = ct_header(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, ++s->seq);
-	struct nlattr *orig = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	struct nlattr *tip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	mnl_attr_put_u32(nlh, attr, htonl(ip));
-	mnl_attr_nest_end(nlh, tip);
-	mnl_attr_nest_end(nlh, orig);
-	struct nlattr *filter = mnl_attr_nest_start(nlh, CTA_FILTER);
-	mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, flag);
-	mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, 0);
-	mnl_attr_nest_end(nlh, filter);
 	int ret = talk(s, nlh, collect, t);
 	return t->oom ? -ENOMEM : ret;
 }
@@ -139,12 +147,10 @@ static int dump_matching(struct nf_sock *s, uint32_t ip, int attr, uint32_t flag
 int conntrack_flush_addr(struct nf_sock *s, uint32_t ip, unsigned *removed,
 			 struct vpcnet_error *err)
 {
-	struct tuples t = { 0 };
+	struct tuples t = { .ip = htonl(ip) };
 	unsigned gone = 0;
 	char ipbuf[16];
-	int ret = dump_matching(s, ip, CTA_IP_V4_SRC, CTA_FILTER_F_CTA_IP_SRC, &t);
-	if (!ret)
-		ret = dump_matching(s, ip, CTA_IP_V4_DST, CTA_FILTER_F_CTA_IP_DST, &t);
+	int ret = dump_flows(s, &t);
 	if (ret) {
 		ret = verr(err, VPCNET_FAILED, -ret, "conntrack: list flows of %s",
 			   inet_ntop(AF_INET, &(uint32_t){ htonl(ip) }, ipbuf, sizeof(ipbuf)));
@@ -159,7 +165,7 @@ int conntrack_flush_addr(struct nf_sock *s, uint32_t ip, unsigned *removed,
 		memcpy((char *)nlh + nlh->nlmsg_len, t.buf + t.off[i], n);
 		nlh->nlmsg_len += n;
 		int rc = talk(s, nlh, NULL, NULL);
-		if (rc == -ENOENT)  /* expired, or listed twice (source and destination) */
+		if (rc == -ENOENT)  /* expired meanwhile */
 			continue;
 		if (rc) {
 			ret = verr(err, VPCNET_FAILED, -rc, "conntrack: delete a flow of %s",

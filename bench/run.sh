@@ -79,6 +79,10 @@ cycle_cni() {
 	done
 }
 say "vpcnet at k=1"; cycle_vpcnet 1
+say "vpcnet from a warm pool"
+vpcnet pool fill bench $REPS >/dev/null
+for i in $(seq 1 $REPS); do timed "$OUT.pool.create" vpcnet sandbox create "p$i" --vpc bench; done
+for i in $(seq 1 $REPS); do vpcnet sandbox delete "p$i" >/dev/null; done
 say "vpcnet: $K in a row"
 a=$(now_us); for i in $(seq 1 $K); do vpcnet sandbox create "k$i" --vpc bench >/dev/null; done
 echo $(( $(now_us) - a )) > "$OUT.vpcnet.row"
@@ -163,6 +167,7 @@ for k in 1 k; do
 		row "  CNI bridge+firewall $op, k=$kc" $(stats "$OUT.cni.$op.$k") "$(ratio "$(med "$OUT.cni.$op.$k")" "$v")"
 	done
 done
+row "vpcnet sandbox create from a warm pool" $(stats "$OUT.pool.create") ""
 vk1=$(med "$OUT.vpcnet.create.1"); vkk=$(med "$OUT.vpcnet.create.k")
 row "vpcnet create: k=$K vs k=1" "" "" "$(ratio "$vkk" "$vk1") (flat is 1.0x)"
 printf "%-44s %9.2f s (script %.2f s, CNI %d in %.2f s)\n" "create $K in a row" \

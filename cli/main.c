@@ -18,6 +18,7 @@ static const char usage[] =
 	"  sandbox  create | delete | list | show | exec | set-sg   sandbox networks\n"
 	"  instance create | delete | list | show | exec   VPC members that are not sandboxes\n"
 	"  sg       create | delete | list | show | rule add | rule del   security groups\n"
+	"  pool     fill | show | drain              warm sandbox networks, taken by create\n"
 	"  gc                                        repair what a crash left behind\n"
 	"  version                                   print the version\n"
 	"\n"
@@ -52,6 +53,7 @@ static const struct noun nouns[] = {
 	{ "sandbox", cmd_sandbox },
 	{ "instance", cmd_instance },
 	{ "sg", cmd_sg },
+	{ "pool", cmd_pool },
 	{ "gc", cmd_gc },
 	{ "version", cmd_version },
 };

@@ -146,6 +146,16 @@ VPCNET_API int vpcnet_sandbox_get(struct vpcnet *vn, const char *id, struct vpcn
 /** The router's refusal counters of sandbox (or, with @instance, instance) @id. */
 VPCNET_API int vpcnet_member_drops(struct vpcnet *vn, const char *id, bool instance,
 				   struct vpcnet_drops *out, struct vpcnet_error *err);
+/** The warm pool: ready sandbox networks of a VPC (namespace, port, address; in no group,
+ *  sending nothing, reached by nothing) that vpcnet_sandbox_create() takes when the spec
+ *  asks for nothing special (no addr, netns, ifname or connection limit of its own). */
+#define VPCNET_POOL_MAX 10000
+VPCNET_API int vpcnet_pool_fill(struct vpcnet *vn, const char *vpc, unsigned n, unsigned *made,
+				struct vpcnet_error *err);
+VPCNET_API int vpcnet_pool_count(struct vpcnet *vn, const char *vpc, unsigned *ready,
+				 struct vpcnet_error *err);
+VPCNET_API int vpcnet_pool_drain(struct vpcnet *vn, const char *vpc, unsigned *removed,
+				 struct vpcnet_error *err);
 /** Calls @fn for each sandbox (of @vpc, or all when NULL). */
 VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
 				   int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,

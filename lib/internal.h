@@ -70,6 +70,9 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 		     unsigned *ct_removed, struct vpcnet_error *err);
 /* Fails (clearly) for a VPC made with an older router layout: only delete can use it. */
 int vpc_current(const struct vpc_row *v, struct vpcnet_error *err);
+/* Deletes member @id of @kind (sandbox, instance, pool); what is gone already is done. */
+int member_delete(struct vpcnet *vn, const char *kind, const char *id,
+		  struct vpcnet_error *err);
 void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);
 /* The default group of a new VPC, in the router reached by @nf. */
 int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,

@@ -9,6 +9,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "lib/addr.h"
@@ -78,6 +79,36 @@ static int sbx_ipv6_off(void *arg)
 	return sysctl_write(key, "1", si->err);
 }
 
+/* Makes @m a member in the router: its addresses, limit and groups' elements, one batch. */
+static int member_enlist(struct vpcnet *vn, struct nf_sock *nf, const struct member_row *m,
+			 const struct vpc_row *v, const int64_t *groups, size_t ngroups,
+			 struct vpcnet_error *err)
+{
+	char port[VPCNET_IFNAME_MAX + 1];
+	port_name(port, m->id);
+	struct nft_batch *b = nftb_new();
+	if (!b)
+		return verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+	/* cl<N> for the default limit comes with the VPC; another is made by its first user
+	 * (idempotently: two first users may race) and stays */
+	bool have = m->max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT;
+	int ret = 0;
+	if (!have && (ret = store_limit_in_use(vn->st, v->id, m->max_conns, m->id, &have, err)))
+		goto out;
+	if (!have)
+		router_climit_build(b, m->max_conns);
+	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, m->max_conns);
+	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ngroups,
+			!strcmp(m->kind, KIND_INSTANCE));
+	if ((ret = nft_commit(nf, b, false, err)))
+		verr_wrap(err, "router table");
+	else
+		vn->last_msgs = nftb_count(b), vn->last_elems = nftb_count(b);
+out:
+	nftb_free(b);
+	return ret;
+}
+
 /* *@made tells whether the namespace was made here (a failure may not remove another's). */
 static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
 			 const int64_t *groups, size_t ngroups, int adopted_fd, bool *made,
@@ -131,24 +162,10 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 			     err)))
 		goto out;
 	failpoint("sandbox-create:addr");
-	if (!(b = nftb_new())) {
-		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
-		goto out;
-	}
-	/* cl<N> for the default limit comes with the VPC; another is made by its first user
-	 * (idempotently: two first users may race) and stays */
-	bool have = m->max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT;
-	if (!have && (ret = store_limit_in_use(vn->st, v->id, m->max_conns, m->id, &have, err)))
-		goto out;
-	if (!have)
-		router_climit_build(b, m->max_conns);
-	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, m->max_conns);
-	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ngroups,
-			!strcmp(m->kind, KIND_INSTANCE));
-	if ((ret = nft_commit(&router->nf, b, false, err)))
-		verr_wrap(err, "router table");
-	else
-		vn->last_msgs = nftb_count(b), vn->last_elems = nftb_count(b);
+	/* A pool entry stays out of the router's sets: its port can send nothing (no
+	 * @port_src) and nothing new reaches it, until a create takes it. */
+	if (strcmp(m->kind, KIND_POOL))
+		ret = member_enlist(vn, &router->nf, m, v, groups, ngroups, err);
 out:
 	nftb_free(b);
 	nsconn_close(&si.conn);
@@ -223,11 +240,55 @@ static int sandbox_forget(struct vpcnet *vn, int64_t id, struct vpcnet_error *er
 	return store_commit(vn->st, err);
 }
 
+/* Takes a ready network from the pool of VPC @v and makes it sandbox @id: its row renamed
+ * and marked in flight under the write lock, then one batch of elements.  -EAGAIN when
+ * the pool is empty (the caller builds one). */
+static int pool_take(struct vpcnet *vn, const struct vpc_row *v, const char *id,
+		     const int64_t *groups, size_t ngroups, struct vpcnet_sandbox *out,
+		     struct vpcnet_error *err)
+{
+	struct member_row m;
+	int64_t mid;
+	struct owner me = vn_owner(vn);
+	int ret = store_begin(vn->st, err);
+	if (ret)
+		return ret;
+	if (!(ret = store_member_get(vn->st, KIND_SANDBOX, id, &m, err))) {
+		store_rollback(vn->st);
+		return vinput(err, VPCNET_EXISTS, EEXIST, "sandbox '%s' already exists", id);
+	}
+	if (ret != -ENOENT || (ret = store_pool_take(vn->st, v->id, id, &me, &mid, err)) ||
+	    (ret = store_member_sgs_set(vn->st, mid, groups, ngroups, err)) ||
+	    (ret = store_commit(vn->st, err))) {
+		store_rollback(vn->st);
+		return ret == -ENOENT ? -EAGAIN : ret;
+	}
+	if ((ret = store_member_get_id(vn->st, mid, &m, err)))
+		return ret;
+	struct router rt = { .fd = -1 };
+	if (!(ret = router_open(&rt, v->name, err)))
+		ret = member_enlist(vn, &rt.conn.nf, &m, v, groups, ngroups, err);
+	router_close(&rt);
+	if (ret) {  /* gone as a failed create goes: kernel objects, then the row */
+		struct vpcnet_error ignored;
+		verr_wrap(err, "sandbox %s", id);
+		if (!sandbox_teardown(vn, &m, v, NULL, &ignored))
+			sandbox_forget(vn, m.id, &ignored);
+		return ret;
+	}
+	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err)))
+		return ret;
+	snprintf(m.state, sizeof(m.state), ST_READY);
+	if (out)
+		sandbox_to_public(vn, &m, v, out);
+	return 0;
+}
+
 static int member_create(struct vpcnet *vn, const char *kind,
 			 const struct vpcnet_sandbox_spec *spec, struct vpcnet_sandbox *out,
 			 struct vpcnet_error *err)
 {
-	bool instance = !strcmp(kind, KIND_INSTANCE);
+	bool instance = !strcmp(kind, KIND_INSTANCE), pooled = !strcmp(kind, KIND_POOL);
 	struct member_row m = { .owner = vn_owner(vn) };
 	int64_t groups[SG_PER_MEMBER];
 	size_t ngroups = 0;
@@ -267,6 +328,8 @@ static int member_create(struct vpcnet *vn, const char *kind,
 		snprintf(m.netns, sizeof(m.netns), "%s", spec->netns);
 	else if (instance)
 		instance_netns_path(m.netns, spec->id);
+	else if (pooled)
+		snprintf(m.netns, sizeof(m.netns), NETNS_RUN_DIR "/vpcnet-%s", spec->id);
 	else
 		sandbox_netns_path(m.netns, spec->id);
 
@@ -274,7 +337,12 @@ static int member_create(struct vpcnet *vn, const char *kind,
 		goto out;
 	if (m.ip && (ret = subnet_check_lease(v.net, v.prefix, m.ip, err)))
 		goto out;
-	if ((ret = sg_resolve(vn, v.id, spec->sgs, spec->nsgs, groups, &ngroups, err)))
+	if (!pooled && (ret = sg_resolve(vn, v.id, spec->sgs, spec->nsgs, groups, &ngroups, err)))
+		goto out;
+	/* A plain sandbox takes a ready network from the VPC's pool when there is one. */
+	if (!strcmp(kind, KIND_SANDBOX) && !spec->netns && !spec->addr &&
+	    !strcmp(ifname, DEFAULT_IFNAME) && m.max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT &&
+	    (ret = pool_take(vn, &v, spec->id, groups, ngroups, out, err)) != -EAGAIN)
 		goto out;
 	m.vpc_id = v.id;
 	if ((ret = store_begin(vn->st, err)))
@@ -330,8 +398,8 @@ VPCNET_API int vpcnet_instance_create(struct vpcnet *vn, const struct vpcnet_san
 	return member_create(vn, KIND_INSTANCE, spec, out, err);
 }
 
-static int member_delete(struct vpcnet *vn, const char *kind, const char *id,
-			 struct vpcnet_error *err)
+int member_delete(struct vpcnet *vn, const char *kind, const char *id,
+		  struct vpcnet_error *err)
 {
 	struct member_row m;
 	struct vpc_row v;
@@ -556,4 +624,83 @@ VPCNET_API int vpcnet_instance_set_sg(struct vpcnet *vn, const char *name,
 {
 	ERR_OR_SCRATCH(err);
 	return member_set_sg(vn, KIND_INSTANCE, name, sgs, nsgs, err);
+}
+
+/* --- the warm pool --------------------------------------------------------------------- */
+
+VPCNET_API int vpcnet_pool_fill(struct vpcnet *vn, const char *vpc, unsigned n, unsigned *made,
+				struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	unsigned ok = 0;
+	int ret = 0;
+	if (!vpc)
+		ret = vinput(err, VPCNET_BAD_INPUT, EINVAL, "pool fill: name the VPC");
+	else if (n == 0 || n > VPCNET_POOL_MAX)
+		ret = vinput(err, VPCNET_BAD_INPUT, ERANGE, "pool fill: a count from 1 to %u",
+			     VPCNET_POOL_MAX);
+	for (; !ret && ok < n; ok++) {
+		uint8_t rnd[6];
+		char id[VPCNET_ID_MAX + 1];
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+			ret = verr(err, VPCNET_FAILED, errno, "pool name");
+			break;
+		}
+		snprintf(id, sizeof(id), "pool-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+			 rnd[3], rnd[4], rnd[5]);
+		struct vpcnet_sandbox_spec spec = { .id = id, .vpc = vpc };
+		if ((ret = member_create(vn, KIND_POOL, &spec, NULL, err)))
+			break;
+	}
+	if (made)
+		*made = ok;
+	return ret;
+}
+
+struct pool_arg {
+	bool names;  /* collect them (else count only) */
+	char (*v)[VPCNET_ID_MAX + 1];
+	size_t n, cap;
+	unsigned ready;
+};
+
+static int pool_one(const struct member_row *m, void *arg)
+{
+	struct pool_arg *pa = arg;
+	pa->ready += !strcmp(m->state, ST_READY);
+	return pa->names ? array_push(&pa->v, &pa->n, &pa->cap, m->name, sizeof(*pa->v)) : 0;
+}
+
+VPCNET_API int vpcnet_pool_count(struct vpcnet *vn, const char *vpc, unsigned *ready,
+				 struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	struct vpc_row v;
+	struct pool_arg pa = { 0 };
+	int ret = valid_vpc_name(vpc, err);
+	if (ret || (ret = store_vpc_get(vn->st, vpc, &v, err)) ||
+	    (ret = store_member_list(vn->st, KIND_POOL, v.id, pool_one, &pa, err)))
+		return ret;
+	*ready = pa.ready;
+	return 0;
+}
+
+VPCNET_API int vpcnet_pool_drain(struct vpcnet *vn, const char *vpc, unsigned *removed,
+				 struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	struct vpc_row v;
+	struct pool_arg pa = { .names = true };
+	unsigned gone = 0;
+	int ret = valid_vpc_name(vpc, err);
+	if (!ret && !(ret = store_vpc_get(vn->st, vpc, &v, err)) &&
+	    (ret = store_member_list(vn->st, KIND_POOL, v.id, pool_one, &pa, err)) == -ENOMEM)
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "pool");
+	for (size_t i = 0; !ret && i < pa.n; i++)
+		if (!(ret = member_delete(vn, KIND_POOL, pa.v[i], err)))
+			gone++;
+	free(pa.v);
+	if (removed)
+		*removed = gone;
+	return ret;
 }

@@ -301,7 +301,8 @@ static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
 
 #define VPC_COLS "v.id, v.name, v.net, v.prefix, v.nat, v.uplink, v.transit, v.state," \
 		 " v.owner_pid, v.owner_start, v.owner_nonce," \
-		 " (SELECT count(*) FROM members m WHERE m.vpc_id = v.id), v.layout"
+		 " (SELECT count(*) FROM members m WHERE m.vpc_id = v.id AND m.kind != '" KIND_POOL "')," \
+		 " v.layout"
 
 static void vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
 {
@@ -489,6 +490,32 @@ int store_limit_in_use(struct store *st, int64_t vpc_id, unsigned max_conns, int
 		return db_err(st, err, rc, "read members");
 	*used = rc == SQLITE_ROW;
 	return 0;
+}
+
+int store_pool_take(struct store *st, int64_t vpc_id, const char *name, const struct owner *o,
+		    int64_t *id, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s,
+		"UPDATE members SET kind = '" KIND_SANDBOX "', name = ?2, state = '" ST_CREATING "',"
+		" owner_pid = ?3, owner_start = ?4, owner_nonce = ?5"
+		" WHERE id = (SELECT id FROM members WHERE vpc_id = ?1 AND kind = '" KIND_POOL "'"
+		" AND state = '" ST_READY "' ORDER BY id LIMIT 1) RETURNING id", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, vpc_id);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, o->pid);
+	sqlite3_bind_int64(s, 4, o->start);
+	sqlite3_bind_int64(s, 5, o->nonce);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "take from the pool");
+	*id = sqlite3_column_int64(s, 0);
+	return sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st, err, sqlite3_errcode(st->db),
+							    "take from the pool");
 }
 
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)

@@ -45,6 +45,7 @@ struct vpc_row {
 
 #define KIND_SANDBOX "sandbox"
 #define KIND_INSTANCE "instance"
+#define KIND_POOL "pool"          /* a ready sandbox network nobody has taken yet */
 
 struct member_row {
 	int64_t id;
@@ -97,6 +98,10 @@ int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
 /* Whether a ready member of VPC @vpc_id other than @except has connection limit @max_conns. */
 int store_limit_in_use(struct store *st, int64_t vpc_id, unsigned max_conns, int64_t except,
 		       bool *used, struct vpcnet_error *err);
+/* Renames the oldest ready pool entry of VPC @vpc_id to sandbox @name, in flight for @o;
+ * *@id is its row.  -ENOENT when the pool is empty. */
+int store_pool_take(struct store *st, int64_t vpc_id, const char *name, const struct owner *o,
+		    int64_t *id, struct vpcnet_error *err);
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err);
 
 /* Security groups, their rules, members' attachments (in slot order) and the group

@@ -383,8 +383,7 @@ static int delete_members(struct vpcnet *vn, int64_t vpc_id, struct vpcnet_error
 	if (ret == -ENOMEM)
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "list sandboxes");
 	for (size_t i = 0; !ret && i < ns.n; i++)
-		ret = ns.instance[i] ? vpcnet_instance_delete(vn, ns.v[i], err)
-				     : vpcnet_sandbox_delete(vn, ns.v[i], err);
+		ret = member_delete(vn, ns.instance[i] ? KIND_INSTANCE : KIND_SANDBOX, ns.v[i], err);
 	free(ns.v);
 	free(ns.instance);
 	return ret;
@@ -400,6 +399,8 @@ VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force
 		return ret;
 	if ((ret = store_vpc_get(vn->st, name, &v, err)))
 		return ret == -ENOENT ? 0 : ret;  /* gone already: done */
+	if ((ret = vpcnet_pool_drain(vn, name, NULL, err)))  /* its pool goes with it */
+		return verr_wrap(err, "VPC %s", name);
 	if (v.members > 0) {
 		if (!force)
 			return vinput(err, VPCNET_EXISTS, ENOTEMPTY,

@@ -60,10 +60,12 @@ int cmd_pool(struct cli *c, int argc, char **argv)
 		if (strcmp(verb, "fill"))
 			return code;
 	}
-	if (c->json)
+	if (c->json && !strcmp(verb, "show"))
+		cli_print_json(json_pack("{s:s, s:i}", "vpc", vpc, "ready", ready));
+	else if (c->json)
 		cli_print_json(json_pack("{s:s, s:i, s:i}", "vpc", vpc,
-					 !strcmp(verb, "fill") ? "made" : !strcmp(verb, "drain")
-					 ? "removed" : "shown", count, "ready", ready));
+					 !strcmp(verb, "fill") ? "made" : "removed", count,
+					 "ready", ready));
 	else if (!strcmp(verb, "show"))
 		printf("pool of %s: %u ready\n", vpc, ready);
 	else

@@ -105,10 +105,12 @@ static inline int array_push(void *pv, size_t *n, size_t *cap, const void *item,
  * caller's store transaction. */
 int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
 		 struct vpcnet_error *err);
-/* Commits the store transaction of a change whose batch the kernel has taken; when that
- * fails, rolls back and puts the router back to the store's state. */
-int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf,
-			struct vpcnet_error *err);
+/* Ends a change made under the store's write lock: sends @b (@elems elements, for
+ * vpcnet_last_batch()) to the router reached by @nf, then commits the store — or, when the
+ * kernel refuses, rolls the store back; when the store's commit fails after the kernel took
+ * the batch, rolls back and puts the router back to the store's state. */
+int sg_apply(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf, struct nft_batch *b,
+	     unsigned elems, struct vpcnet_error *err);
 
 #ifdef VPCNET_FAILPOINTS
 /* Test builds: exits the process at the named point when VPCNET_FAILPOINT names it, and

@@ -512,11 +512,7 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 	}
 	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m.ip, old, nold, instance);
 	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m.ip, groups, ngroups, instance);
-	if ((ret = nft_commit(&rt.conn.nf, b, false, err)))
-		goto fail;
-	vn->last_msgs = nftb_count(b);
-	vn->last_elems = nftb_count(b);
-	ret = sg_commit_or_repair(vn, v.id, &rt.conn.nf, err);
+	ret = sg_apply(vn, v.id, &rt.conn.nf, b, nftb_count(b), err);  /* one element each */
 	goto out;
 fail:
 	store_rollback(vn->st);

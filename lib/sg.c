@@ -209,8 +209,8 @@ out:
 	return ret;
 }
 
-int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf,
-			struct vpcnet_error *err)
+static int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf,
+			       struct vpcnet_error *err)
 {
 	failpoint("sg:commit");
 	int ret = failpoint_err("sg:commit", err);
@@ -230,6 +230,17 @@ int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf,
 			 "; the router may differ from the store until `vpcnet gc` runs (%s)", e.msg);
 	}
 	return ret;
+}
+
+int sg_apply(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf, struct nft_batch *b,
+	     unsigned elems, struct vpcnet_error *err)
+{
+	int ret = commit(vn, nf, b, elems, err);
+	if (ret) {
+		store_rollback(vn->st);
+		return ret;
+	}
+	return sg_commit_or_repair(vn, vpc_id, nf, err);
 }
 
 /* Inside a transaction: the group row and its rules (of @v), then the kernel. */
@@ -345,10 +356,9 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 		}
 	}
 	sg_group_delete(b, g.id, own[0], nown[0], own[1], nown[1]);
-	if ((ret = store_sg_delete(vn->st, g.id, err)) ||
-	    (ret = commit(vn, &r.conn.nf, b, 0, err)))
+	if ((ret = store_sg_delete(vn->st, g.id, err)))
 		goto fail;
-	ret = sg_commit_or_repair(vn, g.vpc_id, &r.conn.nf, err);
+	ret = sg_apply(vn, g.vpc_id, &r.conn.nf, b, 0, err);
 	goto out;
 fail:
 	store_rollback(vn->st);
@@ -491,9 +501,7 @@ static int rule_change(struct vpcnet *vn, const char *vpc, const char *name, con
 		sg_ref_build(b, g.id, rule.dir, ref);
 	sg_cover_elems(b, NFT_MSG_DELSETELEM, g.id, rule.dir, ref, minus, nminus);
 	sg_cover_elems(b, NFT_MSG_NEWSETELEM, g.id, rule.dir, ref, plus, nplus);
-	if ((ret = commit(vn, &r.conn.nf, b, nplus + nminus, err)))
-		goto fail;
-	ret = sg_commit_or_repair(vn, g.vpc_id, &r.conn.nf, err);
+	ret = sg_apply(vn, g.vpc_id, &r.conn.nf, b, nplus + nminus, err);
 	goto out;
 fail:
 	store_rollback(vn->st);

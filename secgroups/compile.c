@@ -185,17 +185,6 @@ void sg_chain_rebuild(struct nft_batch *b, int64_t g, enum sg_dir dir, const int
 	}
 }
 
-void sg_del_set(struct nft_batch *b, int64_t g, enum sg_dir dir, int64_t r)
-{
-	char name[64];
-	name_of(name, sizeof(name), "sg", g, dir, r);
-	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, name);
-	if (s) {
-		nftb_set(b, NFT_MSG_DELSET, 0, s);
-		nftnl_set_free(s);
-	}
-}
-
 static void del_set(struct nft_batch *b, const char *name)
 {
 	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, name);
@@ -203,6 +192,13 @@ static void del_set(struct nft_batch *b, const char *name)
 		nftb_set(b, NFT_MSG_DELSET, 0, s);
 		nftnl_set_free(s);
 	}
+}
+
+void sg_del_set(struct nft_batch *b, int64_t g, enum sg_dir dir, int64_t r)
+{
+	char name[64];
+	name_of(name, sizeof(name), "sg", g, dir, r);
+	del_set(b, name);
 }
 
 void sg_group_delete(struct nft_batch *b, int64_t g, const int64_t *refs_e, size_t ne,

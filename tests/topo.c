@@ -221,6 +221,9 @@ static void serve(const char *netns, uint16_t port, int type, int ready, int cou
 			int c = accept(s, (struct sockaddr *)&peer, &plen);
 			if (c < 0)
 				continue;
+			/* counted before the answer: a prober that has its answer sees the count */
+			if (write(count, "c", 1) != 1)
+				_exit(0);
 			peer_str(&peer, who, sizeof(who));
 			if (write(c, who, strlen(who)) < 0) { /* the prober may be gone */ }
 			close(c);
@@ -233,6 +236,8 @@ static void serve(const char *netns, uint16_t port, int type, int ready, int cou
 					     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 			if (recvmsg(s, &mh, 0) < 0)
 				continue;
+			if (write(count, "c", 1) != 1)
+				_exit(0);
 			peer_str(&peer, who, sizeof(who));
 			iov = (struct iovec){ who, strlen(who) };
 			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
@@ -244,8 +249,6 @@ static void serve(const char *netns, uint16_t port, int type, int ready, int cou
 			mh.msg_iov = &iov;
 			sendmsg(s, &mh, 0);
 		}
-		if (write(count, "c", 1) != 1)
-			_exit(0);
 	}
 	_exit(0);
 }

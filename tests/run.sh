@@ -9,11 +9,18 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 cleanup() {
-	# A crashed test cannot run its own teardown: remove what carries a test tag.
+	# A crashed test cannot run its own teardown: remove what carries the tag of a test
+	# process that is gone (a tag is "t" and the pid; another run's live tests are left).
+	local ns d pid
 	for ns in $(ls /run/netns 2>/dev/null | grep -E '(^|-)t[0-9]+-'); do
-		ip netns del "$ns" 2>/dev/null
+		pid=$(echo "$ns" | grep -oE '(^|-)t[0-9]+-' | head -1 | tr -dc 0-9)
+		[ -d "/proc/$pid" ] || ip netns del "$ns" 2>/dev/null
 	done
-	rm -rf /tmp/vpcnet-test-t[0-9]*
+	for d in /tmp/vpcnet-test-t[0-9]*; do
+		[ -e "$d" ] || continue
+		pid=${d##*-t}
+		[ -d "/proc/$pid" ] || rm -rf "$d"
+	done
 }
 trap cleanup EXIT
 

@@ -14,7 +14,7 @@
 #include "lib/store.h"
 #include "secgroups/rule.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 30000
@@ -46,7 +46,7 @@ struct store {
 	" dir INTEGER NOT NULL, ref_id INTEGER NOT NULL," \
 	" PRIMARY KEY(sg_id, dir, ref_id));"
 
-/* The schema of a new store (version 3).  vpcs.layout is the shape of the router's
+/* The schema of a new store (version 4).  vpcs.layout is the shape of the router's
  * nftables table that the VPC was made with (VPC_LAYOUT in store.h). */
 static const char schema[] =
 	"CREATE TABLE vpcs ("
@@ -68,6 +68,8 @@ static const char schema[] =
 	" state TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER NOT NULL,"
 	" owner_nonce INTEGER NOT NULL, created INTEGER NOT NULL,"
 	" max_conns INTEGER NOT NULL DEFAULT 0,"
+	" tap TEXT NOT NULL DEFAULT '', control_port INTEGER NOT NULL DEFAULT 0,"
+	" origin TEXT NOT NULL DEFAULT '',"
 	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
 	SG_TABLES;
 
@@ -133,6 +135,13 @@ static bool has_column(struct store *st, const char *table, const char *col)
  * layout and can only be deleted). */
 static const char migrate_v2[] =
 	"ALTER TABLE members ADD COLUMN max_conns INTEGER NOT NULL DEFAULT 0;";
+
+/* Version 4: a member's microVM tap device and control port, and its origin (what attached
+ * it: '' for the CLI and the library, else e.g. a CNI network). */
+static const char migrate_v3[] =
+	"ALTER TABLE members ADD COLUMN tap TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE members ADD COLUMN control_port INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE members ADD COLUMN origin TEXT NOT NULL DEFAULT '';";
 
 static int migrate_from_v1(struct store *st, struct vpcnet_error *err)
 {
@@ -255,6 +264,8 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 		ret = migrate_from_v1(st, err);
 	if (!ret && version >= 1 && version < 3)
 		ret = exec(st, migrate_v2, err);
+	if (!ret && version >= 1 && version < 4)
+		ret = exec(st, migrate_v3, err);
 	if (ret || (version < SCHEMA_VERSION &&
 		    (ret = exec(st, "PRAGMA user_version = " STR(SCHEMA_VERSION), err))))
 		goto fail_tx;
@@ -532,7 +543,7 @@ int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
 }
 
 #define MEMBER_COLS "id, name, vpc_id, ip, netns, netns_owned, ifname, state, owner_pid," \
-		    " owner_start, owner_nonce, kind, max_conns"
+		    " owner_start, owner_nonce, kind, max_conns, tap, control_port, origin"
 
 static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 {
@@ -550,6 +561,9 @@ static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 	r->owner.nonce = sqlite3_column_int64(s, 10);
 	copy_text(r->kind, sizeof(r->kind), s, 11);
 	r->max_conns = sqlite3_column_int(s, 12);
+	copy_text(r->tap, sizeof(r->tap), s, 13);
+	r->control_port = sqlite3_column_int(s, 14);
+	copy_text(r->origin, sizeof(r->origin), s, 15);
 }
 
 static int member_get_by(struct store *st, const char *kind, const char *where, const char *name,
@@ -616,8 +630,8 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	STMT s = NULL;
 	if ((ret = prep(st, &s,
 			"INSERT INTO members (name, vpc_id, ip, netns, netns_owned, ifname, state,"
-			" owner_pid, owner_start, owner_nonce, created, kind, max_conns)"
-			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", err)))
+			" owner_pid, owner_start, owner_nonce, created, kind, max_conns, tap,"
+			" control_port, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", err)))
 		return ret;
 	sqlite3_bind_text(s, 1, row->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, row->vpc_id);
@@ -632,6 +646,9 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	sqlite3_bind_int64(s, 11, time(NULL));
 	sqlite3_bind_text(s, 12, row->kind[0] ? row->kind : KIND_SANDBOX, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 13, row->max_conns);
+	sqlite3_bind_text(s, 14, row->tap, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 15, row->control_port);
+	sqlite3_bind_text(s, 16, row->origin, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "its VPC is gone");

@@ -184,6 +184,7 @@ Test(store, version_1_stores_are_migrated)
 		struct member_row m;
 		cr_assert_eq(store_member_get(old, KIND_SANDBOX, "fn-1", &m, &e), 0, "%s", e.msg);
 		cr_assert_eq(m.owner.nonce, 0);
+		cr_assert(!m.tap[0] && !m.control_port && !m.origin[0], "version 4 columns");
 		/* the group tables exist now: a group can be made */
 		struct sg_row g = { .vpc_id = 1 };
 		snprintf(g.name, sizeof(g.name), "web");
@@ -235,4 +236,29 @@ Test(store, a_store_others_can_write_is_refused)
 	cr_assert_eq(chmod(db, 0600), 0);
 	cr_assert_eq(store_open(&other, dir, &e), 0, "%s", e.msg);
 	store_close(other);
+}
+
+Test(store, a_members_tap_control_port_and_origin_are_kept)
+{
+	struct vpcnet_error e;
+	struct vpc_row v = vpc("keep", 0x0a000000, 16);
+	store_begin(st, &e);
+	cr_assert_eq(store_vpc_insert(st, &v, &e), 0, "%s", e.msg);
+	store_commit(st, &e);
+	struct member_row m = { .vpc_id = v.id, .netns_owned = true, .owner = owner_self(1),
+				.control_port = 8022 };
+	snprintf(m.name, sizeof(m.name), "vm-1");
+	snprintf(m.state, sizeof(m.state), ST_READY);
+	snprintf(m.netns, sizeof(m.netns), "/run/netns/x");
+	snprintf(m.ifname, sizeof(m.ifname), "eth0");
+	snprintf(m.tap, sizeof(m.tap), "tap0");
+	snprintf(m.origin, sizeof(m.origin), "cni:fns");
+	store_begin(st, &e);
+	cr_assert_eq(store_member_insert(st, &m, 0x0a000002, 0x0a00fffe, &e), 0, "%s", e.msg);
+	store_commit(st, &e);
+	struct member_row got;
+	cr_assert_eq(store_member_get(st, KIND_SANDBOX, "vm-1", &got, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(got.tap, "tap0");
+	cr_assert_eq(got.control_port, 8022);
+	cr_assert_str_eq(got.origin, "cni:fns");
 }

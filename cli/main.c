@@ -112,7 +112,9 @@ void cli_print_json(json_t *j)
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .prog = argv[0] };
+	/* A process that exits right after its work: the kernel's freeing of deleted rules is
+	 * left to a child rather than waited for (vpcnet_config.defer_release). */
+	struct cli c = { .prog = argv[0], .cfg.defer_release = true };
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];

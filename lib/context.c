@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include <stdio.h>
@@ -33,6 +35,38 @@ static int check_privileges(struct vpcnet_error *err)
 		      net ? "" : "CAP_NET_ADMIN", net || sys ? "" : ", ", sys ? "" : "CAP_SYS_ADMIN");
 }
 
+/* Closes the parked sockets: here (one grace period for all of them), or in a child that
+ * holds the only other references when the handle may defer. */
+static void release_parked(struct vpcnet *vn)
+{
+	if (!vn->nparked)
+		return;
+	if (vn->defer_release) {
+		int fds[PARKED_MAX];
+		memcpy(fds, vn->parked, vn->nparked * sizeof(int));
+		pid_t pid = fork();
+		if (pid == 0) {
+			/* Keep nothing of the caller's but the parked sockets (sorted below), so
+			 * that no pipe's end or lock outlives the caller; they close on _exit. */
+			for (unsigned i = 1; i < vn->nparked; i++)
+				for (unsigned j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+					int t = fds[j]; fds[j] = fds[j - 1]; fds[j - 1] = t;
+				}
+			unsigned lo = 0;
+			for (unsigned i = 0; i < vn->nparked; i++) {
+				if ((unsigned)fds[i] > lo)
+					close_range(lo, fds[i] - 1, 0);
+				lo = fds[i] + 1;
+			}
+			close_range(lo, ~0U, 0);
+			_exit(0);
+		}
+	}
+	for (unsigned i = 0; i < vn->nparked; i++)
+		close(vn->parked[i]);
+	vn->nparked = 0;
+}
+
 VPCNET_API int vpcnet_open(struct vpcnet **out, const struct vpcnet_config *cfg,
 			   struct vpcnet_error *err)
 {
@@ -47,6 +81,7 @@ VPCNET_API int vpcnet_open(struct vpcnet **out, const struct vpcnet_config *cfg,
 	if (!vn)
 		return verr(err, VPCNET_FAILED, ENOMEM, "vpcnet");
 	vn->host_fd = -1;
+	vn->defer_release = cfg && cfg->defer_release;
 	if (getrandom(&vn->nonce, sizeof(vn->nonce), 0) != sizeof(vn->nonce)) {
 		free(vn);
 		return verr(err, VPCNET_FAILED, errno, "random nonce");
@@ -81,6 +116,7 @@ VPCNET_API void vpcnet_close(struct vpcnet *vn)
 {
 	if (!vn)
 		return;
+	release_parked(vn);
 	store_close(vn->st);
 	if (vn->host_fd >= 0)
 		close(vn->host_fd);
@@ -127,8 +163,15 @@ int router_open(struct router *r, const char *vpc, struct vpcnet_error *err)
 	return ret;
 }
 
-void router_close(struct router *r)
+void router_close(struct vpcnet *vn, struct router *r)
 {
+	if (r->conn.nf.nl && r->conn.nf.freed) {
+		if (vn->nparked == PARKED_MAX)
+			release_parked(vn);
+		int fd = fcntl(mnl_socket_get_fd(r->conn.nf.nl), F_DUPFD_CLOEXEC, 3);
+		if (fd >= 0)
+			vn->parked[vn->nparked++] = fd;
+	}
 	nsconn_close(&r->conn);
 	if (r->fd >= 0)
 		close(r->fd);

@@ -228,7 +228,7 @@ static void scan_router(struct gc *g, const struct vpc_row *v)
 		gc_fail(g, &e);
 	}
 out:
-	router_close(&r);
+	router_close(g->vn, &r);
 }
 
 VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,

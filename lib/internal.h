@@ -14,12 +14,17 @@
 
 struct nl_sock;
 
+#define PARKED_MAX 16
+
 struct vpcnet {
 	char state_dir[PATH_MAX];
 	int host_fd;        /* the host namespace; -1: the caller's own */
 	struct store *st;
 	int64_t nonce;      /* tells this handle's rows in flight from other threads' */
 	unsigned last_msgs, last_elems;  /* the last nftables change, for vpcnet_last_batch() */
+	bool defer_release;              /* vpcnet_config.defer_release */
+	int parked[PARKED_MAX];          /* nfnetlink sockets whose release waits: see router_close() */
+	unsigned nparked;
 };
 
 /* This handle as the owner of rows in flight. */
@@ -59,7 +64,9 @@ struct router {
 	int fd;
 };
 int router_open(struct router *r, const char *vpc, struct vpcnet_error *err);
-void router_close(struct router *r);
+/* Closes @r; its nfnetlink socket is parked in @vn when closing it would wait for the
+ * kernel (see vpcnet_config.defer_release), and released with the others later. */
+void router_close(struct vpcnet *vn, struct router *r);
 
 /* VPC internals used by sandbox.c and gc.c. */
 int vpc_teardown(struct vpcnet *vn, const struct vpc_row *v, bool remove_netns,

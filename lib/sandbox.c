@@ -169,7 +169,7 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 out:
 	nftb_free(b);
 	nsconn_close(&si.conn);
-	router_close(&rt);
+	router_close(vn, &rt);
 	if (sfd >= 0 && sfd != adopted_fd)
 		close(sfd);
 	return ret;
@@ -224,7 +224,7 @@ netns:
 		ret = netns_remove(m->netns, err);
 out:
 	nftb_free(b);
-	router_close(&rt);
+	router_close(vn, &rt);
 	return ret;
 }
 
@@ -268,7 +268,7 @@ static int pool_take(struct vpcnet *vn, const struct vpc_row *v, const char *id,
 	struct router rt = { .fd = -1 };
 	if (!(ret = router_open(&rt, v->name, err)))
 		ret = member_enlist(vn, &rt.conn.nf, &m, v, groups, ngroups, err);
-	router_close(&rt);
+	router_close(vn, &rt);
 	if (ret) {  /* gone as a failed create goes: kernel objects, then the row */
 		struct vpcnet_error ignored;
 		verr_wrap(err, "sandbox %s", id);
@@ -518,7 +518,7 @@ fail:
 	store_rollback(vn->st);
 out:
 	nftb_free(b);
-	router_close(&rt);
+	router_close(vn, &rt);
 	return ret;
 }
 
@@ -551,7 +551,7 @@ VPCNET_API int vpcnet_member_drops(struct vpcnet *vn, const char *id, bool insta
 					     key, sizeof(key), &n, err)))
 			*reads[i].into += n;
 	}
-	router_close(&rt);
+	router_close(vn, &rt);
 	return ret;
 }
 

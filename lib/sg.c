@@ -299,7 +299,7 @@ VPCNET_API int vpcnet_sg_create(struct vpcnet *vn, const char *vpc, const char *
 		else
 			ret = sg_commit_or_repair(vn, v.id, &r.conn.nf, err);
 	}
-	router_close(&r);
+	router_close(vn, &r);
 	return ret;
 }
 
@@ -368,7 +368,7 @@ out:
 	free(holders);
 	free(refs);
 	nftb_free(b);
-	router_close(&r);
+	router_close(vn, &r);
 	return ret;
 }
 
@@ -509,7 +509,7 @@ out:
 	nftb_free(b);
 	free(before); free(after); free(ref_before); free(ref_after);
 	free(cb); free(ca); free(plus); free(minus);
-	router_close(&r);
+	router_close(vn, &r);
 	return ret;
 }
 

@@ -408,6 +408,19 @@ static int fit_sndbuf(struct nf_sock *s, size_t len, struct vpcnet_error *err)
 	return 0;
 }
 
+/* Messages whose commit leaves the kernel objects to free after a grace period. */
+static bool frees(unsigned type)
+{
+	switch (type) {
+	case NFT_MSG_DELTABLE: case NFT_MSG_DELCHAIN: case NFT_MSG_DELRULE:
+	case NFT_MSG_DELSET: case NFT_MSG_DELSETELEM: case NFT_MSG_DELOBJ:
+	case NFT_MSG_DELFLOWTABLE: case NFT_MSG_DESTROYSETELEM:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcnet_error *err)
 {
 	if (b->oom)
@@ -440,6 +453,8 @@ int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcn
 			 * costs a grace period. */
 			if (gone_ok && (nlh->nlmsg_type & 0xff) == NFT_MSG_DELSETELEM && !s->no_destroy)
 				nlh->nlmsg_type = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_DESTROYSETELEM;
+			if (frees(nlh->nlmsg_type & 0xff))
+				s->freed = true;
 			idx[sent++] = i;
 			bytes += b->msgs[i].len;
 			struct iovec *last = &iov[k - 1];

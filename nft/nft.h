@@ -38,6 +38,8 @@ struct nf_sock {
 	uint32_t seq;
 	unsigned rand_seed;  /* back-off jitter, per socket (no global rand() state) */
 	bool no_destroy;     /* the kernel has no NFT_MSG_DESTROYSETELEM (before 6.3) */
+	bool freed;          /* a batch it sent deleted something: closing the socket waits
+			        for the kernel to free it (an RCU grace period) */
 };
 
 int nf_open(struct nf_sock *s, struct vpcnet_error *err);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "tests/ns_util.h"
+#include "vpcnet.h"
 
 static struct topo T;
 static void setup(void) { topo_setup(&T); }
@@ -386,4 +387,61 @@ Test(ops, deletes_are_idempotent_without_destroy)
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox list"), 0);
 	cr_assert_null(strstr(out, s.id), "%s", out);
 	cr_assert_neq(access(s.netns, F_OK), 0, "its namespace is gone");
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* A handle keeps the sockets whose release waits for the kernel to free deleted elements
+ * and lets them go at close: itself, or (defer_release) through a child that exits. */
+Test(ops, sockets_that_freed_rules_are_released_at_close)
+{
+	char vpc[64], id[80];
+	tname(&T, "a", vpc, sizeof(vpc));
+	for (int defer = 0; defer < 2; defer++) {
+		struct vpcnet *vn;
+		struct vpcnet_error err;
+		struct vpcnet_config cfg = { .state_dir = T.state_dir, .host_netns = T.host,
+					     .defer_release = defer };
+		int before = open_fds();
+		cr_assert_eq(vpcnet_open(&vn, &cfg, &err), 0, "%s", err.msg);
+		int opened = open_fds();
+		if (!defer) {
+			struct vpcnet_vpc_spec vs = { .name = vpc, .cidr = "10.51.0.0/16" };
+			cr_assert_eq(vpcnet_vpc_create(vn, &vs, NULL, &err), 0, "%s", err.msg);
+		}
+		for (int i = 0; i < 3; i++) {
+			snprintf(id, sizeof(id), "%s-r%d", T.tag, i);
+			struct vpcnet_sandbox_spec ss = { .id = id, .vpc = vpc };
+			cr_assert_eq(vpcnet_sandbox_create(vn, &ss, NULL, &err), 0, "%s", err.msg);
+		}
+		cr_assert_eq(open_fds(), opened, "a create deletes nothing: nothing kept");
+		for (int i = 0; i < 3; i++) {
+			snprintf(id, sizeof(id), "%s-r%d", T.tag, i);
+			cr_assert_eq(vpcnet_sandbox_delete(vn, id, &err), 0, "%s", err.msg);
+		}
+		cr_assert_eq(open_fds(), opened + 3, "each delete's socket is kept");
+		vpcnet_close(vn);
+		cr_assert_eq(open_fds(), before, "all released at close");
+		int status = -1, reaped = 0;
+		for (int tries = 0; tries < 500; tries++) {  /* at most 5 s */
+			pid_t pid = waitpid(-1, &status, WNOHANG);
+			if (pid > 0) {
+				reaped++;
+				cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+			} else if (pid < 0 || (reaped && tries > 20)) {
+				break;
+			}
+			usleep(10000);
+		}
+		cr_assert_eq(reaped, defer, "defer_release: one child closed them (%d)", reaped);
+	}
 }

@@ -181,8 +181,12 @@ Test(oci, runc_container_gets_a_vpc_network_and_loses_it_on_delete)
 	char out[8192], vpc[64], inet[256], host[256], ns[64], router[256];
 	make_vpc(&T, "v", "10.61.0.0/24", true);
 	tname(&T, "v", vpc, sizeof(vpc));
-	/* the VPC from the annotation: the hook is given no --vpc */
-	write_bundle(NULL, json_pack("{s:s}", "vpcnet.vpc", vpc));
+	/* a group that lets out TCP to the internet's port 8080 and nothing else */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sg create web --vpc %s", vpc), 0, "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sg rule add web egress tcp:8080 "
+			    INET_ADDR), 0, "%s", out);
+	/* the VPC and the group from the annotations: the hook is given no --vpc, no --sg */
+	write_bundle(NULL, json_pack("{s:s, s:s}", "vpcnet.vpc", vpc, "vpcnet.sg", "web"));
 	tname(&T, "c1", cids[0], sizeof(cids[0]));
 	int rc = runc(out, sizeof(out), "run -d --bundle %s %s", bundle, cids[0]);
 	cr_assert_eq(rc, 0, "runc run: %s", out);
@@ -200,6 +204,9 @@ Test(oci, runc_container_gets_a_vpc_network_and_loses_it_on_delete)
 	cr_assert_str_eq(json_string_value(json_object_get(j, "vpc")), vpc);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "netns")), ns);
 	cr_assert_not(json_is_true(json_object_get(j, "netns_owned")));
+	json_t *groups = json_object_get(j, "groups");
+	cr_assert_eq(json_array_size(groups), 1);
+	cr_assert_str_eq(json_string_value(json_array_get(groups, 0)), "web");
 	json_decref(j);
 	cr_assert_eq(strncmp(ip, "10.61.0.", 8), 0, "address %s", ip);
 
@@ -218,6 +225,11 @@ Test(oci, runc_container_gets_a_vpc_network_and_loses_it_on_delete)
 	cr_assert_eq(probe_tcp(ns, INET_ADDR, 8080, 3000, peer, sizeof(peer)), P_OK);
 	cr_assert_str_eq(peer, UPLINK_ADDR, "the far end saw %s", peer);
 	cr_assert_eq(listener_count(&il), 1);
+	/* what the group does not allow stays in */
+	struct listener ol;
+	listen_tcp(&T, inet, 8081, &ol);
+	cr_assert_neq(probe_tcp(ns, INET_ADDR, 8081, WAIT, NULL, 0), P_OK);
+	cr_assert_eq(listener_count(&ol), 0, "egress the group does not allow got out");
 
 	/* inbound from the host side, even with a route to the VPC: refused */
 	listen_tcp(&T, ns, 80, &cl);

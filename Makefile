@@ -9,7 +9,7 @@ PKGS    := libnl-3.0 libnl-route-3.0 libmnl libnftnl sqlite3 jansson
 # Debian packages the build, the tests and the demo need (installed by `make deps`).
 DEB_BUILD := build-essential pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev \
              libnftnl-dev libsqlite3-dev libjansson-dev libcriterion-dev
-DEB_RUN   := iproute2 nftables conntrack curl busybox-static runc
+DEB_RUN   := iproute2 nftables conntrack curl busybox-static runc podman
 # ... and what the benchmarks compare with and measure by (installed by `make bench`).
 DEB_BENCH := containernetworking-plugins iptables iperf3 jq time util-linux
 

@@ -22,21 +22,18 @@ static char bundle[192];
 static char runc_root[192];
 static char cids[2][64];   /* containers this test may have made */
 
-/* Runs `runc --root R ARGS...` with stdio on a file (a detached container inherits it, so
- * it must not be a pipe the test waits on), bounded in time.  Returns the exit code. */
-static int runc(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int runc(char *out, size_t outlen, const char *fmt, ...)
+/* Runs @prefix + ARGS (split on spaces) with stdio on a file (a detached container
+ * inherits it, so it must not be a pipe the test waits on), bounded in time.  Returns the
+ * exit code. */
+static int vrun_file(char *out, size_t outlen, const char *prefix, const char *fmt, va_list ap)
 {
-	char line[1024], logf[256];
-	int n = snprintf(line, sizeof(line), "runc --root %s ", runc_root);
-	va_list ap;
-	va_start(ap, fmt);
+	char line[2048], logf[256];
+	int n = snprintf(line, sizeof(line), "%s ", prefix);
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	va_end(ap);
-	char *argv[32];
+	char *argv[48];
 	int argc = 0;
 	char *save = NULL;
-	for (char *t = strtok_r(line, " ", &save); t && argc < 31; t = strtok_r(NULL, " ", &save))
+	for (char *t = strtok_r(line, " ", &save); t && argc < 47; t = strtok_r(NULL, " ", &save))
 		argv[argc++] = t;
 	argv[argc] = NULL;
 	snprintf(logf, sizeof(logf), "%s/runc.out", dir);
@@ -72,6 +69,36 @@ static int runc(char *out, size_t outlen, const char *fmt, ...)
 	return rc;
 }
 
+/* `runc --root R ARGS...` */
+static int runc(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int runc(char *out, size_t outlen, const char *fmt, ...)
+{
+	char prefix[256];
+	snprintf(prefix, sizeof(prefix), "runc --root %s", runc_root);
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = vrun_file(out, outlen, prefix, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* podman with storage, run dirs, configuration and hooks of the test's own. */
+static char pod_name[64];
+static int podman(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int podman(char *out, size_t outlen, const char *fmt, ...)
+{
+	char prefix[1024];
+	snprintf(prefix, sizeof(prefix), "env CONTAINERS_CONF=%s/pod/containers.conf podman"
+		 " --root %s/pod/storage --runroot %s/pod/run --tmpdir %s/pod/tmp --hooks-dir"
+		 " %s/pod/hooks --cgroup-manager cgroupfs --runtime runc --events-backend none",
+		 dir, dir, dir, dir, dir);
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = vrun_file(out, outlen, prefix, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 static void setup(void)
 {
 	topo_setup(&T);
@@ -87,6 +114,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (pod_name[0])
+		podman(NULL, 0, "rm -f -t 0 %s", pod_name);
 	for (int i = 0; i < 2; i++)
 		if (cids[i][0])
 			runc(NULL, 0, "delete --force %s", cids[i]);
@@ -334,4 +363,84 @@ Test(oci, hook_input_errors_exit_2_with_one_line)
 		}
 	}
 	cr_assert_eq(sandbox_count(), 0);
+}
+
+/* examples/oci/vpcnet-{create,delete}.json as shipped, pointed at the binary under test and
+ * the test's state dir and host, in a hooks directory of the test's own. */
+static void install_hooks_d(const char *bin)
+{
+	static const char *const verbs[] = { "create", "delete" };
+	for (int i = 0; i < 2; i++) {
+		char src[128], dst[256];
+		json_error_t jerr;
+		snprintf(src, sizeof(src), "examples/oci/vpcnet-%s.json", verbs[i]);
+		json_t *h = json_load_file(src, 0, &jerr);
+		cr_assert(h, "%s: %s", src, jerr.text);
+		json_t *hook = json_object_get(h, "hook");
+		json_object_set_new(hook, "path", json_string(bin));
+		json_t *args = json_pack("[s, s, s, s, s, s, s]", "vpcnet", "--state-dir",
+					 T.state_dir, "--host-netns", T.host, "oci-hook", verbs[i]);
+		json_object_set_new(hook, "args", args);
+		snprintf(dst, sizeof(dst), "%s/pod/hooks/vpcnet-%s.json", dir, verbs[i]);
+		cr_assert_eq(json_dump_file(h, dst, 0), 0);
+		json_decref(h);
+	}
+}
+
+Test(oci, podman_runs_the_hooks_d_files)
+{
+	char out[8192], vpc[64], inet[256], bin[4096];
+	const char *b = getenv("VPCNET_BIN") ? getenv("VPCNET_BIN") : "build/test/vpcnet";
+	cr_assert(realpath(b, bin), "VPCNET_BIN %s: %s", b, strerror(errno));
+	make_vpc(&T, "v", "10.67.0.0/24", true);
+	tname(&T, "v", vpc, sizeof(vpc));
+	cr_assert_eq(run(out, sizeof(out), "mkdir -p %s/pod/hooks %s/pod/storage %s/pod/run"
+			 " %s/pod/tmp", dir, dir, dir, dir), 0, "%s", out);
+	/* what podman needs on this machine kind (see the podman/CNI test) */
+	char conf[256];
+	snprintf(conf, sizeof(conf), "%s/pod/containers.conf", dir);
+	FILE *f = fopen(conf, "w");
+	cr_assert(f);
+	fputs("[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n"
+	      "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n"
+	      "events_logger = \"none\"\n", f);
+	fclose(f);
+	install_hooks_d(bin);
+
+	/* no vpcnet.vpc annotation: the hooks do not fire, podman's own "none" network stays */
+	tname(&T, "p0", pod_name, sizeof(pod_name));
+	int rc = podman(out, sizeof(out), "run --rm --name %s --network none --rootfs"
+			" %s/rootfs /bin/busybox ip -o link", pod_name, bundle);
+	cr_assert_eq(rc, 0, "podman run: %s", out);
+	cr_assert(strstr(out, ": lo:"), "ip -o link in the container: %s", out);
+	cr_assert_null(strstr(out, "eth0"), "a hook fired without the annotation: %s", out);
+	cr_assert_eq(sandbox_count(), 0);
+
+	/* with it: the container's id is the sandbox, in that VPC, and it gets out */
+	tname(&T, "p1", pod_name, sizeof(pod_name));
+	rc = podman(out, sizeof(out), "run -d --name %s --network none --annotation vpcnet.vpc=%s"
+		    " --rootfs %s/rootfs /bin/busybox sleep 120", pod_name, vpc, bundle);
+	cr_assert_eq(rc, 0, "podman run: %s", out);
+	char id[80];
+	cr_assert_eq(sscanf(out, "%79[0-9a-f]", id), 1, "podman run said: %s", out);
+	cr_assert_eq(strlen(id), 64, "container id %s", id);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json sandbox show %s", id), 0, "%s",
+		     out);
+	json_t *j = json_loads(out, 0, NULL);
+	cr_assert(j, "%s", out);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "vpc")), vpc);
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%s", json_string_value(json_object_get(j, "netns")));
+	json_decref(j);
+	struct listener il;
+	nspath(T.inet, inet, sizeof(inet));
+	listen_tcp(&T, inet, 8080, &il);
+	char peer[64];
+	cr_assert_eq(probe_tcp(ns, INET_ADDR, 8080, 3000, peer, sizeof(peer)), P_OK);
+	cr_assert_str_eq(peer, UPLINK_ADDR);
+
+	/* podman rm: poststop, and the sandbox is gone */
+	cr_assert_eq(podman(out, sizeof(out), "rm -f -t 0 %s", pod_name), 0, "podman rm: %s", out);
+	pod_name[0] = '\0';
+	cr_assert_eq(sandbox_count(), 0, "the poststop hook left the sandbox");
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 
@@ -115,6 +116,13 @@ static int read_state(const char *verb, struct oci_state *st)
 	return 0;
 }
 
+/* True when @a and @b are the same namespace (both exist). */
+static bool same_ns(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static int hook_create(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -172,8 +180,16 @@ static int hook_create(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 	}
-	char netns[64];
+	char netns[64], host[VPCNET_PATH_MAX + 16];
 	snprintf(netns, sizeof(netns), "/proc/%lld/ns/net", st.pid);
+	/* A container without a network namespace of its own shares the runtime's (or the
+	 * host's): giving that an eth0 and a default route would rewire the host. */
+	snprintf(host, sizeof(host), "/run/netns/%s", c->cfg.host_netns ? c->cfg.host_netns : "");
+	if (same_ns(netns, "/proc/self/ns/net") || (c->cfg.host_netns && same_ns(netns, host))) {
+		code = hook_fail("create", EXIT_USAGE, "container %s: its network namespace is the"
+				 " host's, not its own (give it a new one in the bundle)", st.id);
+		goto out;
+	}
 	struct vpcnet_sandbox_spec spec = {
 		.id = st.id, .vpc = vpc, .netns = netns, .sgs = ngroups ? names : NULL,
 		.nsgs = ngroups,

@@ -319,7 +319,17 @@ Test(oci, hook_input_errors_exit_2_with_one_line)
 	/* the hook as runc runs it, minus runc: state on stdin, no environment */
 	char out[4096], cmd[1024];
 	const char *b = getenv("VPCNET_BIN") ? getenv("VPCNET_BIN") : "build/test/vpcnet";
-	static const struct { const char *state, *args, *says; int code; } cases[] = {
+	/* a process in the host namespace, and this one (vpcnet's own namespace): a container
+	 * that shares either has no namespace of its own to give an eth0 to.  (Refused before
+	 * anything is touched; were it not, the unknown VPC would stop it, exit 3.) */
+	char host[256], in_host[96], in_self[96];
+	struct listener hl;
+	listen_tcp(&T, nspath(T.host, host, sizeof(host)), 9, &hl);
+	snprintf(in_host, sizeof(in_host), "{\"id\":\"c\",\"pid\":%d}", (int)hl.pid);
+	snprintf(in_self, sizeof(in_self), "{\"id\":\"c\",\"pid\":%d}", (int)getpid());
+	const struct { const char *state, *args, *says; int code; } cases[] = {
+		{ in_host, "create --vpc nosuchvpc", "is the host's", 2 },
+		{ in_self, "create --vpc nosuchvpc", "is the host's", 2 },
 		{ "not json", "create --vpc x", "not JSON", 2 },
 		{ "{\"pid\":1}", "create --vpc x", "\"id\" missing", 2 },
 		{ "{\"id\":\"a+b\",\"pid\":1}", "create --vpc x", "sandbox id 'a+b'", 2 },

@@ -9,7 +9,7 @@ PKGS    := libnl-3.0 libnl-route-3.0 libmnl libnftnl sqlite3 jansson
 # Debian packages the build, the tests and the demo need (installed by `make deps`).
 DEB_BUILD := build-essential pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev \
              libnftnl-dev libsqlite3-dev libjansson-dev libcriterion-dev
-DEB_RUN   := iproute2 nftables conntrack curl busybox-static
+DEB_RUN   := iproute2 nftables conntrack curl busybox-static runc podman
 # ... and what the benchmarks compare with and measure by (installed by `make bench`).
 DEB_BENCH := containernetworking-plugins iptables iperf3 jq time util-linux
 
@@ -102,7 +102,7 @@ CRITERION_FLAGS ?= --color=never
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-run
 
-test-run: $(BT)/unit $(BT)/nstest $(BT)/attack $(BT)/vpcnet
+test-run: $(BT)/unit $(BT)/nstest $(BT)/attack $(BT)/vpcnet all
 	@tests/run.sh $(BT) $(CRITERION_FLAGS)
 
 unit: $(BT)/unit
@@ -132,7 +132,7 @@ install: all
 	ln -sf libvpcnet.so.0 $(DESTDIR)$(PREFIX)/lib/libvpcnet.so
 	install -m 0644 $(B)/libvpcnet.a $(DESTDIR)$(PREFIX)/lib/libvpcnet.a
 	install -m 0644 include/vpcnet.h $(DESTDIR)$(PREFIX)/include/vpcnet.h
-	install -m 0644 $(B)/vpcnet.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' lib/vpcnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/vpcnet $(DESTDIR)$(PREFIX)/lib/libvpcnet.so* \

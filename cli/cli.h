@@ -33,5 +33,6 @@ int cmd_gc(struct cli *c, int argc, char **argv);
 int cmd_pool(struct cli *c, int argc, char **argv);
 int cmd_sg(struct cli *c, int argc, char **argv);
 int cmd_instance(struct cli *c, int argc, char **argv);
+int cmd_oci_hook(struct cli *c, int argc, char **argv);
 
 #endif

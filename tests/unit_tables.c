@@ -26,11 +26,11 @@ Test(tables, a_member_is_four_elements)
 Test(tables, router_table_is_fixed_size)
 {
 	struct nft_batch *b = nftb_new();
-	router_table_build(b, 0x0a000001, true, "transit");
+	router_table_build(b, 0x0a000001, true, "transit", 0xc6120001);
 	unsigned with_nat = nftb_count(b);
 	nftb_free(b);
 	b = nftb_new();
-	router_table_build(b, 0x0a000001, false, "transit");
+	router_table_build(b, 0x0a000001, false, "transit", 0xc6120001);
 	cr_assert_eq(nftb_count(b), with_nat - 2, "no NAT: no post chain, no masquerade rule");
 	nftb_free(b);
 }

@@ -442,3 +442,164 @@ Test(tap, a_guest_on_the_tap_is_the_sandbox)
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", s.id), 0, "%s", out);
 	cr_assert_neq(access(s.netns, F_OK), 0, "the namespace (and its tap) are gone");
 }
+
+/* An adopted namespace keeps living after delete; the tap made in it goes.  A crash half-way
+ * through a create is repaired by gc, tap included. */
+Test(tap, adopted_namespace_loses_only_its_tap)
+{
+	char out[8192], name[64], path[256];
+	make_vpc(&T, "a", "10.72.0.0/16", false);
+	tname(&T, "adopt", name, sizeof(name));
+	cr_assert_eq(run(out, sizeof(out), "ip netns add %s", name), 0, "%s", out);
+	nspath(name, path, sizeof(path));
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-s --vpc %s-a --netns %s"
+			    " --tap vm0", T.tag, T.tag, path), 0, "%s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip -n %s -o link show vm0", name), 0, "%s", out);
+	/* a second sandbox cannot take a tap name that exists there */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-t --vpc %s-a --netns %s"
+			    " --ifname eth1 --tap vm0", T.tag, T.tag, path), 4, "%s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip -n %s -o link show vm0", name), 0,
+		     "a refused create left the existing tap alone: %s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s-s", T.tag), 0, "%s", out);
+	cr_assert_neq(run(out, sizeof(out), "ip -n %s -o link show vm0", name), 0,
+		      "the tap is gone: %s", out);
+	cr_assert_eq(access(path, F_OK), 0, "the adopted namespace stays");
+
+	/* crash after the tap was made: gc removes it */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sandbox-create:addr",
+			    "sandbox create %s-s --vpc %s-a --netns %s --tap vm0", T.tag, T.tag,
+			    path), 99, "%s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip -n %s -o link show vm0", name), 0, "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "gc"), 0, "%s", out);
+	cr_assert_neq(run(out, sizeof(out), "ip -n %s -o link show vm0", name), 0,
+		      "gc removed the tap: %s", out);
+	run(NULL, 0, "ip netns del %s", name);
+}
+
+/* Bad input: exit 2, a message naming the bad part, nothing made. */
+Test(tap, bad_tap_names_and_ports_change_nothing)
+{
+	char out[8192];
+	make_vpc(&T, "a", "10.73.0.0/16", false);
+	const char *bad[] = {
+		"--tap abcdefghijklmnop", "--tap a/b", "--tap tap%d", "--tap eth0", "--tap lo",
+		"--control-port 0", "--control-port 65536", "--control-port ssh",
+		"--control-port -1", "--control-port 22x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int rc = vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-s --vpc %s-a %s",
+				T.tag, T.tag, bad[i]);
+		cr_assert_eq(rc, 2, "%s: exit %d: %s", bad[i], rc, out);
+		const char *opt = strchr(bad[i], ' ') + 1;
+		cr_assert(strstr(out, bad[i][2] == 't' ? "--tap" : "--control-port") && strstr(out, opt),
+			  "%s: the message names it: %s", bad[i], out);
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox show %s-s", T.tag), 3,
+			     "%s made a sandbox: %s", bad[i], out);
+		char ns[256];
+		snprintf(ns, sizeof(ns), "/run/netns/vpcnet-sbx-%s-s", T.tag);
+		cr_assert_neq(access(ns, F_OK), 0, "%s made a namespace", bad[i]);
+	}
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "instance create %s-i --vpc %s-a --sg default"
+			    " --control-port 22", T.tag, T.tag), 2, "instances take no control port:"
+		     " %s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create --help"), 0, "%s", out);
+	cr_assert(strstr(out, "--tap NAME") && strstr(out, "--control-port PORT"), "%s", out);
+}
+
+/* --- control ports ---------------------------------------------------------------------- */
+
+static void control_of(struct topo *t, const char *id, char *ip, size_t n, uint16_t *port)
+{
+	struct guest g;
+	char hp[64];
+	guest_from_show(t, id, &g, hp, sizeof(hp));
+	split_hostport(hp, ip, n, port);
+}
+
+Test(control, only_the_host_opens_it)
+{
+	char out[8192], host[256], inet[256], ip_a[16], ip_b[16];
+	uint16_t port_a, port_b;
+	nspath(T.host, host, sizeof(host));
+	nspath(T.inet, inet, sizeof(inet));
+	/* two VPCs on the same CIDR, each with a sandbox at the same address and a control port */
+	make_vpc(&T, "a", "10.74.0.0/16", true);
+	make_vpc(&T, "b", "10.74.0.0/16", true);
+	struct sbx a, b, nbr, plain;
+	make_sbx_args(&T, "a", "agent-a", "--ip 10.74.0.10 --control-port 7000", &a);
+	make_sbx_args(&T, "b", "agent-b", "--ip 10.74.0.10 --control-port 7000", &b);
+	make_sbx_args(&T, "a", "nbr", NULL, &nbr);
+	make_sbx_args(&T, "a", "plain", NULL, &plain);
+	control_of(&T, a.id, ip_a, sizeof(ip_a), &port_a);
+	control_of(&T, b.id, ip_b, sizeof(ip_b), &port_b);
+	cr_assert_str_neq(ip_a, ip_b, "each VPC's agent is reached by its own transit address");
+	struct listener la, la_other, lb, lp;
+	listen_tcp(&T, a.netns, 7000, &la);
+	listen_tcp(&T, a.netns, 7001, &la_other);
+	listen_tcp(&T, b.netns, 7000, &lb);
+	listen_tcp(&T, plain.netns, 7000, &lp);
+
+	/* the host reaches each agent, through its own VPC's router */
+	char peer[64];
+	cr_assert_eq(probe_tcp(host, ip_a, port_a, 3000, peer, sizeof(peer)), P_OK);
+	cr_assert_eq(listener_count(&la), 1);
+	cr_assert_eq(listener_count(&lb), 0, "VPC b's agent got VPC a's connection");
+	cr_assert_eq(probe_tcp(host, ip_b, port_b, 3000, peer, sizeof(peer)), P_OK);
+	cr_assert_eq(listener_count(&lb), 1);
+
+	/* other ports stay closed to the host: another sandbox's slot, the agent's other port */
+	uint32_t pip, net;
+	inet_pton(AF_INET, plain.ip, &pip);
+	inet_pton(AF_INET, "10.74.0.0", &net);
+	uint16_t pslot = ntohl(pip) - ntohl(net);  /* where plain's control port would be */
+	cr_assert_neq(probe_tcp(host, ip_a, pslot, QUIET_MS, NULL, 0), P_OK);
+	cr_assert_neq(probe_tcp(host, a.ip, 7001, QUIET_MS, NULL, 0), P_OK);
+	cr_assert_neq(probe_tcp(host, a.ip, 7000, QUIET_MS, NULL, 0), P_OK,
+		      "the host has no route to a sandbox address itself");
+	cr_assert_eq(listener_count(&la_other) + listener_count(&lp), 0);
+
+	/* a neighbour: refused on the control port, directly and through the transit address */
+	cr_assert_eq(probe_tcp(nbr.netns, a.ip, 7000, 3000, NULL, 0), P_REFUSED);
+	cr_assert_neq(probe_tcp(nbr.netns, ip_a, port_a, QUIET_MS, NULL, 0), P_OK);
+	/* another VPC: VPC b's sandbox tries VPC a's transit address */
+	cr_assert_neq(probe_tcp(b.netns, ip_a, port_a, QUIET_MS, NULL, 0), P_OK);
+	/* the uplink side, routing the transit range towards the host */
+	cr_assert_eq(run(out, sizeof(out), "ip -n %s route add 198.18.0.0/15 via " UPLINK_ADDR,
+			 T.inet), 0, "%s", out);
+	cr_assert_neq(probe_tcp(inet, ip_a, port_a, QUIET_MS, NULL, 0), P_OK);
+	cr_assert_eq(listener_count(&la), 1, "only the host's connection reached VPC a's agent");
+	cr_assert_eq(listener_count(&lb), 1, "only the host's connection reached VPC b's agent");
+
+	/* delete: the slot closes, and the flows it had go with it */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", a.id), 0, "%s", out);
+	cr_assert_neq(probe_tcp(host, ip_a, port_a, QUIET_MS, NULL, 0), P_OK);
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a nft list map inet vpcnet ctl_dnat",
+	    T.tag);
+	cr_assert_null(strstr(out, "elements"), "the element went with the sandbox: %s", out);
+}
+
+/* gc puts the control map back as the store says: a missing element returns, a stale one goes. */
+Test(control, gc_rebuilds_the_map)
+{
+	char out[8192], vpc[64], ip[16];
+	uint16_t port;
+	make_vpc(&T, "a", "10.75.0.0/16", false);
+	tname(&T, "a", vpc, sizeof(vpc));
+	struct sbx s;
+	make_sbx_args(&T, "a", "agent", "--control-port 7000", &s);
+	control_of(&T, s.id, ip, sizeof(ip), &port);
+	cr_assert_eq(run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft flush map inet vpcnet"
+			 " ctl_dnat", vpc), 0, "%s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft add element inet vpcnet"
+			 " ctl_dnat { 999 : 10.75.3.231 . 22 }", vpc), 0, "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "gc"), 0, "%s", out);
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft list map inet vpcnet ctl_dnat", vpc);
+	cr_assert_null(strstr(out, "999"), "the stale element went: %s", out);
+	char want[64];
+	snprintf(want, sizeof(want), "%u : %s . 7000", port, s.ip);
+	cr_assert(strstr(out, want), "the agent's element is back (%s): %s", want, out);
+	char host[256];
+	struct listener l;
+	listen_tcp(&T, s.netns, 7000, &l);
+	cr_assert_eq(probe_tcp(nspath(T.host, host, sizeof(host)), ip, port, 3000, NULL, 0), P_OK);
+}

@@ -9,9 +9,10 @@ static const char usage[] =
 	"Compares the state store with the kernel and repairs both ways: VPCs, sandboxes and\n"
 	"pool entries that a killed process left half-made or half-deleted are rolled back\n"
 	"(their leases released); router ports that no member owns are removed, and so are\n"
-	"refusal counters of ports that are gone; every VPC's security groups and attachments\n"
-	"are rebuilt from the store in one atomic change.  Work that a live process still has\n"
-	"in flight is left alone.  Carries on past errors; exits 1 if any.\n";
+	"refusal counters of ports that are gone (and the tap of a half-made sandbox in an\n"
+	"adopted namespace); every VPC's security groups and attachments are rebuilt from the\n"
+	"store in one atomic change, and its control ports in another.  Work that a live\n"
+	"process still has in flight is left alone.  Carries on past errors; exits 1 if any.\n";
 
 int cmd_gc(struct cli *c, int argc, char **argv)
 {

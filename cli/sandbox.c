@@ -12,7 +12,8 @@
 
 static const char sandbox_usage[] =
 	"Usage: vpcnet sandbox create ID [--vpc NAME] [--sg A[,B...]] [--ip ADDR] [--netns PATH]\n"
-	"                             [--ifname NAME] [--max-connections N]\n"
+	"                             [--ifname NAME] [--max-connections N] [--tap NAME]\n"
+	"                             [--control-port PORT]\n"
 	"       vpcnet sandbox set-sg ID A[,B...]\n"
 	"       vpcnet sandbox delete ID\n"
 	"       vpcnet sandbox list [--vpc NAME]\n"
@@ -29,6 +30,15 @@ static const char sandbox_usage[] =
 	"        --sg names its security groups (up to 5, of its VPC; default: 'default').\n"
 	"        --max-connections caps the connections it may have open at once (counted by\n"
 	"        the router; default 1024, at most 1000000); past it new ones are refused.\n"
+	"        --tap NAME also makes a persistent tap device NAME in the namespace, wired to\n"
+	"        the interface both ways (tc redirect): a microVM (Firecracker) on the tap owns\n"
+	"        the sandbox's address and MAC (`show` prints them; the guest must use both)\n"
+	"        and the interface gets no address.  Everything above holds for the guest.\n"
+	"        --control-port PORT (1-65535) lets the host namespace, and nothing else, open\n"
+	"        TCP connections to PORT on the sandbox: it connects to the address:port that\n"
+	"        `show` prints as 'control' (the VPC router's transit address, which forwards\n"
+	"        to the sandbox), so VPCs that share a CIDR still work.  Neither option takes a\n"
+	"        network from the warm pool.\n"
 	"set-sg  replaces its groups in one atomic change.\n"
 	"show    also prints what the router refused from it and towards it (spoofed,\n"
 	"        inbound, denied packets).\n"
@@ -93,12 +103,23 @@ static json_t *sandbox_json(const struct vpcnet_sandbox *s)
 	json_t *groups = json_array();
 	for (unsigned i = 0; i < s->ngroups; i++)
 		json_array_append_new(groups, json_string(s->groups[i]));
-	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:I, s:s}",
+	json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:I, s:s}",
 			 !strcmp(s->kind, "instance") ? "name" : "id", s->id, "vpc", s->vpc,
 			 "netns", s->netns, "netns_owned", s->netns_owned, "ifname", s->ifname,
 			 "port", s->port, "address", cidr, "ip", ip, "prefix", (int)s->prefix,
 			 "mac", mac, "gateway", vpcnet_addr_str(s->gateway, gw), "groups", groups,
 			 "max_connections", (json_int_t)s->max_connections, "state", s->state);
+	if (j && !strcmp(s->kind, "sandbox")) {
+		json_object_set_new(j, "tap", json_string(s->tap));
+		json_object_set_new(j, "control_port", json_integer(s->control_port));
+	}
+	if (j && s->control_port) {
+		char ca[16], hp[24];
+		snprintf(hp, sizeof(hp), "%s:%u", vpcnet_addr_str(s->control_addr, ca),
+			 s->control_host_port);
+		json_object_set_new(j, "control_host", json_string(hp));
+	}
+	return j;
 }
 
 static void sandbox_print(const struct vpcnet_sandbox *s)
@@ -117,6 +138,14 @@ static void sandbox_print(const struct vpcnet_sandbox *s)
 		printf(" %s", s->groups[i]);
 	printf("\n  max conns  %u\n", s->max_connections);
 	printf("  port       %s (in the VPC router)\n", s->port);
+	if (s->tap[0])
+		printf("  tap        %s (the guest on it uses the address, mac and gateway above)\n",
+		       s->tap);
+	if (s->control_port) {
+		char ca[16];
+		printf("  control    port %u, from the host at %s:%u\n", s->control_port,
+		       vpcnet_addr_str(s->control_addr, ca), s->control_host_port);
+	}
 	printf("  state      %s\n", s->state);
 }
 
@@ -131,6 +160,8 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 		{ "netns", required_argument, NULL, 'n' },
 		{ "ifname", required_argument, NULL, 'f' },
 		{ "max-connections", required_argument, NULL, 'm' },
+		{ "tap", required_argument, NULL, 't' },
+		{ "control-port", required_argument, NULL, 'c' },
 		{ 0 },
 	};
 	struct vpcnet_sandbox_spec spec = { 0 };
@@ -143,6 +174,17 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 		case 'i': spec.addr = optarg; break;
 		case 'n': spec.netns = optarg; break;
 		case 'f': spec.ifname = optarg; break;
+		case 't': spec.tap = optarg; break;
+		case 'c': {
+			char *end;
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-' || n == 0 || n > 65535)
+				return cli_usage_error(usage, "--control-port '%s': a TCP port from 1"
+						       " to 65535", optarg);
+			spec.control_port = n;
+			break;
+		}
 		case 'm': {
 			char *end;
 			errno = 0;

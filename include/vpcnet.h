@@ -182,6 +182,11 @@ struct vpcnet_sandbox {
 	unsigned ngroups;              /**< its security groups, in order */
 	char groups[VPCNET_SG_PER_MEMBER][VPCNET_SG_NAME_MAX + 1];
 	unsigned max_connections;      /**< connections it may have open at once */
+	char tap[VPCNET_IFNAME_MAX + 1];   /**< microVM tap device in its namespace, or "" */
+	unsigned control_port;         /**< TCP port the host may connect to, or 0 */
+	struct in_addr control_addr;   /**< ... by connecting to this address (the router's
+					    end of the VPC's transit link) */
+	unsigned control_host_port;    /**< ... and this port (the router forwards it) */
 };
 
 /** Packets the router refused from or towards a member, since it was made. */
@@ -203,6 +208,14 @@ struct vpcnet_sandbox_spec {
 	const char *const *sgs; /**< its security groups (of its VPC); none: the VPC's "default" */
 	unsigned nsgs;       /**< entries in sgs, at most VPCNET_SG_PER_MEMBER */
 	unsigned max_connections; /**< 0: VPCNET_MAX_CONNECTIONS_DEFAULT */
+	/** A tap device of this name (an interface name: 1-15 bytes, no '/', ':', '%' or
+	 *  spaces, not the interface's own name) made in the namespace and wired
+	 *  to the interface both ways (tc redirect): a microVM on it owns the sandbox's address
+	 *  and MAC, and the interface itself gets no address.  NULL: none. */
+	const char *tap;
+	/** A TCP port (1-65535) that the host namespace alone may open connections to, at
+	 *  control_addr:control_host_port of the result.  0: none (nothing gets in). */
+	unsigned control_port;
 };
 
 #define VPCNET_MAX_CONNECTIONS_DEFAULT 1024  /**< a member's connection limit by default */

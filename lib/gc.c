@@ -4,7 +4,7 @@
  * ports that no row owns (a crash, or a namespace someone still held when its sandbox was
  * deleted) are removed with their set elements, and so are refusal counters of ports that
  * are gone; every VPC's security groups and
- * attachments are rebuilt from the store in one batch.  gc carries on past errors. */
+ * attachments, and its control ports, are rebuilt from the store.  gc carries on past errors. */
 #include <errno.h>
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
@@ -198,6 +198,35 @@ static void sweep_counters(struct gc *g, const struct vpc_row *v, struct nsconn 
 	}
 }
 
+struct ctl_fill {
+	const struct vpc_row *v;
+	struct nft_batch *b;
+};
+
+static int add_control(const struct member_row *m, void *arg)
+{
+	struct ctl_fill *cf = arg;
+	if (m->control_port && strcmp(m->state, ST_DELETING))
+		router_control_elem(cf->b, NFT_MSG_NEWSETELEM, cf->v->net, m->ip, m->control_port);
+	return 0;
+}
+
+/* Control ports as the store says: @ctl_dnat emptied and refilled in one batch (what a
+ * member being deleted had goes; one being created keeps its element). */
+static int control_reconcile(struct gc *g, const struct vpc_row *v, struct nsconn *router,
+			     struct vpcnet_error *err)
+{
+	struct ctl_fill cf = { v, nftb_new() };
+	if (!cf.b)
+		return verr(err, VPCNET_FAILED, ENOMEM, "gc");
+	router_control_flush(cf.b);
+	int ret = store_member_list(g->vn->st, KIND_SANDBOX, v->id, add_control, &cf, err);
+	if (!ret)
+		ret = nft_commit(&router->nf, cf.b, false, err);
+	nftb_free(cf.b);
+	return ret;
+}
+
 static void scan_router(struct gc *g, const struct vpc_row *v)
 {
 	struct vpcnet_error e;
@@ -217,9 +246,10 @@ static void scan_router(struct gc *g, const struct vpc_row *v)
 	/* Groups and attachments as the store says, whatever a crash between the kernel's
 	 * commit and the store's left in the router: rebuilt under the write lock. */
 	if (store_begin(g->vn->st, &e) == 0) {
-		if (sg_reconcile(g->vn, v, &r.conn.nf, &e) || store_commit(g->vn->st, &e)) {
+		if (sg_reconcile(g->vn, v, &r.conn.nf, &e) ||
+		    control_reconcile(g, v, &r.conn, &e) || store_commit(g->vn->st, &e)) {
 			store_rollback(g->vn->st);
-			verr_wrap(&e, "VPC %s: security groups", v->name);
+			verr_wrap(&e, "VPC %s: security groups and control ports", v->name);
 			gc_fail(g, &e);
 		} else {
 			g->rep->vpcs_reconciled++;

@@ -21,6 +21,7 @@
 #include "secgroups/compile.h"
 #include "netns/link.h"
 #include "netns/netns.h"
+#include "netns/tap.h"
 
 static void sandbox_to_public(struct vpcnet *vn, const struct member_row *m,
 			      const struct vpc_row *v, struct vpcnet_sandbox *out)
@@ -47,6 +48,12 @@ static void sandbox_to_public(struct vpcnet *vn, const struct member_row *m,
 	out->gateway = to_in_addr(subnet_gateway(v->net));
 	member_mac(m->ip, out->mac);
 	out->max_connections = m->max_conns;
+	snprintf(out->tap, sizeof(out->tap), "%s", m->tap);
+	if (m->control_port) {
+		out->control_port = m->control_port;
+		out->control_addr = to_in_addr(transit_router(v->transit));
+		out->control_host_port = control_host_port(v->net, m->ip);
+	}
 	snprintf(out->state, sizeof(out->state), "%s", m->state);
 }
 
@@ -54,6 +61,7 @@ static void sandbox_to_public(struct vpcnet *vn, const struct member_row *m,
  * interface when adopted) and a socket to configure it with. */
 struct sbx_init {
 	const char *ifname;   /* adopted: the interface to turn IPv6 off on; NULL: all */
+	const char *tap;      /* the tap device to make */
 	struct nsconn conn;
 	struct vpcnet_error *err;
 };
@@ -69,6 +77,12 @@ static int sbx_init(void *arg)
 	}
 	si->conn.err = si->err;
 	return nsconn_open_here(&si->conn);
+}
+
+static int sbx_tap(void *arg)
+{
+	struct sbx_init *si = arg;
+	return tap_create(si->tap, si->err);
 }
 
 static int sbx_ipv6_off(void *arg)
@@ -100,6 +114,8 @@ static int member_enlist(struct vpcnet *vn, struct nf_sock *nf, const struct mem
 	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, m->max_conns);
 	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ngroups,
 			!strcmp(m->kind, KIND_INSTANCE));
+	if (m->control_port)
+		router_control_elem(b, NFT_MSG_NEWSETELEM, v->net, m->ip, m->control_port);
 	if ((ret = nft_commit(nf, b, false, err)))
 		verr_wrap(err, "router table");
 	else
@@ -112,7 +128,7 @@ out:
 /* *@made tells whether the namespace was made here (a failure may not remove another's). */
 static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
 			 const int64_t *groups, size_t ngroups, int adopted_fd, bool *made,
-			 struct vpcnet_error *err)
+			 bool *tap_made, struct vpcnet_error *err)
 {
 	char port[VPCNET_IFNAME_MAX + 1];
 	port_name(port, m->id);
@@ -136,10 +152,13 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 		if ((ret = netns_run(sfd, sbx_init, &si, err)))
 			goto out;
 		int idx;
-		if (!link_index(si.conn.rt, m->ifname, &idx, err)) {
-			ret = vinput(err, VPCNET_EXISTS, EEXIST, "interface %s already exists in %s",
-				     m->ifname, m->netns);
-			goto out;
+		const char *mine[] = { m->ifname, m->tap[0] ? m->tap : NULL };
+		for (size_t i = 0; i < 2 && mine[i]; i++) {
+			if (!link_index(si.conn.rt, mine[i], &idx, err)) {
+				ret = vinput(err, VPCNET_EXISTS, EEXIST,
+					     "interface %s already exists in %s", mine[i], m->netns);
+				goto out;
+			}
 		}
 	}
 	failpoint("sandbox-create:netns");
@@ -154,12 +173,30 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 		goto out;
 	if (!m->netns_owned && (ret = netns_run(sfd, sbx_ipv6_off, &si, err)))
 		goto out;
-	if ((ret = link_index(si.conn.rt, m->ifname, &eidx, err)) ||
-	    (ret = addr_add(si.conn.rt, eidx, m->ip, v->prefix, err)) ||
-	    (ret = link_up(si.conn.rt, eidx, err)) ||
-	    (ret = link_up(si.conn.rt, 1, err)) ||
-	    (ret = route_add(si.conn.rt, ROUTE_UNICAST, 0, 0, eidx, subnet_gateway(v->net), false,
-			     err)))
+	if ((ret = link_index(si.conn.rt, m->ifname, &eidx, err)))
+		goto out;
+	if (m->tap[0]) {
+		/* The guest on the tap owns the address: the interface gets none and its stack
+		 * sees nothing (all that arrives is redirected to the tap), so ARP answers and
+		 * replies come from the guest alone. */
+		int tidx;
+		si.tap = m->tap;
+		if (!(ret = netns_run(sfd, sbx_tap, &si, err)))
+			*tap_made = true;
+		if (ret || (ret = link_index(si.conn.rt, m->tap, &tidx, err)) ||
+		    (ret = tc_redirect_both(si.conn.rt, eidx, tidx, err)) ||
+		    (ret = link_up(si.conn.rt, tidx, err)) ||
+		    (ret = link_up(si.conn.rt, eidx, err))) {
+			verr_wrap(err, "tap %s", m->tap);
+			goto out;
+		}
+	} else if ((ret = addr_add(si.conn.rt, eidx, m->ip, v->prefix, err)) ||
+		   (ret = link_up(si.conn.rt, eidx, err)) ||
+		   (ret = route_add(si.conn.rt, ROUTE_UNICAST, 0, 0, eidx, subnet_gateway(v->net),
+				    false, err))) {
+		goto out;
+	}
+	if ((ret = link_up(si.conn.rt, 1, err)))
 		goto out;
 	failpoint("sandbox-create:addr");
 	/* A pool entry stays out of the router's sets: its port can send nothing (no
@@ -173,6 +210,21 @@ out:
 	if (sfd >= 0 && sfd != adopted_fd)
 		close(sfd);
 	return ret;
+}
+
+static int tap_remove(const struct member_row *m, struct vpcnet_error *err)
+{
+	int fd = -1;
+	struct nsconn c = { 0 };
+	int ret = netns_open(m->netns, &fd, err);
+	if (ret == -ENOENT)
+		return 0;  /* the namespace is gone, and the tap with it */
+	if (!ret && !(ret = nsconn_open(&c, fd, false, err)))
+		ret = link_delete(c.rt, m->tap, err);
+	nsconn_close(&c);
+	if (fd >= 0)
+		close(fd);
+	return ret ? verr_wrap(err, "tap %s", m->tap) : 0;
 }
 
 int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
@@ -196,6 +248,8 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 		goto out;
 	}
 	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
+	if (m->control_port)
+		router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
 	int64_t groups[SG_PER_MEMBER];
 	size_t ng = 0;
 	if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
@@ -219,6 +273,9 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 	if (!m->netns_owned && (ret = link_delete(router->rt, port, err)))
 		goto out;
 netns:
+	/* An adopted namespace stays: the tap made in it goes (its tc filters with it). */
+	if (!m->netns_owned && m->tap[0] && (ret = tap_remove(m, err)))
+		goto out;
 	/* An owned namespace goes at once; the kernel frees it and the veth pair with it. */
 	if (m->netns_owned)
 		ret = netns_remove(m->netns, err);
@@ -315,6 +372,22 @@ static int member_create(struct vpcnet *vn, const char *kind,
 			return ret;
 		}
 	}
+	if ((spec->tap || spec->control_port) && strcmp(kind, KIND_SANDBOX))
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "%s: --tap and --control-port are for"
+			      " sandboxes", kind);
+	if (spec->tap) {
+		if ((ret = valid_ifname(spec->tap, "--tap", err)))
+			return ret;
+		if (strchr(spec->tap, '%') || !strcmp(spec->tap, ifname) || !strcmp(spec->tap, "lo"))
+			return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--tap '%s': not a name the tap"
+				      " can have here (no '%%', not lo or the interface's name)",
+				      spec->tap);
+		snprintf(m.tap, sizeof(m.tap), "%s", spec->tap);
+	}
+	if (spec->control_port > 65535)
+		return vinput(err, VPCNET_BAD_INPUT, ERANGE, "--control-port %u: a TCP port from 1"
+			      " to 65535", spec->control_port);
+	m.control_port = spec->control_port;
 	if (spec->max_connections > VPCNET_MAX_CONNECTIONS_MAX)
 		return vinput(err, VPCNET_BAD_INPUT, ERANGE, "--max-connections %u: at most %u",
 			      spec->max_connections, VPCNET_MAX_CONNECTIONS_MAX);
@@ -339,8 +412,10 @@ static int member_create(struct vpcnet *vn, const char *kind,
 		goto out;
 	if (!pooled && (ret = sg_resolve(vn, v.id, spec->sgs, spec->nsgs, groups, &ngroups, err)))
 		goto out;
-	/* A plain sandbox takes a ready network from the VPC's pool when there is one. */
-	if (!strcmp(kind, KIND_SANDBOX) && !spec->netns && !spec->addr &&
+	/* A plain sandbox takes a ready network from the VPC's pool when there is one (a
+	 * pool entry has no tap, and its row no control port). */
+	if (!strcmp(kind, KIND_SANDBOX) && !spec->netns && !spec->addr && !spec->tap &&
+	    !spec->control_port &&
 	    !strcmp(ifname, DEFAULT_IFNAME) && m.max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT &&
 	    (ret = pool_take(vn, &v, spec->id, groups, ngroups, out, err)) != -EAGAIN)
 		goto out;
@@ -363,12 +438,15 @@ static int member_create(struct vpcnet *vn, const char *kind,
 		goto out;
 	}
 	failpoint("sandbox-create:row");
-	bool made = false;
-	if ((ret = sandbox_build(vn, &m, &v, groups, ngroups, adopted_fd, &made, err))) {
+	bool made = false, tap_made = false;
+	if ((ret = sandbox_build(vn, &m, &v, groups, ngroups, adopted_fd, &made, &tap_made,
+				 err))) {
 		struct vpcnet_error ignored;
 		verr_wrap(err, "%s %s", kind, m.name);
 		struct member_row undo = m;
 		undo.netns_owned = made;
+		if (!tap_made)
+			undo.tap[0] = '\0';  /* a tap of that name, if any, is not ours */
 		if (!sandbox_teardown(vn, &undo, &v, NULL, &ignored))
 			sandbox_forget(vn, m.id, &ignored);
 		goto out;

@@ -40,8 +40,8 @@ struct vpc_row {
 
 /* The shape of the router table that this vpcnet makes (security groups, instances).
  * VPCs made by an earlier shape (1: no security groups; 2: no ARP filter, MAC pinning,
- * drop counters or connection limits) can only be deleted. */
-#define VPC_LAYOUT 3
+ * drop counters or connection limits; 3: no control-port DNAT) can only be deleted. */
+#define VPC_LAYOUT 4
 
 #define KIND_SANDBOX "sandbox"
 #define KIND_INSTANCE "instance"

@@ -110,7 +110,8 @@ static int vpc_build(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
 		goto out;
 	}
-	router_table_build(b, subnet_gateway(v->net), v->nat, ROUTER_TRANSIT_IF);
+	router_table_build(b, subnet_gateway(v->net), v->nat, ROUTER_TRANSIT_IF,
+			   transit_router(v->transit));
 	if ((ret = nft_commit(&ri.conn.nf, b, false, err))) {
 		verr_wrap(err, "router table");
 		goto out;

@@ -15,7 +15,7 @@
 #define DUMP_BUFSIZE 32768
 
 struct tuples {
-	uint32_t ip;  /* network order: keep the flows whose original tuple has it */
+	uint32_t ip;  /* network order: keep the flows whose original or reply tuple has it */
 	char *buf;   /* CTA_TUPLE_ORIG and CTA_ZONE attributes, back to back, per entry */
 	size_t len, cap;
 	size_t *off; /* start of each entry in buf */
@@ -60,14 +60,19 @@ static bool has_ip(const struct nlattr *orig, uint32_t ip)
 static int collect(const struct nlmsghdr *nlh, void *arg)
 {
 	struct tuples *t = arg;
-	const struct nlattr *orig = NULL, *zone = NULL, *a;
+	const struct nlattr *orig = NULL, *reply = NULL, *zone = NULL, *a;
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
 		if (mnl_attr_get_type(a) == CTA_TUPLE_ORIG && mnl_attr_validate(a, MNL_TYPE_NESTED) >= 0)
 			orig = a;
+		else if (mnl_attr_get_type(a) == CTA_TUPLE_REPLY &&
+			 mnl_attr_validate(a, MNL_TYPE_NESTED) >= 0)
+			reply = a;
 		else if (mnl_attr_get_type(a) == CTA_ZONE && mnl_attr_validate(a, MNL_TYPE_U16) >= 0)
 			zone = a;
 	}
-	if (!orig || !has_ip(orig, t->ip))
+	/* the reply tuple too: a control-port flow was sent to @ip by DNAT, so only its
+	 * reply tuple names it */
+	if (!orig || !(has_ip(orig, t->ip) || (reply && has_ip(reply, t->ip))))
 		return MNL_CB_OK;
 	if (t->n == t->nmax) {
 		unsigned nmax = t->nmax ? t->nmax * 2 : 16;

@@ -17,6 +17,7 @@
 
 #define CT_REPLIES (NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED))
 #define PRIO_RAW (-300)
+#define PRIO_DSTNAT (-100)
 #define PRIO_FILTER 0
 #define PRIO_SRCNAT 100
 #define LINK_LOCAL 0xa9fe0000u /* 169.254.0.0/16 */
@@ -185,7 +186,22 @@ static void arp_table_build(struct nft_batch *b)
 	}
 }
 
-void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *transit_if)
+/* iifname TRANSIT ct status dnat accept: a new connection from the host that @ctl_dnat
+ * (the only DNAT in the router) sent to a member's control port */
+static void add_control_accept(struct nft_batch *b, const char *transit_if, const char *chain)
+{
+	struct nftnl_rule *r = rule(ROUTER_TABLE, chain);
+	if (r) {
+		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_EQ, transit_if);
+		m_ct_status(r, IPS_DST_NAT);
+		x_verdict(r, NF_ACCEPT, NULL);
+		ADD_RULE(b, r);
+	}
+}
+
+void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *transit_if,
+			uint32_t transit_ip)
 {
 	const char *T = ROUTER_TABLE;
 	arp_table_build(b);
@@ -226,6 +242,15 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	}
 	if (nat)
 		add_chain(b, T, "post", "nat", NF_INET_POST_ROUTING, PRIO_SRCNAT, NF_ACCEPT, false);
+	/* control ports: host port on the transit address -> member address . port */
+	struct nftnl_set *ctl = nft_set_new(NFPROTO_INET, T, CONTROL_MAP, NFT_TYPE_INET_SERVICE, 2,
+					    0, 7);
+	if (ctl) {
+		nft_set_data_map(ctl, NFT_CONCAT2(NFT_TYPE_IPADDR, NFT_TYPE_INET_SERVICE), 8);
+		nftb_set(b, NFT_MSG_NEWSET, 0, ctl);
+		nftnl_set_free(ctl);
+	}
+	add_chain(b, T, "ctl", "nat", NF_INET_PRE_ROUTING, PRIO_DSTNAT, NF_ACCEPT, false);
 	add_deny_rules(b, T);
 	add_counting_chain(b, NFPROTO_INET, T, "spoof", "drops_spoof", NFT_META_IIFNAME, NF_DROP,
 			   NULL);
@@ -258,6 +283,19 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		ADD_RULE(b, r);
 	}
 
+	/* ctl: iifname TRANSIT ip daddr TR tcp dport map @ctl_dnat: dnat ip to addr . port */
+	if ((r = rule(T, "ctl"))) {
+		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_EQ, transit_if);
+		m_nfproto(r, NFT_CMP_EQ, NFPROTO_IPV4);
+		m_ip_daddr(r, transit_ip, 32);
+		m_l4proto(r, IPPROTO_TCP);
+		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);
+		x_map(r, NFT_REG_1, CONTROL_MAP, NFT_REG_1);
+		x_dnat4(r, NFT_REG32_00, NFT_REG32_01);
+		ADD_RULE(b, r);
+	}
+
 	add_ct_replies_accept(b, T, "input");
 	/* input: iif "lo" accept (lo is ifindex 1 in every namespace) */
 	if ((r = rule(T, "input"))) {
@@ -284,6 +322,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	}
 
 	add_ct_replies_accept(b, T, "forward");
+	add_control_accept(b, transit_if, "forward");
 	/* forward: iifname @ports ip daddr {169.254.0.0/16, transit range} goto deny */
 	const struct { uint32_t net; unsigned len; } never[] = {
 		{ LINK_LOCAL, 16 }, { TRANSIT_BASE, TRANSIT_PREFIX_LEN },
@@ -320,6 +359,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	}
 	/* forward_in: replies; oifname vmap @inK; oifname @ports goto deny */
 	add_ct_replies_accept(b, T, "forward_in");
+	add_control_accept(b, transit_if, "forward_in");
 	for (int i = 1; i <= MEMBER_SLOTS; i++) {
 		char map[16];
 		snprintf(map, sizeof(map), "in%d", i);
@@ -430,6 +470,36 @@ void router_member_forget(struct nft_batch *b, const char *port, unsigned max_co
 		add_elem(b, NFT_MSG_DELSETELEM, NFPROTO_INET, ROUTER_TABLE, sets[i], key, sizeof(key));
 	add_elem(b, NFT_MSG_DELSETELEM, NFPROTO_INET, ROUTER_TABLE, climit, key, sizeof(key));
 	add_elem(b, NFT_MSG_DELSETELEM, NFPROTO_ARP, ARP_TABLE, "drops_spoof", key, sizeof(key));
+}
+
+uint16_t control_host_port(uint32_t net, uint32_t ip)
+{
+	return (uint16_t)(ip - net);
+}
+
+void router_control_elem(struct nft_batch *b, uint16_t type, uint32_t net, uint32_t ip,
+			 uint16_t port)
+{
+	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, ROUTER_TABLE, CONTROL_MAP);
+	if (!s)
+		return;
+	uint16_t key = htons(control_host_port(net, ip));
+	uint8_t data[8] = { 0 };
+	uint32_t be = htonl(ip);
+	uint16_t pbe = htons(port);
+	memcpy(data, &be, 4);
+	memcpy(data + 4, &pbe, 2);
+	if (type == NFT_MSG_NEWSETELEM)
+		nft_set_add_mapping(s, &key, sizeof(key), data, sizeof(data));
+	else
+		nft_set_add_key(s, &key, sizeof(key));
+	nftb_elems(b, type, 0, s);
+	nftnl_set_free(s);
+}
+
+void router_control_flush(struct nft_batch *b)
+{
+	nftb_flush_set(b, NFPROTO_INET, ROUTER_TABLE, CONTROL_MAP);
 }
 
 void router_port_elem(struct nft_batch *b, uint16_t type, const char *port)

@@ -22,6 +22,14 @@
  *                               (a sandbox, or an instance its groups do not open): refused
  *   deny                        TCP reset, else ICMP admin-prohibited, so programs fail fast
  *   post     (nat postrouting)  with a NAT gateway: masquerade out of the transit link
+ *   ctl      (nat prerouting)   control ports: a new TCP connection that comes in by the
+ *                               transit link (from the host) to the router's transit address
+ *                               on a port of @ctl_dnat is sent to the member address . port
+ *                               it maps to; `forward` and `forward_in` accept what comes in
+ *                               by the transit link DNATed (ct status dnat), and nothing else
+ *                               from outside.  The host port is the member's offset in the
+ *                               VPC's CIDR (unique, at most 65534 in a /16), so an element
+ *                               per member is all a control port costs
  *
  * Refusals are counted per port in dynamic sets (@drops_spoof, @drops_in, @drops_out: an
  * element with a counter appears at a port's first drop).  `table arp vpcnet` lets a port
@@ -42,9 +50,12 @@ struct nft_batch;
 #define MEMBER_SLOTS 5  /* verdict maps out1..out5 / in1..in5: groups per member */
 #define ARP_TABLE "vpcnet"    /* family arp */
 #define HOST_TABLE "vpcnet_host"
+#define CONTROL_MAP "ctl_dnat"
 
-/* A new router's whole table: gateway @gw (host order), masquerade when @nat. */
-void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *transit_if);
+/* A new router's whole table: gateway @gw (host order), masquerade when @nat, the router's
+ * end of the transit link @transit_if holding @transit_ip (host order). */
+void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *transit_if,
+			uint32_t transit_ip);
 /* Chain and set cl<@max_conns> (idempotent: made over whatever exists), for members whose
  * connection limit is @max_conns. */
 void router_climit_build(struct nft_batch *b, unsigned max_conns);
@@ -54,6 +65,15 @@ void router_member_elems(struct nft_batch *b, uint16_t type, const char *port, u
 			 unsigned max_conns);
 /* Deletes what the packet path made for @port: its drop counters and connection count. */
 void router_member_forget(struct nft_batch *b, const char *port, unsigned max_conns);
+
+/* The port on the router's transit address that reaches the control port of the member
+ * holding @ip in the VPC whose CIDR starts at @net: @ip's offset in it. */
+uint16_t control_host_port(uint32_t net, uint32_t ip);
+/* The @ctl_dnat element for that member: control_host_port() -> @ip . @port. */
+void router_control_elem(struct nft_batch *b, uint16_t type, uint32_t net, uint32_t ip,
+			 uint16_t port);
+/* Empties @ctl_dnat (gc refills it from the store in the same batch). */
+void router_control_flush(struct nft_batch *b);
 
 /* Only @port's membership (when its address is unknown). */
 void router_port_elem(struct nft_batch *b, uint16_t type, const char *port);

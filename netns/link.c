@@ -13,6 +13,14 @@
 #include <netlink/route/link/veth.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
+#include <netlink/route/act/mirred.h>
+#include <netlink/route/classifier.h>
+#include <netlink/route/cls/u32.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/tc.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_sched.h>
+#include <linux/tc_act/tc_mirred.h>
 #include <string.h>
 
 #include "lib/error.h"
@@ -303,4 +311,51 @@ int neigh_proxy_now(struct nl_sock *sk, int ifindex, struct vpcnet_error *err)
 	if (ret < 0)
 		return nlerr(err, ret, "proxy delay", "");
 	return 0;
+}
+
+#define INGRESS_HANDLE 0xffff0000u  /* ffff: (TC_HANDLE(0xffff, 0) overflows an int) */
+
+static void qdisc_put(struct rtnl_qdisc **q) { if (*q) rtnl_qdisc_put(*q); }
+static void cls_put(struct rtnl_cls **c) { if (*c) rtnl_cls_put(*c); }
+static void act_put(struct rtnl_act **a) { if (*a) rtnl_act_put(*a); }
+
+/* ingress qdisc on @from; u32 match-all on it: mirred egress redirect to @to */
+static int tc_redirect(struct nl_sock *sk, int from, int to, struct vpcnet_error *err)
+{
+	cleanup(qdisc_put) struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+	cleanup(cls_put) struct rtnl_cls *c = rtnl_cls_alloc();
+	cleanup(act_put) struct rtnl_act *a = rtnl_act_alloc();
+	if (!q || !c || !a)
+		return verr(err, VPCNET_FAILED, ENOMEM, "tc redirect");
+	rtnl_tc_set_ifindex(TC_CAST(q), from);
+	rtnl_tc_set_parent(TC_CAST(q), TC_H_INGRESS);
+	rtnl_tc_set_handle(TC_CAST(q), INGRESS_HANDLE);
+	int ret = rtnl_tc_set_kind(TC_CAST(q), "ingress");
+	if (ret < 0 || (ret = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL)) < 0)
+		return nlerr(err, ret, "ingress qdisc", "");
+
+	if ((ret = rtnl_tc_set_kind(TC_CAST(a), "mirred")) < 0)
+		return nlerr(err, ret, "mirred action", "");
+	rtnl_mirred_set_action(a, TCA_EGRESS_REDIR);
+	rtnl_mirred_set_policy(a, TC_ACT_STOLEN);
+	rtnl_mirred_set_ifindex(a, to);
+
+	rtnl_tc_set_ifindex(TC_CAST(c), from);
+	rtnl_tc_set_parent(TC_CAST(c), INGRESS_HANDLE);
+	rtnl_cls_set_protocol(c, ETH_P_ALL);
+	rtnl_cls_set_prio(c, 1);
+	/* u32, not matchall: kernels built without CONFIG_NET_CLS_MATCHALL exist */
+	if ((ret = rtnl_tc_set_kind(TC_CAST(c), "u32")) < 0 ||
+	    (ret = rtnl_u32_add_key_uint32(c, 0, 0, 0, 0)) < 0 ||
+	    (ret = rtnl_u32_set_cls_terminal(c)) < 0 ||  /* else the match falls through */
+	    (ret = rtnl_u32_add_action(c, a)) < 0 ||
+	    (ret = rtnl_cls_add(sk, c, NLM_F_CREATE | NLM_F_EXCL)) < 0)
+		return nlerr(err, ret, "u32 filter", "");
+	return 0;
+}
+
+int tc_redirect_both(struct nl_sock *sk, int a, int b, struct vpcnet_error *err)
+{
+	int ret = tc_redirect(sk, a, b, err);
+	return ret ? ret : tc_redirect(sk, b, a, err);
 }

@@ -47,4 +47,9 @@ int neigh_pin(struct nl_sock *sk, int ifindex, uint32_t ip, const uint8_t mac[6]
 /* Proxy ARP on @ifindex answers at once (the default delays up to 0.8 s). */
 int neigh_proxy_now(struct nl_sock *sk, int ifindex, struct vpcnet_error *err);
 
+/* The tc-redirect-tap pattern: an ingress qdisc on @a and on @b, each with a u32 filter
+ * matching every frame whose action (mirred egress redirect) sends it out of the other,
+ * so the two devices behave as one wire. */
+int tc_redirect_both(struct nl_sock *sk, int a, int b, struct vpcnet_error *err);
+
 #endif

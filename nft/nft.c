@@ -734,6 +734,17 @@ void m_ct_state(struct nftnl_rule *r, uint32_t states)
 	x_cmp_u32(r, NFT_REG_1, NFT_CMP_NEQ, 0);
 }
 
+void m_ct_status(struct nftnl_rule *r, uint32_t bits)
+{
+	struct nftnl_expr *e = x_new(r, "ct");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	x_bitwise(r, NFT_REG_1, &bits, sizeof(bits));
+	x_cmp_u32(r, NFT_REG_1, NFT_CMP_NEQ, 0);
+}
+
 void m_nfproto(struct nftnl_rule *r, uint32_t op, uint8_t proto)
 {
 	x_meta(r, NFT_META_NFPROTO, NFT_REG_1);
@@ -818,6 +829,39 @@ void x_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set)
 	struct nftnl_expr *e = lookup_new(r, sreg, set);
 	if (e)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+}
+
+void nft_set_data_map(struct nftnl_set *s, uint32_t data_type, uint32_t data_len)
+{
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, nftnl_set_get_u32(s, NFTNL_SET_FLAGS) | NFT_SET_MAP);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, data_type);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, data_len);
+}
+
+void nft_set_add_mapping(struct nftnl_set *s, const void *key, uint32_t klen, const void *data,
+			 uint32_t dlen)
+{
+	struct nftnl_set_elem *e = elem_add(s, key, klen);
+	if (e)
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data, dlen);
+}
+
+void x_map(struct nftnl_rule *r, uint32_t sreg, const char *set, uint32_t dreg)
+{
+	struct nftnl_expr *e = lookup_new(r, sreg, set);
+	if (e)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
+}
+
+void x_dnat4(struct nftnl_rule *r, uint32_t reg_addr, uint32_t reg_port)
+{
+	struct nftnl_expr *e = x_new(r, "nat");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, reg_addr);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, reg_port);
 }
 
 void nft_set_dynamic(struct nftnl_set *s, uint32_t size)

@@ -94,6 +94,11 @@ void nft_set_verdict_map(struct nftnl_set *s);
 void nft_set_add_range(struct nftnl_set *s, const void *key, const void *key_end, uint32_t len);
 /* A verdict-map element: @key -> jump @chain. */
 void nft_set_add_jump(struct nftnl_set *s, const void *key, uint32_t len, const char *chain);
+/* A data map (key -> @data_len bytes of nft type @data_type), e.g. a DNAT target. */
+void nft_set_data_map(struct nftnl_set *s, uint32_t data_type, uint32_t data_len);
+/* A data-map element: @key -> @data. */
+void nft_set_add_mapping(struct nftnl_set *s, const void *key, uint32_t klen, const void *data,
+			 uint32_t dlen);
 /* A set that rules add elements to (flags dynamic), of at most @size elements. */
 void nft_set_dynamic(struct nftnl_set *s, uint32_t size);
 /* An empty set object naming an existing set, for element batches. */
@@ -118,6 +123,11 @@ void x_byteorder_hton(struct nftnl_rule *r, uint32_t reg, uint32_t size, uint32_
 /* A lookup whose result is a verdict (a verdict map). */
 void x_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set);
 
+/* A lookup in data map @set whose result lands in @dreg (and the registers after it). */
+void x_map(struct nftnl_rule *r, uint32_t sreg, const char *set, uint32_t dreg);
+/* dnat ip to the address in @reg_addr and the port in @reg_port. */
+void x_dnat4(struct nftnl_rule *r, uint32_t reg_addr, uint32_t reg_port);
+
 /* A dynset (@op NFT_DYNSET_OP_ADD / _UPDATE) of the key in @sreg_key into @set, with a
  * stateful expression per element (@inner: e_counter(), e_connlimit_over(); owned). */
 void x_dynset(struct nftnl_rule *r, uint32_t op, const char *set, uint32_t sreg_key,
@@ -136,6 +146,7 @@ int nft_set_keys(struct nf_sock *s, uint32_t family, const char *table, const ch
 
 /* Composite matches, as nft writes them. */
 void m_ct_state(struct nftnl_rule *r, uint32_t states);    /* ct state & states != 0 */
+void m_ct_status(struct nftnl_rule *r, uint32_t bits);     /* ct status & bits != 0 */
 void m_nfproto(struct nftnl_rule *r, uint32_t op, uint8_t proto);
 void m_l4proto(struct nftnl_rule *r, uint8_t proto);
 void m_ip_daddr(struct nftnl_rule *r, uint32_t addr, unsigned prefix); /* host order */

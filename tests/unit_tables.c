@@ -23,14 +23,28 @@ Test(tables, a_member_is_four_elements)
 	nftb_free(b);
 }
 
+/* A control port is one element of @ctl_dnat, keyed by the member's offset in its CIDR. */
+Test(tables, a_control_port_is_one_element)
+{
+	cr_assert_eq(control_host_port(0x0a000000, 0x0a000004), 4);
+	cr_assert_eq(control_host_port(0x0a000000, 0x0a00fffe), 65534, "the last of a /16");
+	struct nft_batch *b = nftb_new();
+	router_control_elem(b, NFT_MSG_NEWSETELEM, 0x0a000000, 0x0a000104, 7000);
+	cr_assert(nftb_ok(b));
+	cr_assert_eq(nftb_count(b), 1);
+	router_control_elem(b, NFT_MSG_DELSETELEM, 0x0a000000, 0x0a000104, 7000);
+	cr_assert_eq(nftb_count(b), 2);
+	nftb_free(b);
+}
+
 Test(tables, router_table_is_fixed_size)
 {
 	struct nft_batch *b = nftb_new();
-	router_table_build(b, 0x0a000001, true, "transit");
+	router_table_build(b, 0x0a000001, true, "transit", 0xc6120001);
 	unsigned with_nat = nftb_count(b);
 	nftb_free(b);
 	b = nftb_new();
-	router_table_build(b, 0x0a000001, false, "transit");
+	router_table_build(b, 0x0a000001, false, "transit", 0xc6120001);
 	cr_assert_eq(nftb_count(b), with_nat - 2, "no NAT: no post chain, no masquerade rule");
 	nftb_free(b);
 }

@@ -47,6 +47,7 @@ struct vpcnet_error {
 #define VPCNET_PATH_MAX 256
 #define VPCNET_SG_NAME_MAX 32  /* security group names: 1-32 of [A-Za-z0-9_.-] */
 #define VPCNET_SG_PER_MEMBER 5 /* groups on one sandbox or instance */
+#define VPCNET_ORIGIN_MAX 255  /**< a member's origin: printable ASCII */
 
 /** Options for vpcnet_open(); zero-initialise and set what you need. */
 struct vpcnet_config {
@@ -112,6 +113,8 @@ struct vpcnet_sandbox {
 	unsigned ngroups;              /**< its security groups, in order */
 	char groups[VPCNET_SG_PER_MEMBER][VPCNET_SG_NAME_MAX + 1];
 	unsigned max_connections;      /**< connections it may have open at once */
+	char origin[VPCNET_ORIGIN_MAX + 1]; /**< what attached it: "" (CLI, library) or, e.g.,
+					         "cni:NETWORK/CONTAINERID/IFNAME" */
 };
 
 /** Packets the router refused from or towards a member, since it was made. */
@@ -131,6 +134,8 @@ struct vpcnet_sandbox_spec {
 	const char *const *sgs; /**< its security groups (of its VPC); none: the VPC's "default" */
 	unsigned nsgs;
 	unsigned max_connections; /**< 0: VPCNET_MAX_CONNECTIONS_DEFAULT */
+	const char *origin;  /**< NULL or "": made by hand; else who attached it (recorded and
+			          shown; the CNI plugin's GC touches only its own) */
 };
 
 #define VPCNET_MAX_CONNECTIONS_DEFAULT 1024
@@ -160,6 +165,14 @@ VPCNET_API int vpcnet_pool_drain(struct vpcnet *vn, const char *vpc, unsigned *r
 VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
 				   int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,
 				   struct vpcnet_error *err);
+
+/**
+ * Compares what the kernel holds for sandbox @id with what it was given: its namespace,
+ * interface (up, its MAC), address, a default route via the gateway (in any table), and in
+ * the VPC router its port, /32 route and nftables elements.  0 when all is there; else
+ * -ENOENT (VPCNET_NOT_FOUND) or -EINVAL (VPCNET_FAILED) with the first difference in @err.
+ */
+VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, struct vpcnet_error *err);
 
 /** Replaces a sandbox's security groups in one atomic change. */
 VPCNET_API int vpcnet_sandbox_set_sg(struct vpcnet *vn, const char *id, const char *const *sgs,

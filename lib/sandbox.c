@@ -47,6 +47,7 @@ static void sandbox_to_public(struct vpcnet *vn, const struct member_row *m,
 	out->gateway = to_in_addr(subnet_gateway(v->net));
 	member_mac(m->ip, out->mac);
 	out->max_connections = m->max_conns;
+	snprintf(out->origin, sizeof(out->origin), "%s", m->origin);
 	snprintf(out->state, sizeof(out->state), "%s", m->state);
 }
 
@@ -318,6 +319,17 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	if (spec->max_connections > VPCNET_MAX_CONNECTIONS_MAX)
 		return vinput(err, VPCNET_BAD_INPUT, ERANGE, "--max-connections %u: at most %u",
 			      spec->max_connections, VPCNET_MAX_CONNECTIONS_MAX);
+	if (spec->origin) {
+		size_t n = strlen(spec->origin);
+		if (n >= sizeof(m.origin))
+			return vinput(err, VPCNET_BAD_INPUT, ENAMETOOLONG, "origin: at most %d bytes",
+				      VPCNET_ORIGIN_MAX);
+		for (size_t i = 0; i < n; i++)
+			if (spec->origin[i] < ' ' || spec->origin[i] > '~')
+				return vinput(err, VPCNET_BAD_INPUT, EINVAL,
+					      "origin: printable ASCII only");
+		memcpy(m.origin, spec->origin, n + 1);
+	}
 	m.max_conns = spec->max_connections ? spec->max_connections
 					    : VPCNET_MAX_CONNECTIONS_DEFAULT;
 	snprintf(m.name, sizeof(m.name), "%s", spec->id);
@@ -340,7 +352,7 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	if (!pooled && (ret = sg_resolve(vn, v.id, spec->sgs, spec->nsgs, groups, &ngroups, err)))
 		goto out;
 	/* A plain sandbox takes a ready network from the VPC's pool when there is one. */
-	if (!strcmp(kind, KIND_SANDBOX) && !spec->netns && !spec->addr &&
+	if (!strcmp(kind, KIND_SANDBOX) && !spec->netns && !spec->addr && !m.origin[0] &&
 	    !strcmp(ifname, DEFAULT_IFNAME) && m.max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT &&
 	    (ret = pool_take(vn, &v, spec->id, groups, ngroups, out, err)) != -EAGAIN)
 		goto out;

@@ -112,6 +112,8 @@ void cli_print_json(json_t *j)
 
 int main(int argc, char **argv)
 {
+	if (getenv("CNI_COMMAND"))  /* a CNI runtime runs us: no options, config on stdin */
+		return cni_main();
 	struct cli c = { .prog = argv[0] };
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {

@@ -476,10 +476,15 @@ static int cni_add(struct cni *c)
 	if (vpcnet_sandbox_create(vn, &spec, &s, &err)) {
 		struct vpcnet_error gerr;
 		struct vpcnet_sandbox other;
-		if (err.status == VPCNET_EXISTS && !vpcnet_sandbox_get(vn, c->id, &other, &gerr) &&
-		    strcmp(other.origin, c->origin))
+		bool exists = err.status == VPCNET_EXISTS &&
+			      !vpcnet_sandbox_get(vn, c->id, &other, &gerr);
+		if (exists && strcmp(other.origin, c->origin))
 			ret = cni_error(c, CNI_ERR_NOT_OURS, "attachment id taken",
 					"sandbox %s belongs to '%s'", c->id, other.origin);
+		else if (exists)
+			ret = cni_error(c, CNI_ERR_EXISTS, "already attached",
+					"%s is sandbox %s in %s: DEL it first", c->origin, c->id,
+					other.netns);
 		else
 			ret = cni_fail(c, "cannot attach the container", &err);
 		goto out;

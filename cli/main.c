@@ -29,7 +29,10 @@ static const char usage[] =
 	"  --json             machine output for create, show and list\n"
 	"\n"
 	"Exit codes: 0 ok, 1 operation failed, 2 bad usage or input, 3 not found,\n"
-	"4 already exists or still in use.  `vpcnet NOUN --help` tells more.\n";
+	"4 already exists or still in use.  `vpcnet NOUN --help` tells more.\n"
+	"\n"
+	"With CNI_COMMAND in the environment vpcnet is a CNI plugin (ADD, DEL, CHECK, VERSION,\n"
+	"STATUS, GC; network config on stdin); README.md, \"CNI plugin\", has the details.\n";
 
 struct noun {
 	const char *name;

@@ -162,24 +162,19 @@ static void attachment_id(struct cni *c, const char *cid, const char *ifname)
 
 /* --- input ------------------------------------------------------------------------------ */
 
-static int read_stdin(struct cni *c, char **out, size_t *len)
+/* Reads all of stdin (at most STDIN_MAX bytes) into *@out, NUL-terminated; -errno. */
+static int slurp_stdin(char **out, size_t *len)
 {
 	size_t cap = 8192, n = 0;
 	char *buf = malloc(cap);
 	if (!buf)
-		return cni_error(c, CNI_ERR_IO, "cannot read the network config", "out of memory");
+		return -ENOMEM;
 	for (;;) {
 		if (n + 1 >= cap) {
-			if (cap >= STDIN_MAX) {
-				free(buf);
-				return cni_error(c, CNI_ERR_IO, "cannot read the network config",
-						 "more than %d bytes on stdin", STDIN_MAX);
-			}
-			char *nb = realloc(buf, cap * 2);
+			char *nb = cap < STDIN_MAX ? realloc(buf, cap * 2) : NULL;
 			if (!nb) {
 				free(buf);
-				return cni_error(c, CNI_ERR_IO, "cannot read the network config",
-						 "out of memory");
+				return cap < STDIN_MAX ? -ENOMEM : -EFBIG;
 			}
 			buf = nb;
 			cap *= 2;
@@ -190,8 +185,7 @@ static int read_stdin(struct cni *c, char **out, size_t *len)
 		if (r < 0) {
 			int e = errno;
 			free(buf);
-			return cni_error(c, CNI_ERR_IO, "cannot read the network config",
-					 "stdin: %s", strerror(e));
+			return -e;
 		}
 		if (r == 0)
 			break;
@@ -207,9 +201,10 @@ static int parse_stdin(struct cni *c)
 {
 	char *buf;
 	size_t len;
-	int ret = read_stdin(c, &buf, &len);
+	int ret = slurp_stdin(&buf, &len);
 	if (ret)
-		return ret;
+		return cni_error(c, CNI_ERR_IO, "cannot read the network config", "stdin: %s",
+				 ret == -EFBIG ? "more than 4 MiB" : strerror(-ret));
 	json_error_t je;
 	c->conf = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	free(buf);
@@ -759,7 +754,7 @@ static int cni_version(struct cni *c)
 	size_t len;
 	const char *v = "1.1.0";
 	json_t *in = NULL;
-	if (!read_stdin(c, &buf, &len)) {
+	if (!slurp_stdin(&buf, &len)) {
 		in = json_loadb(buf, len, 0, NULL);
 		free(buf);
 		const char *want = json_string_value(json_object_get(in, "cniVersion"));

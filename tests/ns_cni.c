@@ -333,6 +333,12 @@ Test(cni, result_shapes_and_versions)
 	json_decref(j);
 	cr_assert_eq(plugin(ENV("CNI_COMMAND=VERSION"), "", out, sizeof(out)), 0, "%s", out);
 	cr_assert(strstr(out, "\"cniVersion\": \"1.1.0\""), "%s", out);
+	cr_assert_eq(plugin(ENV("CNI_COMMAND=VERSION"), STDIN_IS_A_DIRECTORY, out, sizeof(out)), 0,
+		     "%s", out);
+	j = json_loads(out, 0, NULL);
+	cr_assert(j, "one JSON document: %s", out);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "cniVersion")), "1.1.0");
+	json_decref(j);
 }
 
 Test(cni, every_error_code)

@@ -629,6 +629,10 @@ static int cni_status(struct cni *c)
 	} else if (strcmp(v.state, "ready")) {
 		ret = cni_error(c, CNI_ERR_UNAVAILABLE, "plugin not available", "VPC %s is %s",
 				c->vpc, v.state);
+	} else if (access(v.netns, F_OK)) {
+		ret = cni_error(c, CNI_ERR_UNAVAILABLE, "plugin not available",
+				"VPC %s: its router namespace %s is gone",
+				c->vpc, v.netns);
 	} else {
 		uint32_t net = ntohl(v.network.s_addr);
 		uint32_t room = subnet_last(net, v.prefix) - subnet_first(net) + 1;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/addr.h"
@@ -25,6 +26,31 @@ static int differs(struct vpcnet_error *err, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return vinput(err, VPCNET_FAILED, EINVAL, "%s", msg);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+int netns_adoptable(struct vpcnet *vn, int nsfd, const struct vpc_row *v, const char *path,
+		    struct vpcnet_error *err)
+{
+	struct stat ns, host, router;
+	char rpath[VPCNET_PATH_MAX];
+	router_netns_path(rpath, v->name);
+	if (fstat(nsfd, &ns))
+		return verr(err, VPCNET_FAILED, errno, "--netns %s", path);
+	/* the host: --host-netns, else the caller's own namespace */
+	int hret = vn->host_fd >= 0 ? fstat(vn->host_fd, &host)
+				    : stat("/proc/thread-self/ns/net", &host);
+	if (!hret && same_file(&ns, &host))
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL,
+			      "--netns %s is the host's namespace: a sandbox needs its own", path);
+	if (!stat(rpath, &router) && same_file(&ns, &router))
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL,
+			      "--netns %s is VPC %s's router namespace", path, v->name);
+	return 0;
 }
 
 struct inside {

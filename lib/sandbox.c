@@ -345,7 +345,8 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	else
 		sandbox_netns_path(m.netns, spec->id);
 
-	if ((ret = vpc_resolve(vn, spec->vpc, &v, err)))
+	if ((ret = vpc_resolve(vn, spec->vpc, &v, err)) ||
+	    (adopted_fd >= 0 && (ret = netns_adoptable(vn, adopted_fd, &v, spec->netns, err))))
 		goto out;
 	if (m.ip && (ret = subnet_check_lease(v.net, v.prefix, m.ip, err)))
 		goto out;

@@ -403,6 +403,15 @@ Test(cni, every_error_code)
 	snprintf(fileenv, sizeof(fileenv), "CNI_NETNS=%s", file);
 	EXPECT_ERR(103, "1.1.0", ENV("CNI_COMMAND=ADD", "CNI_CONTAINERID=ctr", fileenv,
 				     "CNI_IFNAME=eth0"), c);
+	/* 103: ... or the host's, or the router's */
+	char rns[256];
+	snprintf(fileenv, sizeof(fileenv), "CNI_NETNS=/run/netns/%s", T.host);
+	EXPECT_ERR(103, "1.1.0", ENV("CNI_COMMAND=ADD", "CNI_CONTAINERID=ctr", fileenv,
+				     "CNI_IFNAME=eth0"), c);
+	snprintf(fileenv, sizeof(fileenv), "CNI_NETNS=%s", router_ns(&T, "a", rns, sizeof(rns)));
+	EXPECT_ERR(103, "1.1.0", ENV("CNI_COMMAND=ADD", "CNI_CONTAINERID=ctr", fileenv,
+				     "CNI_IFNAME=eth0"), c);
+	cr_assert_eq(router_ports("a"), 0);
 	/* 102: the interface exists already (another plugin's): refused, nothing left behind */
 	cr_assert_eq(run(out, sizeof(out), "ip -n %s-c1 link add eth0 type veth peer name eth0p", T.tag), 0);
 	EXPECT_ERR(102, "1.1.0", ADD_ENV, c);
@@ -480,6 +489,12 @@ Test(cni, status)
 		make_sbx(&T, "a", id, &s);
 	}
 	EXPECT_ERR(51, "1.1.0", ENV("CNI_COMMAND=STATUS"), c);
+	/* the router namespace is gone (a reboot): 50 */
+	make_vpc(&T, "b", "10.83.1.0/24", false);
+	conf(c, sizeof(c), "1.1.0", "fns", "b", NULL);
+	cr_assert_eq(plugin(ENV("CNI_COMMAND=STATUS"), c, out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip netns del vpcnet-vpc-%s-b", T.tag), 0, "%s", out);
+	EXPECT_ERR(50, "1.1.0", ENV("CNI_COMMAND=STATUS"), c);
 }
 
 Test(cni, del_when_things_are_gone)

@@ -58,6 +58,7 @@ struct cni {
 	const char *name, *vpc;
 	const char *sgs[VPCNET_SG_PER_MEMBER];
 	unsigned nsgs;
+	bool default_route;    /* "defaultRoute" (default true) */
 	char *arg_sgs;         /* VPCNET_SG from CNI_ARGS (owned) */
 	struct vpcnet_config cfg;
 	char id[VPCNET_ID_MAX + 1];
@@ -279,6 +280,11 @@ static int parse_config(struct cni *c)
 	if (bad || (c->cfg.host_netns && (!*c->cfg.host_netns || strchr(c->cfg.host_netns, '/'))))
 		return cni_error(c, CNI_ERR_CONFIG, "invalid network config",
 				 "hostNetns: a namespace name under /run/netns");
+	json_t *dr = json_object_get(c->conf, "defaultRoute");
+	if (dr && !json_is_boolean(dr))
+		return cni_error(c, CNI_ERR_CONFIG, "invalid network config",
+				 "defaultRoute: true or false");
+	c->default_route = !dr || json_is_true(dr);
 	json_t *g = json_object_get(c->conf, "securityGroups");
 	int ret;
 	if (g && (ret = groups_from_json(c, g, "securityGroups")))
@@ -441,7 +447,8 @@ static json_t *add_result(const struct cni *c, const struct vpcnet_sandbox *s)
 	if (is_v04(c))
 		json_object_set_new(ipc, "version", json_string("4"));
 	json_array_append_new(ips, ipc);
-	json_array_append_new(routes, json_pack("{s:s, s:s}", "dst", "0.0.0.0/0", "gw", gw));
+	if (c->default_route)
+		json_array_append_new(routes, json_pack("{s:s, s:s}", "dst", "0.0.0.0/0", "gw", gw));
 	json_t *dns = prev ? json_object_get(prev, "dns") : NULL;
 	if (!json_is_object(dns))
 		dns = json_object_get(c->conf, "dns");
@@ -467,6 +474,7 @@ static int cni_add(struct cni *c)
 	struct vpcnet_sandbox_spec spec = {
 		.id = c->id, .vpc = c->vpc, .netns = c->netns, .ifname = c->ifname,
 		.sgs = c->nsgs ? c->sgs : NULL, .nsgs = c->nsgs, .origin = c->origin,
+		.no_default_route = !c->default_route,
 	};
 	if (vpcnet_sandbox_create(vn, &spec, &s, &err)) {
 		struct vpcnet_error gerr;
@@ -606,7 +614,8 @@ static int cni_check(struct cni *c)
 	}
 	if ((ret = check_prev(c, &s)))
 		goto out;
-	if (vpcnet_sandbox_check(vn, c->id, &err))
+	if (vpcnet_sandbox_check(vn, c->id, c->default_route ? 0 : VPCNET_CHECK_NO_DEFAULT_ROUTE,
+				 &err))
 		ret = err.errnum == EBUSY ? cni_fail(c, "attachment busy", &err)
 		      : cni_error(c, CNI_ERR_CHECK, "attachment is broken", "%s", err.msg);
 out:

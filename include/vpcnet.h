@@ -134,6 +134,8 @@ struct vpcnet_sandbox_spec {
 	const char *const *sgs; /**< its security groups (of its VPC); none: the VPC's "default" */
 	unsigned nsgs;
 	unsigned max_connections; /**< 0: VPCNET_MAX_CONNECTIONS_DEFAULT */
+	bool no_default_route; /**< only the subnet's route inside, no default route (for a
+				    second interface in an adopted namespace) */
 	const char *origin;  /**< NULL or "": made by hand; else who attached it (recorded and
 			          shown; the CNI plugin's GC touches only its own) */
 };
@@ -168,11 +170,14 @@ VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
 
 /**
  * Compares what the kernel holds for sandbox @id with what it was given: its namespace,
- * interface (up, its MAC), address, a default route via the gateway (in any table), and in
+ * interface (up, its MAC), address, a default route via the gateway (in any table; unless
+ * @flags holds VPCNET_CHECK_NO_DEFAULT_ROUTE), and in
  * the VPC router its port, /32 route and nftables elements.  0 when all is there; else
  * -ENOENT (VPCNET_NOT_FOUND) or -EINVAL (VPCNET_FAILED) with the first difference in @err.
  */
-VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, struct vpcnet_error *err);
+#define VPCNET_CHECK_NO_DEFAULT_ROUTE 1u /**< made with no_default_route: expect none */
+VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned flags,
+				    struct vpcnet_error *err);
 
 /** Replaces a sandbox's security groups in one atomic change. */
 VPCNET_API int vpcnet_sandbox_set_sg(struct vpcnet *vn, const char *id, const char *const *sgs,

@@ -56,6 +56,7 @@ int netns_adoptable(struct vpcnet *vn, int nsfd, const struct vpc_row *v, const 
 struct inside {
 	const struct member_row *m;
 	const struct vpc_row *v;
+	bool default_route;
 	struct vpcnet_error *err;
 };
 
@@ -91,6 +92,8 @@ static int check_inside(void *arg)
 		ret = differs(in->err, "interface %s lacks address %s", m->ifname, b);
 		goto out;
 	}
+	if (!in->default_route)
+		goto out;
 	if ((ret = route_present(c.rt, 0, 0, ls.ifindex, subnet_gateway(in->v->net), &found,
 				 in->err)))
 		goto out;
@@ -103,7 +106,8 @@ out:
 	return ret;
 }
 
-VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, struct vpcnet_error *err)
+VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned flags,
+				    struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
 	struct member_row m;
@@ -121,7 +125,7 @@ VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, struct vp
 	}
 	if ((ret = vpc_current(&v, err)) || (ret = netns_open(m.netns, &sfd, err)))
 		goto out;
-	struct inside in = { &m, &v, err };
+	struct inside in = { &m, &v, !(flags & VPCNET_CHECK_NO_DEFAULT_ROUTE), err };
 	if ((ret = netns_run(sfd, check_inside, &in, err)))
 		goto out;
 	port_name(port, m.id);

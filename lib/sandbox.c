@@ -159,8 +159,9 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	    (ret = addr_add(si.conn.rt, eidx, m->ip, v->prefix, err)) ||
 	    (ret = link_up(si.conn.rt, eidx, err)) ||
 	    (ret = link_up(si.conn.rt, 1, err)) ||
-	    (ret = route_add(si.conn.rt, ROUTE_UNICAST, 0, 0, eidx, subnet_gateway(v->net), false,
-			     err)))
+	    (!m->no_default_route &&
+	     (ret = route_add(si.conn.rt, ROUTE_UNICAST, 0, 0, eidx, subnet_gateway(v->net),
+			      false, err))))
 		goto out;
 	failpoint("sandbox-create:addr");
 	/* A pool entry stays out of the router's sets: its port can send nothing (no
@@ -330,6 +331,7 @@ static int member_create(struct vpcnet *vn, const char *kind,
 					      "origin: printable ASCII only");
 		memcpy(m.origin, spec->origin, n + 1);
 	}
+	m.no_default_route = spec->no_default_route;
 	m.max_conns = spec->max_connections ? spec->max_connections
 					    : VPCNET_MAX_CONNECTIONS_DEFAULT;
 	snprintf(m.name, sizeof(m.name), "%s", spec->id);

@@ -387,6 +387,8 @@ Test(cni, every_error_code)
 					      "\"securityGroups\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]"));
 	EXPECT_ERR(7, "1.1.0", ADD_ENV, conf(bad, sizeof(bad), "1.1.0", "fns", "a",
 					      "\"runtimeConfig\":{\"securityGroups\":[1]}"));
+	EXPECT_ERR(7, "1.1.0", ADD_ENV, conf(bad, sizeof(bad), "1.1.0", "fns", "a",
+					      "\"defaultRoute\":\"no\""));
 	EXPECT_ERR(7, "1.1.0", ENV("CNI_COMMAND=CHECK", "CNI_CONTAINERID=ctr", e_ns,
 				   "CNI_IFNAME=eth0", "CNI_PATH=/x"), c);  /* no prevResult */
 	EXPECT_ERR(7, "1.1.0", ENV("CNI_COMMAND=GC", "CNI_PATH=/x"), c);  /* no attachments */
@@ -793,4 +795,60 @@ Test(cni, gc_removes_what_is_not_listed_of_its_network_only)
 	cr_assert_null(sandbox_of("cni:fns/k1/eth0"));
 	cr_assert_eq(count_sandboxes(), 2);
 	cr_assert_eq(router_ports("a"), 2);
+}
+
+Test(cni, one_container_on_two_vpcnet_networks)
+{
+	char a[2048], b[2048], out[8192], ns[256], e_ns[300], inet[256], cc[8192];
+	make_vpc(&T, "a", "10.89.0.0/24", true);
+	make_vpc(&T, "b", "10.90.0.0/24", false);
+	nspath(T.inet, inet, sizeof(inet));
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sg create db --vpc %s-b", T.tag), 0, "%s",
+		     out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sg rule add db ingress tcp:5432 "
+			    "10.90.0.0/24 --vpc %s-b", T.tag), 0, "%s", out);
+	struct sbx db;
+	make_instance(&T, "b", "db", "db", &db);
+	struct listener web, pg;
+	listen_tcp(&T, inet, 8080, &web);
+	listen_tcp(&T, db.netns, 5432, &pg);
+	container_ns("c1", ns, sizeof(ns));
+	snprintf(e_ns, sizeof(e_ns), "CNI_NETNS=%s", ns);
+	conf(a, sizeof(a), "1.0.0", "fns", "a", NULL);
+	conf(b, sizeof(b), "1.0.0", "inner", "b", "\"defaultRoute\":false");
+	const char *const *add0 = ENV("CNI_COMMAND=ADD", "CNI_CONTAINERID=two", e_ns,
+				      "CNI_IFNAME=eth0");
+	const char *const *add1 = ENV("CNI_COMMAND=ADD", "CNI_CONTAINERID=two", e_ns,
+				      "CNI_IFNAME=eth1");
+	cr_assert_eq(plugin(add0, a, out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(plugin(add1, b, out, sizeof(out)), 0, "%s", out);
+	json_t *r = json_loads(out, 0, NULL);
+	cr_assert_eq(json_array_size(json_object_get(r, "routes")), 0, "no default route: %s", out);
+	json_decref(r);
+	/* the internet through VPC a's NAT gateway, VPC b's instance through eth1 */
+	char peer[64];
+	cr_assert_eq(probe_tcp(ns, INET_ADDR, 8080, 3000, peer, sizeof(peer)), P_OK);
+	cr_assert_str_eq(peer, UPLINK_ADDR);
+	cr_assert_eq(probe_tcp(ns, db.ip, 5432, 3000, peer, sizeof(peer)), P_OK);
+	cr_assert(!strncmp(peer, "10.90.0.", 8), "reached from its VPC b address: %s", peer);
+	json_t *s0 = sandbox_of("cni:fns/two/eth0"), *s1 = sandbox_of("cni:inner/two/eth1");
+	cr_assert(s0 && s1);
+	cr_assert_str_neq(json_string_value(json_object_get(s0, "id")),
+			  json_string_value(json_object_get(s1, "id")));
+	json_decref(s0);
+	json_decref(s1);
+	/* CHECK each against its own config; DEL each */
+	with_prev(cc, sizeof(cc), b, out, NULL);
+	cr_assert_eq(plugin(ENV("CNI_COMMAND=CHECK", "CNI_CONTAINERID=two", e_ns, "CNI_IFNAME=eth1",
+				"CNI_PATH=/x"), cc, out, sizeof(out)), 0, "CHECK eth1: %s", out);
+	cr_assert_eq(plugin(ENV("CNI_COMMAND=DEL", "CNI_CONTAINERID=two", "CNI_IFNAME=eth1"), b,
+			    out, sizeof(out)), 0, "%s", out);
+	cr_assert_not(links_in(ns, "eth1"));
+	cr_assert(links_in(ns, "eth0"), "the other network's interface stays");
+	cr_assert_eq(probe_tcp(ns, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
+	cr_assert_eq(plugin(ENV("CNI_COMMAND=DEL", "CNI_CONTAINERID=two", "CNI_IFNAME=eth0"), a,
+			    out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(count_sandboxes(), 0);
+	char ins[8192];
+	cr_assert_eq(vpcnet(&T, ins, sizeof(ins), NULL, "instance delete %s", db.id), 0, "%s", ins);
 }

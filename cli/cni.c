@@ -32,7 +32,7 @@ static const char *const supported[] = { "0.4.0", "1.0.0", "1.1.0" };
 
 int cni_error(const struct cni *c, int code, const char *msg, const char *fmt, ...)
 {
-	char details[1024] = "";
+	char details[8192] = "";
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);

@@ -38,17 +38,17 @@ static void copy_prev(json_t *prev, const char *key, json_t *out)
 }
 
 /* The ADD result in the config's version, after prevResult's interfaces, ips and routes. */
-static json_t *add_result(const struct cni *c, const struct vpcnet_sandbox *s)
+static json_t *add_result(const struct cni *c, const struct vpcnet_sandbox *s,
+			  const struct vpcnet_vpc *v)
 {
 	json_t *prev = json_object_get(c->conf, "prevResult");
 	json_t *ifs = json_array(), *ips = json_array(), *routes = json_array();
-	char ip[16], gw[16], mac[18], cidr[24], router[VPCNET_PATH_MAX];
+	char ip[16], gw[16], mac[18], cidr[24];
 	copy_prev(prev, "interfaces", ifs);
 	copy_prev(prev, "ips", ips);
 	copy_prev(prev, "routes", routes);
 	/* The router's end of the veth lives in the VPC router's namespace, not the host's. */
-	snprintf(router, sizeof(router), "/run/netns/vpcnet-vpc-%s", s->vpc);
-	json_array_append_new(ifs, json_pack("{s:s, s:s}", "name", s->port, "sandbox", router));
+	json_array_append_new(ifs, json_pack("{s:s, s:s}", "name", s->port, "sandbox", v->netns));
 	size_t idx = json_array_size(ifs);
 	json_array_append_new(ifs, json_pack("{s:s, s:s, s:s}", "name", s->ifname, "mac",
 					     mac_str(s->mac, mac), "sandbox", s->netns));
@@ -105,7 +105,7 @@ int cni_add(struct cni *c)
 		goto out;
 	}
 	fprintf(stderr, "vpcnet cni ADD: %s attached as sandbox %s\n", c->origin, c->id);
-	cli_print_json(add_result(c, &s));
+	cli_print_json(add_result(c, &s, &vpc));
 out:
 	vpcnet_close(vn);
 	return ret;
@@ -342,7 +342,7 @@ int cni_gc(struct cni *c)
 		ret = cni_fail(c, "cannot list attachments", &err);
 		goto out;
 	}
-	char details[1024] = "";
+	char details[8192] = "";
 	size_t dl = 0;
 	unsigned removed = 0, failed = 0, busy = 0;
 	for (i = 0; i < g.n; i++) {

@@ -172,8 +172,9 @@ VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
  * Compares what the kernel holds for sandbox @id with what it was given: its namespace,
  * interface (up, its MAC), address, a default route via the gateway (in any table; unless
  * @flags holds VPCNET_CHECK_NO_DEFAULT_ROUTE), and in
- * the VPC router its port, /32 route and nftables elements.  0 when all is there; else
- * -ENOENT (VPCNET_NOT_FOUND) or -EINVAL (VPCNET_FAILED) with the first difference in @err.
+ * the VPC router its port, /32 route and nftables elements (its own and its groups').  0 when
+ * all is there; else a negative errno and the first difference in @err (-EINVAL when
+ * something differs, -ENOENT/-ENODEV with VPCNET_NOT_FOUND when it is gone).
  */
 #define VPCNET_CHECK_NO_DEFAULT_ROUTE 1u /**< made with no_default_route: expect none */
 VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned flags,

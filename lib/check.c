@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* vpcnet_sandbox_check(): what the kernel holds for a sandbox against what the store says it
  * was given — the CNI CHECK.  Reads only (links, addresses, routes, set elements). */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "lib/internal.h"
 #include "lib/names.h"
 #include "nat/tables.h"
+#include "secgroups/compile.h"
 #include "netns/inspect.h"
 #include "netns/link.h"
 #include "netns/netns.h"
@@ -106,6 +109,33 @@ out:
 	return ret;
 }
 
+/* Its groups' elements: its port in the egress map of each slot, its address in each
+ * group's member set. */
+static int groups_present(struct vpcnet *vn, struct nf_sock *nf, const struct member_row *m,
+			  const char *port, struct vpcnet_error *err)
+{
+	int64_t g[SG_PER_MEMBER];
+	size_t n = 0;
+	uint8_t key[NFT_IFNAME_LEN] = { 0 };
+	memcpy(key, port, strnlen(port, NFT_IFNAME_LEN - 1));
+	uint32_t be = htonl(m->ip);
+	int ret = store_member_sgs(vn->st, m->id, g, SG_PER_MEMBER, &n, err);
+	for (size_t i = 0; !ret && i < n; i++) {
+		char map[16], members[64];
+		bool in_map, in_set;
+		sg_member_names(i, g[i], map, members);
+		if ((ret = nft_elem_exists(nf, NFPROTO_INET, ROUTER_TABLE, map, key, sizeof(key),
+					   &in_map, err)) ||
+		    (ret = nft_elem_exists(nf, NFPROTO_INET, ROUTER_TABLE, members, &be, 4, &in_set,
+					   err)))
+			break;
+		if (!in_map || !in_set)
+			ret = differs(err, "inet vpcnet @%s holds no element for %s (group %zu)",
+				      in_map ? members : map, port, i + 1);
+	}
+	return ret;
+}
+
 VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned flags,
 				    struct vpcnet_error *err)
 {
@@ -142,8 +172,11 @@ VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned 
 	}
 	if ((ret = router_member_missing(&rt.conn.nf, port, m.ip, &missing, err)))
 		goto out;
-	if (missing)
+	if (missing) {
 		ret = differs(err, "%s holds no element for %s", missing, port);
+		goto out;
+	}
+	ret = groups_present(vn, &rt.conn.nf, &m, port, err);
 out:
 	router_close(&rt);
 	if (sfd >= 0)

@@ -33,8 +33,8 @@ static const char *bin(void)
 
 /* Runs @path with @env as its whole environment (the sanitizers' settings and the test
  * build's failpoint added), @conf on stdin; its stdout into @out.  Returns the exit code. */
-static int exec_plugin(const char *path, const char *const *env, const char *conf, char *out,
-		       size_t outlen)
+static int exec_argv(const char *path, const char *arg, const char *const *env,
+		     const char *conf, char *out, size_t outlen)
 {
 	const char *keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
 	char *envp[32], kept[3][512];
@@ -55,7 +55,7 @@ static int exec_plugin(const char *path, const char *const *env, const char *con
 		int fd = conf == STDIN_IS_A_DIRECTORY ? open("/", O_RDONLY | O_DIRECTORY) : in[0];
 		dup2(fd, 0);
 		dup2(o[1], 1);
-		execve(path, (char *[]){ (char *)path, NULL }, envp);
+		execve(path, (char *[]){ (char *)path, (char *)arg, NULL }, envp);
 		_exit(127);
 	}
 	close(in[0]);
@@ -79,6 +79,12 @@ static int exec_plugin(const char *path, const char *const *env, const char *con
 	int status;
 	waitpid(pid, &status, 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int exec_plugin(const char *path, const char *const *env, const char *conf, char *out,
+		       size_t outlen)
+{
+	return exec_argv(path, NULL, env, conf, out, outlen);
 }
 
 static int plugin(const char *const *env, const char *conf, char *out, size_t outlen)
@@ -342,6 +348,10 @@ Test(cni, result_shapes_and_versions)
 	json_decref(j);
 	cr_assert_eq(plugin(ENV("CNI_COMMAND=VERSION"), "", out, sizeof(out)), 0, "%s", out);
 	cr_assert(strstr(out, "\"cniVersion\": \"1.1.0\""), "%s", out);
+	/* CNI_COMMAND wins over the command line (checked before any option) */
+	cr_assert_eq(exec_argv(bin(), "--no-such-option", ENV("CNI_COMMAND=VERSION"), "", out,
+			       sizeof(out)), 0, "%s", out);
+	cr_assert(strstr(out, "supportedVersions"), "%s", out);
 	cr_assert_eq(plugin(ENV("CNI_COMMAND=VERSION"), STDIN_IS_A_DIRECTORY, out, sizeof(out)), 0,
 		     "%s", out);
 	j = json_loads(out, 0, NULL);
@@ -860,4 +870,56 @@ Test(cni, one_container_on_two_vpcnet_networks)
 	cr_assert_eq(count_sandboxes(), 0);
 	char ins[8192];
 	cr_assert_eq(vpcnet(&T, ins, sizeof(ins), NULL, "instance delete %s", db.id), 0, "%s", ins);
+}
+
+Test(cni, parallel_adds_as_a_busy_runtime_makes_them)
+{
+	enum { N = 8 };
+	char c[2048], out[8192];
+	make_vpc(&T, "a", "10.91.0.0/24", false);
+	conf(c, sizeof(c), "1.1.0", "fns", "a", NULL);
+	char ns[N][256];
+	for (int i = 0; i < N; i++) {
+		char sfx[16];
+		snprintf(sfx, sizeof(sfx), "p%d", i);
+		container_ns(sfx, ns[i], sizeof(ns[i]));
+	}
+	pid_t kids[N];
+	for (int i = 0; i < N; i++) {
+		kids[i] = fork();
+		cr_assert(kids[i] >= 0);
+		if (kids[i] == 0) {
+			char e_ns[300], e_cid[64], o[8192];
+			snprintf(e_ns, sizeof(e_ns), "CNI_NETNS=%s", ns[i]);
+			snprintf(e_cid, sizeof(e_cid), "CNI_CONTAINERID=par%d", i);
+			_exit(plugin(ENV("CNI_COMMAND=ADD", e_cid, e_ns, "CNI_IFNAME=eth0"), c, o,
+				     sizeof(o)));
+		}
+	}
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		int st;
+		waitpid(kids[i], &st, 0);
+		ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	}
+	cr_assert_eq(ok, N, "every concurrent ADD succeeded");
+	json_t *arr = sandboxes(), *v;
+	size_t i;
+	char seen[N][16] = { { 0 } };
+	cr_assert_eq(json_array_size(arr), N);
+	json_array_foreach(arr, i, v) {
+		const char *ip = json_string_value(json_object_get(v, "ip"));
+		for (size_t k = 0; k < i; k++)
+			cr_assert_str_neq(seen[k], ip, "address %s leased twice", ip);
+		snprintf(seen[i], sizeof(seen[i]), "%s", ip);
+	}
+	json_decref(arr);
+	cr_assert_eq(router_ports("a"), N);
+	for (int k = 0; k < N; k++) {
+		char e_cid[64];
+		snprintf(e_cid, sizeof(e_cid), "CNI_CONTAINERID=par%d", k);
+		cr_assert_eq(plugin(ENV("CNI_COMMAND=DEL", e_cid, "CNI_IFNAME=eth0"), c, out,
+				    sizeof(out)), 0, "%s", out);
+	}
+	cr_assert_eq(count_sandboxes(), 0);
 }

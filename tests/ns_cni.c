@@ -472,6 +472,11 @@ Test(cni, every_error_code)
 	cr_assert_eq(sqlite3_exec(sq, "UPDATE members SET state='ready' WHERE origin="
 				  "'cni:fns/ctr/eth0'", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(sq);
+	/* 100: a step fails (failpoint: the flush of its connections); the sandbox stays
+	 * recorded, its address taken, and the next DEL finishes it */
+	EXPECT_ERR(100, "1.1.0", ENV("CNI_COMMAND=DEL", "CNI_CONTAINERID=ctr", "CNI_IFNAME=eth0",
+				     "VPCNET_FAILPOINT=sandbox-delete:conntrack=error"), c);
+	cr_assert_eq(count_sandboxes(), 1);
 	/* 105: a sandbox made by hand under the id an attachment would have is never touched */
 	char id[80];
 	json_t *sb = sandbox_of("cni:fns/ctr/eth0");

@@ -9,7 +9,8 @@ PKGS    := libnl-3.0 libnl-route-3.0 libmnl libnftnl sqlite3 jansson
 # Debian packages the build, the tests and the demo need (installed by `make deps`).
 DEB_BUILD := build-essential pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev \
              libnftnl-dev libsqlite3-dev libjansson-dev libcriterion-dev
-DEB_RUN   := iproute2 nftables conntrack curl busybox-static runc podman
+DEB_RUN   := iproute2 nftables conntrack curl busybox-static runc podman \
+             containernetworking-plugins
 # ... and what the benchmarks compare with and measure by (installed by `make bench`).
 DEB_BENCH := containernetworking-plugins iptables iperf3 jq time util-linux
 
@@ -133,11 +134,13 @@ install: all
 	install -m 0644 $(B)/libvpcnet.a $(DESTDIR)$(PREFIX)/lib/libvpcnet.a
 	install -m 0644 include/vpcnet.h $(DESTDIR)$(PREFIX)/include/vpcnet.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' lib/vpcnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc
+	install -d $(DESTDIR)$(CNIDIR)
+	install -m 0755 $(B)/vpcnet $(DESTDIR)$(CNIDIR)/vpcnet
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/vpcnet $(DESTDIR)$(PREFIX)/lib/libvpcnet.so* \
 		$(DESTDIR)$(PREFIX)/lib/libvpcnet.a $(DESTDIR)$(PREFIX)/include/vpcnet.h \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc $(DESTDIR)$(CNIDIR)/vpcnet
 
 # Installs the Debian packages that are missing (needs root); quiet when all are there.
 deps:

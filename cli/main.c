@@ -30,7 +30,10 @@ static const char usage[] =
 	"  --json             machine output for create, show and list\n"
 	"\n"
 	"Exit codes: 0 ok, 1 operation failed, 2 bad usage or input, 3 not found,\n"
-	"4 already exists or still in use.  `vpcnet NOUN --help` tells more.\n";
+	"4 already exists or still in use.  `vpcnet NOUN --help` tells more.\n"
+	"\n"
+	"With CNI_COMMAND in the environment vpcnet is a CNI plugin (ADD, DEL, CHECK, VERSION,\n"
+	"STATUS, GC; network config on stdin); README.md, \"CNI plugin\", has the details.\n";
 
 struct noun {
 	const char *name;
@@ -114,6 +117,8 @@ void cli_print_json(json_t *j)
 
 int main(int argc, char **argv)
 {
+	if (getenv("CNI_COMMAND"))  /* a CNI runtime runs us: no options, config on stdin */
+		return cni_main();
 	/* A process that exits right after its work: the kernel's freeing of deleted rules is
 	 * left to a child rather than waited for (vpcnet_config.defer_release). */
 	struct cli c = { .prog = argv[0], .cfg.defer_release = true };

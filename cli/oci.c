@@ -192,7 +192,7 @@ static int hook_create(struct cli *c, int argc, char **argv)
 	}
 	struct vpcnet_sandbox_spec spec = {
 		.id = st.id, .vpc = vpc, .netns = netns, .sgs = ngroups ? names : NULL,
-		.nsgs = ngroups,
+		.nsgs = ngroups, .origin = "oci",
 	};
 	struct vpcnet *vn = NULL;
 	struct vpcnet_error err = { 0 };

@@ -103,12 +103,13 @@ static json_t *sandbox_json(const struct vpcnet_sandbox *s)
 	json_t *groups = json_array();
 	for (unsigned i = 0; i < s->ngroups; i++)
 		json_array_append_new(groups, json_string(s->groups[i]));
-	json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:I, s:s}",
+	json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:I, s:s, s:s}",
 			 !strcmp(s->kind, "instance") ? "name" : "id", s->id, "vpc", s->vpc,
 			 "netns", s->netns, "netns_owned", s->netns_owned, "ifname", s->ifname,
 			 "port", s->port, "address", cidr, "ip", ip, "prefix", (int)s->prefix,
 			 "mac", mac, "gateway", vpcnet_addr_str(s->gateway, gw), "groups", groups,
-			 "max_connections", (json_int_t)s->max_connections, "state", s->state);
+			 "max_connections", (json_int_t)s->max_connections, "state", s->state,
+			 "origin", s->origin);
 	if (j && !strcmp(s->kind, "sandbox")) {
 		json_object_set_new(j, "tap", json_string(s->tap));
 		json_object_set_new(j, "control_port", json_integer(s->control_port));
@@ -147,6 +148,8 @@ static void sandbox_print(const struct vpcnet_sandbox *s)
 		       vpcnet_addr_str(s->control_addr, ca), s->control_host_port);
 	}
 	printf("  state      %s\n", s->state);
+	if (s->origin[0])
+		printf("  origin     %s\n", s->origin);
 }
 
 static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **argv)

@@ -66,6 +66,7 @@ struct vpcnet_error {
 #define VPCNET_PATH_MAX 256    /**< paths: state dir, namespace paths (NUL included) */
 #define VPCNET_SG_NAME_MAX 32  /**< security group names: 1-32 of [A-Za-z0-9_.-] */
 #define VPCNET_SG_PER_MEMBER 5 /**< groups on one sandbox or instance */
+#define VPCNET_ORIGIN_MAX 255  /**< a member's origin: printable ASCII */
 
 /** Options for vpcnet_open(); zero-initialise and set what you need. */
 struct vpcnet_config {
@@ -187,6 +188,8 @@ struct vpcnet_sandbox {
 	struct in_addr control_addr;   /**< ... by connecting to this address (the router's
 					    end of the VPC's transit link) */
 	unsigned control_host_port;    /**< ... and this port (the router forwards it) */
+	char origin[VPCNET_ORIGIN_MAX + 1]; /**< what attached it: "" (CLI, library) or, e.g.,
+					         "cni:NETWORK/CONTAINERID/IFNAME" */
 };
 
 /** Packets the router refused from or towards a member, since it was made. */
@@ -216,6 +219,10 @@ struct vpcnet_sandbox_spec {
 	/** A TCP port (1-65535) that the host namespace alone may open connections to, at
 	 *  control_addr:control_host_port of the result.  0: none (nothing gets in). */
 	unsigned control_port;
+	bool no_default_route; /**< only the subnet's route inside, no default route (for a
+				    second interface in an adopted namespace) */
+	const char *origin;  /**< NULL or "": made by hand; else who attached it (recorded and
+			          shown; the CNI plugin's GC touches only its own) */
 };
 
 #define VPCNET_MAX_CONNECTIONS_DEFAULT 1024  /**< a member's connection limit by default */
@@ -305,6 +312,19 @@ VPCNET_API int vpcnet_pool_drain(struct vpcnet *vn, const char *vpc, unsigned *r
 VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
 				   int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,
 				   struct vpcnet_error *err);
+
+/**
+ * Compares what the kernel holds for sandbox @p id with what it was given: its namespace,
+ * interface (up, its MAC), address, a default route via the gateway (in any table; unless
+ * @p flags holds VPCNET_CHECK_NO_DEFAULT_ROUTE), and in the VPC router its port, /32 route
+ * and nftables elements (its own and its groups').  What the CNI plugin's CHECK runs.
+ * @return 0 when all is there; else a negative errno and the first difference in @p err:
+ *         -EINVAL (VPCNET_FAILED) when something differs, -ENOENT/-ENODEV
+ *         (VPCNET_NOT_FOUND) when it is gone.
+ */
+#define VPCNET_CHECK_NO_DEFAULT_ROUTE 1u /**< made with no_default_route: expect none */
+VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned flags,
+				    struct vpcnet_error *err);
 
 /**
  * Replaces a sandbox's security groups in one atomic change (one nftables batch); new

@@ -87,6 +87,10 @@ int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock
 /* Names -> ids of groups of VPC @vpc_id (none: its default group). */
 int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsigned n,
 	       int64_t *ids, size_t *nids, struct vpcnet_error *err);
+/* Refuses (VPCNET_BAD_INPUT) to adopt @nsfd (@path) when it is the host's namespace or VPC
+ * @v's router's. */
+int netns_adoptable(struct vpcnet *vn, int nsfd, const struct vpc_row *v, const char *path,
+		    struct vpcnet_error *err);
 /* Removes @v's row after its kernel objects, then the host table with the last VPC. */
 int vpc_forget(struct vpcnet *vn, const struct vpc_row *v, struct vpcnet_error *err);
 

@@ -54,6 +54,7 @@ static void sandbox_to_public(struct vpcnet *vn, const struct member_row *m,
 		out->control_addr = to_in_addr(transit_router(v->transit));
 		out->control_host_port = control_host_port(v->net, m->ip);
 	}
+	snprintf(out->origin, sizeof(out->origin), "%s", m->origin);
 	snprintf(out->state, sizeof(out->state), "%s", m->state);
 }
 
@@ -192,8 +193,9 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 		}
 	} else if ((ret = addr_add(si.conn.rt, eidx, m->ip, v->prefix, err)) ||
 		   (ret = link_up(si.conn.rt, eidx, err)) ||
-		   (ret = route_add(si.conn.rt, ROUTE_UNICAST, 0, 0, eidx, subnet_gateway(v->net),
-				    false, err))) {
+		   (!m->no_default_route &&
+		    (ret = route_add(si.conn.rt, ROUTE_UNICAST, 0, 0, eidx,
+				     subnet_gateway(v->net), false, err)))) {
 		goto out;
 	}
 	if ((ret = link_up(si.conn.rt, 1, err)))
@@ -391,6 +393,18 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	if (spec->max_connections > VPCNET_MAX_CONNECTIONS_MAX)
 		return vinput(err, VPCNET_BAD_INPUT, ERANGE, "--max-connections %u: at most %u",
 			      spec->max_connections, VPCNET_MAX_CONNECTIONS_MAX);
+	if (spec->origin) {
+		size_t n = strlen(spec->origin);
+		if (n >= sizeof(m.origin))
+			return vinput(err, VPCNET_BAD_INPUT, ENAMETOOLONG, "origin: at most %d bytes",
+				      VPCNET_ORIGIN_MAX);
+		for (size_t i = 0; i < n; i++)
+			if (spec->origin[i] < ' ' || spec->origin[i] > '~')
+				return vinput(err, VPCNET_BAD_INPUT, EINVAL,
+					      "origin: printable ASCII only");
+		memcpy(m.origin, spec->origin, n + 1);
+	}
+	m.no_default_route = spec->no_default_route;
 	m.max_conns = spec->max_connections ? spec->max_connections
 					    : VPCNET_MAX_CONNECTIONS_DEFAULT;
 	snprintf(m.name, sizeof(m.name), "%s", spec->id);
@@ -406,7 +420,8 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	else
 		sandbox_netns_path(m.netns, spec->id);
 
-	if ((ret = vpc_resolve(vn, spec->vpc, &v, err)))
+	if ((ret = vpc_resolve(vn, spec->vpc, &v, err)) ||
+	    (adopted_fd >= 0 && (ret = netns_adoptable(vn, adopted_fd, &v, spec->netns, err))))
 		goto out;
 	if (m.ip && (ret = subnet_check_lease(v.net, v.prefix, m.ip, err)))
 		goto out;
@@ -415,6 +430,7 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	/* A plain sandbox takes a ready network from the VPC's pool when there is one (a
 	 * pool entry has no tap, and its row no control port). */
 	if (!strcmp(kind, KIND_SANDBOX) && !spec->netns && !spec->addr && !spec->tap &&
+	    !m.origin[0] &&
 	    !spec->control_port &&
 	    !strcmp(ifname, DEFAULT_IFNAME) && m.max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT &&
 	    (ret = pool_take(vn, &v, spec->id, groups, ngroups, out, err)) != -EAGAIN)

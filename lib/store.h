@@ -61,7 +61,8 @@ struct member_row {
 	unsigned max_conns;  /* connection limit, enforced in the router */
 	char tap[VPCNET_IFNAME_MAX + 1];  /* microVM tap device in its namespace, or "" */
 	unsigned control_port;            /* TCP port the host may open, or 0 */
-	char origin[128];                 /* what attached it: "" (CLI, library) or e.g. a CNI network */
+	char origin[VPCNET_ORIGIN_MAX + 1]; /* what attached it: "" (CLI, library) or e.g. a CNI network */
+	bool no_default_route;            /* not stored: create's wish, for building it */
 };
 
 int store_open(struct store **out, const char *dir, struct vpcnet_error *err);

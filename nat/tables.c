@@ -459,6 +459,35 @@ void router_member_elems(struct nft_batch *b, uint16_t type, const char *port, u
 	nftnl_set_free(cl);
 }
 
+int router_member_missing(struct nf_sock *nf, const char *port, uint32_t ip,
+			  const char **missing, struct vpcnet_error *err)
+{
+	uint8_t key[NFT_IFNAME_LEN + NFT_ETHER_LEN + 4] = { 0 };
+	ifname_key(key, port);
+	member_mac(ip, key + NFT_IFNAME_LEN);
+	uint32_t be = htonl(ip);
+	memcpy(key + NFT_IFNAME_LEN + NFT_ETHER_LEN, &be, 4);
+	static const struct { uint32_t family; const char *set, *what; bool full; } want[] = {
+		{ NFPROTO_INET, "ports", "inet vpcnet @ports", false },
+		{ NFPROTO_INET, "port_src", "inet vpcnet @port_src", true },
+		{ NFPROTO_ARP, "port_src", "arp vpcnet @port_src", true },
+		{ NFPROTO_INET, "climit", "inet vpcnet @climit", false },
+	};
+	*missing = NULL;
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+		bool found;
+		int ret = nft_elem_exists(nf, want[i].family, ROUTER_TABLE, want[i].set, key,
+					  want[i].full ? sizeof(key) : NFT_IFNAME_LEN, &found, err);
+		if (ret)
+			return ret;
+		if (!found) {
+			*missing = want[i].what;
+			return 0;
+		}
+	}
+	return 0;
+}
+
 void router_member_forget(struct nft_batch *b, const char *port, unsigned max_conns)
 {
 	uint8_t key[NFT_IFNAME_LEN];

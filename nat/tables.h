@@ -61,6 +61,12 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 void router_climit_build(struct nft_batch *b, unsigned max_conns);
 /* Elements that make @port (holding @ip, its MAC derived from it, limited to @max_conns
  * connections) a member: @type NFT_MSG_NEWSETELEM / DELSETELEM. */
+/* Whether the router reached by @nf holds @port's member elements: *@missing names the
+ * first set that lacks its element, or is NULL when all are there. */
+struct nf_sock;
+struct vpcnet_error;
+int router_member_missing(struct nf_sock *nf, const char *port, uint32_t ip,
+			  const char **missing, struct vpcnet_error *err);
 void router_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
 			 unsigned max_conns);
 /* Deletes what the packet path made for @port: its drop counters and connection count. */

@@ -951,6 +951,30 @@ int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, cons
 	return ret == -ENOENT ? 0 : ret;  /* no element: it never counted anything */
 }
 
+static int elem_seen(struct nftnl_set_elem *el, void *data)
+{
+	*(bool *)data = true;
+	return 0;
+}
+
+int nft_elem_exists(struct nf_sock *s, uint32_t family, const char *table, const char *set,
+		    const void *key, uint32_t len, bool *found, struct vpcnet_error *err)
+{
+	char buf[1024], what[96];
+	*found = false;
+	struct nftnl_set *q = nft_set_ref(family, table, set);
+	if (!q)
+		return verr(err, VPCNET_FAILED, ENOMEM, "set %s", set);
+	nft_set_add_key(q, key, len);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_ACK, 0);
+	nftnl_set_elems_nlmsg_build_payload(nlh, q);
+	nftnl_set_free(q);
+	snprintf(what, sizeof(what), "read set %s", set);
+	struct elems_arg ea = { elem_seen, found };
+	int ret = nf_request(s, nlh, elems_of, &ea, what, err);
+	return ret == -ENOENT ? 0 : ret;
+}
+
 struct keys_arg {
 	int (*fn)(const void *key, uint32_t len, void *arg);
 	void *arg;

@@ -139,6 +139,10 @@ struct nftnl_expr *e_connlimit_over(uint32_t count);  /* ct count over @count */
 int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, const char *set,
 		     const void *key, uint32_t len, uint64_t *packets, struct vpcnet_error *err);
 
+/* Whether @set holds the element @key (a get of that one element, not a dump). */
+int nft_elem_exists(struct nf_sock *s, uint32_t family, const char *table, const char *set,
+		    const void *key, uint32_t len, bool *found, struct vpcnet_error *err);
+
 /* Calls @fn with the key of every element of @set (a dump); stops at @fn's first non-zero. */
 int nft_set_keys(struct nf_sock *s, uint32_t family, const char *table, const char *set,
 		 int (*fn)(const void *key, uint32_t len, void *arg), void *arg,

@@ -268,6 +268,12 @@ void sg_cover_elems(struct nft_batch *b, uint16_t type, int64_t g, enum sg_dir d
 	nftnl_set_free(s);
 }
 
+void sg_member_names(size_t slot, int64_t g, char map[16], char members[64])
+{
+	snprintf(map, 16, "out%zu", slot + 1);
+	name_of(members, 64, "sgm", g, 0, 0);
+}
+
 void sg_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
 		     const int64_t *groups, size_t n, bool instance)
 {

@@ -51,6 +51,9 @@ void sg_maps_flush(struct nft_batch *b);
 /* Elements of a cover: @type NFT_MSG_NEWSETELEM or DELSETELEM. */
 void sg_cover_elems(struct nft_batch *b, uint16_t type, int64_t g, enum sg_dir dir, int64_t ref,
 		    const struct box *v, size_t n);
+/* Where a member's group in slot @slot (0-based), group @g, shows: the egress map keyed by
+ * its port, and the group's member set holding its address. */
+void sg_member_names(size_t slot, int64_t g, char map[16], char members[64]);
 /* A member's map entries and its address in its groups' sgm sets. */
 void sg_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
 		     const int64_t *groups, size_t n, bool instance);

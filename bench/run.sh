@@ -25,7 +25,7 @@ cleanup() {
 	for v in $(vpcnet vpc list 2>/dev/null | awk 'NR > 1 { print $1 }'); do
 		vpcnet vpc delete --force "$v" >/dev/null 2>&1
 	done
-	for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^(bsbx|csbx)-|^vb-'); do
+	for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^(bsbx|csbx|asbx)-|^vb-'); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -83,6 +83,26 @@ say "vpcnet from a warm pool"
 vpcnet pool fill bench $REPS >/dev/null
 for i in $(seq 1 $REPS); do timed "$OUT.pool.create" vpcnet sandbox create "p$i" --vpc bench; done
 for i in $(seq 1 $REPS); do vpcnet sandbox delete "p$i" >/dev/null; done
+say "vpcnet as a CNI plugin, in namespaces a runtime made"
+cniconf='{"cniVersion":"1.0.0","name":"vb","type":"vpcnet","vpc":"bench","stateDir":"'$STATE/vpcnet'","hostNetns":"'$HOST'"}'
+vcni() {  # vcni COMMAND ID: the plugin as a runtime runs it
+	env -i CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=/run/netns/asbx-$2 CNI_IFNAME=eth0 \
+		CNI_PATH=/usr/lib/cni "$VPCNET" <<<"$cniconf"
+}
+for i in $(seq 1 $REPS); do
+	ip netns add "asbx-a$i"
+	timed "$OUT.vcni.add" vcni ADD "a$i"
+	timed "$OUT.vcni.del" vcni DEL "a$i"
+	ip netns del "asbx-a$i"
+done
+say "the floor of a delete in an adopted namespace: one RTM_DELLINK of a veth (ip link del)"
+for i in $(seq 1 $REPS); do
+	ip netns add "asbx-l$i"
+	ip -n $HOST link add "vl$i" type veth peer name eth0 netns "asbx-l$i"
+	ip -n $HOST link set "vl$i" up; ip -n "asbx-l$i" link set eth0 up
+	timed "$OUT.dellink" ip -n $HOST link del "vl$i"
+	ip netns del "asbx-l$i"
+done
 say "vpcnet: $K in a row"
 a=$(now_us); for i in $(seq 1 $K); do vpcnet sandbox create "k$i" --vpc bench >/dev/null; done
 echo $(( $(now_us) - a )) > "$OUT.vpcnet.row"
@@ -168,6 +188,10 @@ for k in 1 k; do
 	done
 done
 row "vpcnet sandbox create from a warm pool" $(stats "$OUT.pool.create") ""
+row "vpcnet CNI ADD, adopted namespace" $(stats "$OUT.vcni.add") ""
+row "vpcnet CNI DEL, adopted namespace" $(stats "$OUT.vcni.del") ""
+row "  bare RTM_DELLINK of a veth (ip link del)" $(stats "$OUT.dellink") \
+	"DEL is $(ratio "$(med "$OUT.vcni.del")" "$(med "$OUT.dellink")") of it"
 vk1=$(med "$OUT.vpcnet.create.1"); vkk=$(med "$OUT.vpcnet.create.k")
 row "vpcnet create: k=$K vs k=1" "" "" "$(ratio "$vkk" "$vk1") (flat is 1.0x)"
 printf "%-44s %9.2f s (script %.2f s, CNI %d in %.2f s)\n" "create $K in a row" \

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/error.h"
@@ -35,6 +36,8 @@ static int check_privileges(struct vpcnet_error *err)
 		      net ? "" : "CAP_NET_ADMIN", net || sys ? "" : ", ", sys ? "" : "CAP_SYS_ADMIN");
 }
 
+#define RELEASE_DELAY_MS 50  /* a few RCU grace periods on the machines we measured */
+
 /* Closes the parked sockets: here (one grace period for all of them), or in a child that
  * holds the only other references when the handle may defer. */
 static void release_parked(struct vpcnet *vn)
@@ -59,6 +62,11 @@ static void release_parked(struct vpcnet *vn)
 				lo = fds[i] + 1;
 			}
 			close_range(lo, ~0U, 0);
+			/* Closing waits for the kernel's destroy work, and holds the namespace's
+			 * nftables commit lock meanwhile: let that work finish first, so that the
+			 * close neither waits nor holds up the next commit in this router. */
+			struct timespec pause = { .tv_nsec = RELEASE_DELAY_MS * 1000000L };
+			nanosleep(&pause, NULL);
 			_exit(0);
 		}
 	}

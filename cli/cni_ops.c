@@ -38,8 +38,7 @@ static void copy_prev(json_t *prev, const char *key, json_t *out)
 }
 
 /* The ADD result in the config's version, after prevResult's interfaces, ips and routes. */
-static json_t *add_result(const struct cni *c, const struct vpcnet_sandbox *s,
-			  const struct vpcnet_vpc *v)
+static json_t *add_result(const struct cni *c, const struct vpcnet_sandbox *s)
 {
 	json_t *prev = json_object_get(c->conf, "prevResult");
 	json_t *ifs = json_array(), *ips = json_array(), *routes = json_array();
@@ -47,8 +46,10 @@ static json_t *add_result(const struct cni *c, const struct vpcnet_sandbox *s,
 	copy_prev(prev, "interfaces", ifs);
 	copy_prev(prev, "ips", ips);
 	copy_prev(prev, "routes", routes);
-	/* The router's end of the veth lives in the VPC router's namespace, not the host's. */
-	json_array_append_new(ifs, json_pack("{s:s, s:s}", "name", s->port, "sandbox", v->netns));
+	/* The router's end of the veth (in the VPC router's namespace) is reported as host-side
+	 * interfaces are, with no "sandbox": runtimes take every interface that has one for the
+	 * container's own (podman then wants its MAC). */
+	json_array_append_new(ifs, json_pack("{s:s}", "name", s->port));
 	size_t idx = json_array_size(ifs);
 	json_array_append_new(ifs, json_pack("{s:s, s:s, s:s}", "name", s->ifname, "mac",
 					     mac_str(s->mac, mac), "sandbox", s->netns));
@@ -105,7 +106,7 @@ int cni_add(struct cni *c)
 		goto out;
 	}
 	fprintf(stderr, "vpcnet cni ADD: %s attached as sandbox %s\n", c->origin, c->id);
-	cli_print_json(add_result(c, &s, &vpc));
+	cli_print_json(add_result(c, &s));
 out:
 	vpcnet_close(vn);
 	return ret;

@@ -14,60 +14,13 @@
 #include "tests/ns_util.h"
 
 #define WAIT 1000     /* ms a probe waits for an answer that must not come */
-#define RUNC_S 60     /* a runc command is killed after this */
+#define RUNC_S 60     /* a runc or podman command is killed after this */
 
 static struct topo T;
 static char dir[128];      /* /tmp/vpcnet-oci-<tag>: bundle and runc root */
 static char bundle[192];
 static char runc_root[192];
 static char cids[2][64];   /* containers this test may have made */
-
-/* Runs @prefix + ARGS (split on spaces) with stdio on a file (a detached container
- * inherits it, so it must not be a pipe the test waits on), bounded in time.  Returns the
- * exit code. */
-static int vrun_file(char *out, size_t outlen, const char *prefix, const char *fmt, va_list ap)
-{
-	char line[2048], logf[256];
-	int n = snprintf(line, sizeof(line), "%s ", prefix);
-	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	char *argv[48];
-	int argc = 0;
-	char *save = NULL;
-	for (char *t = strtok_r(line, " ", &save); t && argc < 47; t = strtok_r(NULL, " ", &save))
-		argv[argc++] = t;
-	argv[argc] = NULL;
-	snprintf(logf, sizeof(logf), "%s/runc.out", dir);
-	int fd = open(logf, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		dup2(null, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int status = 0, rc = -1;
-	for (int i = 0; i < RUNC_S * 20; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-			break;
-		}
-		usleep(50 * 1000);
-	}
-	if (rc < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
-	if (out && outlen) {
-		ssize_t got = pread(fd, out, outlen - 1, 0);
-		out[got > 0 ? got : 0] = '\0';
-	}
-	close(fd);
-	return rc;
-}
 
 /* `runc --root R ARGS...` */
 static int runc(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -77,7 +30,7 @@ static int runc(char *out, size_t outlen, const char *fmt, ...)
 	snprintf(prefix, sizeof(prefix), "runc --root %s", runc_root);
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = vrun_file(out, outlen, prefix, fmt, ap);
+	int rc = vrun_logged(dir, RUNC_S, out, outlen, prefix, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -94,7 +47,7 @@ static int podman(char *out, size_t outlen, const char *fmt, ...)
 		 dir, dir, dir, dir, dir);
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = vrun_file(out, outlen, prefix, fmt, ap);
+	int rc = vrun_logged(dir, RUNC_S, out, outlen, prefix, fmt, ap);
 	va_end(ap);
 	return rc;
 }

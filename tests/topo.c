@@ -296,6 +296,51 @@ int listener_count(struct listener *l)
 	return l->seen;
 }
 
+int vrun_logged(const char *dir, int timeout_s, char *out, size_t outlen, const char *prefix,
+		const char *fmt, va_list ap)
+{
+	char line[2048], logf[256];
+	int n = snprintf(line, sizeof(line), "%s ", prefix);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	char *argv[48];
+	int argc = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(line, " ", &save); t && argc < 47; t = strtok_r(NULL, " ", &save))
+		argv[argc++] = t;
+	argv[argc] = NULL;
+	snprintf(logf, sizeof(logf), "%s/run.out", dir);
+	int fd = open(logf, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		dup2(null, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int status = 0, rc = -1;
+	for (int i = 0; i < timeout_s * 20; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			break;
+		}
+		usleep(50 * 1000);
+	}
+	if (rc < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (out && outlen) {
+		ssize_t got = pread(fd, out, outlen - 1, 0);
+		out[got > 0 ? got : 0] = '\0';
+	}
+	close(fd);
+	return rc;
+}
+
 /* --- probes ------------------------------------------------------------------------------ */
 
 static enum probe_result refused_or(int e)

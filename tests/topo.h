@@ -14,6 +14,7 @@
 #define VPCNET_TEST_TOPO_H
 
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -41,6 +42,12 @@ int vpcnet(struct topo *t, char *out, size_t outlen, const char *env, const char
 	__attribute__((format(printf, 5, 6)));
 /* Runs a command (argv split on spaces) and returns its exit code; output to @out. */
 int run(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Runs @prefix + ARGS (split on spaces) with stdin /dev/null and stdout and stderr on the
+ * file @dir/run.out (a detached container inherits them, so not a pipe the test would wait
+ * on), killed after @timeout_s; the output to @out (may be NULL).  Returns the exit code. */
+int vrun_logged(const char *dir, int timeout_s, char *out, size_t outlen, const char *prefix,
+		const char *fmt, va_list ap);
 
 /* "/run/netns/NAME" */
 const char *nspath(const char *name, char *buf, size_t n);

@@ -236,7 +236,6 @@ static int parse_config(struct cni *c)
 	if (bad || !c->vpc || !*c->vpc)
 		return cni_error(c, CNI_ERR_CONFIG, "invalid network config",
 				 "vpc: the name of an existing VPC is required");
-	c->cfg.defer_release = true;  /* a short-lived process: see vpcnet_config */
 	c->cfg.state_dir = conf_string(c->conf, "stateDir", &bad);
 	if (bad || (c->cfg.state_dir && c->cfg.state_dir[0] != '/'))
 		return cni_error(c, CNI_ERR_CONFIG, "invalid network config",

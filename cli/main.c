@@ -119,9 +119,7 @@ int main(int argc, char **argv)
 {
 	if (getenv("CNI_COMMAND"))  /* a CNI runtime runs us: no options, config on stdin */
 		return cni_main();
-	/* A process that exits right after its work: the kernel's freeing of deleted rules is
-	 * left to a child rather than waited for (vpcnet_config.defer_release). */
-	struct cli c = { .prog = argv[0], .cfg.defer_release = true };
+	struct cli c = { .prog = argv[0] };
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];

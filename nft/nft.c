@@ -933,11 +933,12 @@ static int elems_of(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, const char *set,
-		     const void *key, uint32_t len, uint64_t *packets, struct vpcnet_error *err)
+/* Asks for element @key of @set and calls @each with it; none (-ENOENT) is no call. */
+static int elem_query(struct nf_sock *s, uint32_t family, const char *table, const char *set,
+		      const void *key, uint32_t len, int (*each)(struct nftnl_set_elem *, void *),
+		      void *arg, struct vpcnet_error *err)
 {
 	char buf[1024], what[96];
-	*packets = 0;
 	struct nftnl_set *q = nft_set_ref(family, table, set);
 	if (!q)
 		return verr(err, VPCNET_FAILED, ENOMEM, "set %s", set);
@@ -946,9 +947,16 @@ int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, cons
 	nftnl_set_elems_nlmsg_build_payload(nlh, q);
 	nftnl_set_free(q);
 	snprintf(what, sizeof(what), "read set %s", set);
-	struct elems_arg ea = { elem_counter, packets };
+	struct elems_arg ea = { each, arg };
 	int ret = nf_request(s, nlh, elems_of, &ea, what, err);
-	return ret == -ENOENT ? 0 : ret;  /* no element: it never counted anything */
+	return ret == -ENOENT ? 0 : ret;
+}
+
+int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, const char *set,
+		     const void *key, uint32_t len, uint64_t *packets, struct vpcnet_error *err)
+{
+	*packets = 0;  /* no element: it never counted anything */
+	return elem_query(s, family, table, set, key, len, elem_counter, packets, err);
 }
 
 static int elem_seen(struct nftnl_set_elem *el, void *data)
@@ -960,19 +968,8 @@ static int elem_seen(struct nftnl_set_elem *el, void *data)
 int nft_elem_exists(struct nf_sock *s, uint32_t family, const char *table, const char *set,
 		    const void *key, uint32_t len, bool *found, struct vpcnet_error *err)
 {
-	char buf[1024], what[96];
 	*found = false;
-	struct nftnl_set *q = nft_set_ref(family, table, set);
-	if (!q)
-		return verr(err, VPCNET_FAILED, ENOMEM, "set %s", set);
-	nft_set_add_key(q, key, len);
-	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, family, NLM_F_ACK, 0);
-	nftnl_set_elems_nlmsg_build_payload(nlh, q);
-	nftnl_set_free(q);
-	snprintf(what, sizeof(what), "read set %s", set);
-	struct elems_arg ea = { elem_seen, found };
-	int ret = nf_request(s, nlh, elems_of, &ea, what, err);
-	return ret == -ENOENT ? 0 : ret;
+	return elem_query(s, family, table, set, key, len, elem_seen, found, err);
 }
 
 struct keys_arg {

@@ -74,18 +74,26 @@ static int run_argv(char *out, size_t outlen, char **argv, const char *env)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* @prefix (may be NULL) and the formatted command, in @line, split on spaces into @argv
+ * (@max entries, NULL-terminated). */
+static void command_argv(char *line, size_t n, const char *prefix, const char *fmt, va_list ap,
+			 char **argv, int max)
+{
+	int len = prefix ? snprintf(line, n, "%s ", prefix) : 0;
+	vsnprintf(line + len, n - len, fmt, ap);
+	int argc = 0;
+	char *save = NULL;
+	for (char *tok = strtok_r(line, " ", &save); tok && argc < max - 1;
+	     tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+}
+
 static int vrun(char *out, size_t outlen, const char *env, const char *prefix, const char *fmt,
 		va_list ap)
 {
-	char line[2048];
-	int n = prefix ? snprintf(line, sizeof(line), "%s ", prefix) : 0;
-	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	char *argv[96];
-	int argc = 0;
-	char *save = NULL;
-	for (char *tok = strtok_r(line, " ", &save); tok && argc < 95; tok = strtok_r(NULL, " ", &save))
-		argv[argc++] = tok;
-	argv[argc] = NULL;
+	char line[2048], *argv[96];
+	command_argv(line, sizeof(line), prefix, fmt, ap, argv, 96);
 	return run_argv(out, outlen, argv, env);
 }
 
@@ -299,15 +307,8 @@ int listener_count(struct listener *l)
 int vrun_logged(const char *dir, int timeout_s, char *out, size_t outlen, const char *prefix,
 		const char *fmt, va_list ap)
 {
-	char line[2048], logf[256];
-	int n = snprintf(line, sizeof(line), "%s ", prefix);
-	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	char *argv[48];
-	int argc = 0;
-	char *save = NULL;
-	for (char *t = strtok_r(line, " ", &save); t && argc < 47; t = strtok_r(NULL, " ", &save))
-		argv[argc++] = t;
-	argv[argc] = NULL;
+	char line[2048], logf[256], *argv[96];
+	command_argv(line, sizeof(line), prefix, fmt, ap, argv, 96);
 	snprintf(logf, sizeof(logf), "%s/run.out", dir);
 	int fd = open(logf, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)

@@ -87,7 +87,7 @@ say "vpcnet as a CNI plugin, in namespaces a runtime made"
 cniconf='{"cniVersion":"1.0.0","name":"vb","type":"vpcnet","vpc":"bench","stateDir":"'$STATE/vpcnet'","hostNetns":"'$HOST'"}'
 vcni() {  # vcni COMMAND ID: the plugin as a runtime runs it
 	env -i CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=/run/netns/asbx-$2 CNI_IFNAME=eth0 \
-		CNI_PATH=/usr/lib/cni "$VPCNET" <<<"$cniconf"
+		CNI_PATH=/usr/lib/cni "$VPCNET" <<<"$cniconf" 2>/dev/null
 }
 for i in $(seq 1 $REPS); do
 	ip netns add "asbx-a$i"

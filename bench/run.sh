@@ -25,7 +25,8 @@ cleanup() {
 	for v in $(vpcnet vpc list 2>/dev/null | awk 'NR > 1 { print $1 }'); do
 		vpcnet vpc delete --force "$v" >/dev/null 2>&1
 	done
-	for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^(bsbx|csbx|asbx)-|^vb-'); do
+	# what the VPCs' deletes did not take (a store that is gone, a binary that failed)
+	for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^(bsbx|csbx|asbx)-|^vb-|^vpcnet-vpc-(bench|burst)$|^vpcnet-sbx-([xpkbd][0-9]+|r[0-9]+|rss)$'); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done

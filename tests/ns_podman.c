@@ -99,19 +99,27 @@ static void attachment(const char *net, char *ip, size_t iplen, char *netns, siz
 	cr_assert_eq(found, 1, "one attachment of %s: %s", net, out);
 }
 
-/* Router links and set elements: what the attachment added to the VPC router. */
+/* Router links and the sets a member is in (not the refusal counters, which the probes
+ * move): what the attachment added to the VPC router. */
 static void router_state(const char *vpc, char *buf, size_t n)
 {
-	char links[4096], ports[4096];
-	run(links, sizeof(links), "ip -n vpcnet-vpc-%s -br link", vpc);
-	run(ports, sizeof(ports), "ip netns exec vpcnet-vpc-%s nft list set inet vpcnet ports", vpc);
-	snprintf(buf, n, "%s%s", links, ports);
+	static const char *const sets[] = { "inet vpcnet ports", "inet vpcnet port_src",
+					    "inet vpcnet climit", "inet vpcnet out1",
+					    "arp vpcnet port_src" };
+	char part[4096];
+	size_t len = 0;
+	run(part, sizeof(part), "ip -n vpcnet-vpc-%s -br link", vpc);
+	len += snprintf(buf + len, n - len, "%s", part);
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		run(part, sizeof(part), "ip netns exec vpcnet-vpc-%s nft list set %s", vpc, sets[i]);
+		len += snprintf(buf + len, n - len, "%s", part);
+	}
 }
 
 Test(podman, a_container_on_a_vpcnet_network)
 {
 	char out[8192], vpc[64], net[64], inet[256], path[256], text[1024];
-	char before[8192], after[8192];
+	char before[16384], after[16384];
 	make_vpc(&T, "v", "10.68.0.0/24", true);
 	tname(&T, "v", vpc, sizeof(vpc));
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sg create web --vpc %s", vpc), 0, "%s", out);

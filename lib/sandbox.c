@@ -71,11 +71,11 @@ static int sbx_init(void *arg)
 {
 	struct sbx_init *si = arg;
 	int ret;
-	if (!si->ifname) {
-		if ((ret = sysctl_write("net/ipv6/conf/all/disable_ipv6", "1", si->err)) ||
-		    (ret = sysctl_write("net/ipv6/conf/default/disable_ipv6", "1", si->err)))
-			return ret;
-	}
+	/* One write: "all" also sets "default" (and lo).  Each lookup under /proc/sys/net
+	 * compares the dentries of every namespace that looked the name up, so a create
+	 * pays it in proportion to the sandboxes present; it is paid once. */
+	if (!si->ifname && (ret = sysctl_write("net/ipv6/conf/all/disable_ipv6", "1", si->err)))
+		return ret;
 	si->conn.err = si->err;
 	return nsconn_open_here(&si->conn);
 }

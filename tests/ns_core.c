@@ -33,6 +33,15 @@ Test(core, egress_goes_out_through_the_nat_gateway)
 	/* the gateway answers ping, and nothing else */
 	cr_assert_eq(probe_icmp(s.netns, "10.20.0.1", 2000), P_OK);
 	cr_assert_eq(probe_tcp(s.netns, "10.20.0.1", 22, WAIT, NULL, 0), P_REFUSED);
+	/* IPv6 is off in the sandbox: for every interface, and for any made later */
+	char out[512];
+	const char *C = "/proc/sys/net/ipv6/conf";
+	cr_assert_eq(run(out, sizeof(out), "nsenter --net=%s cat %s/all/disable_ipv6"
+			 " %s/default/disable_ipv6 %s/lo/disable_ipv6 %s/eth0/disable_ipv6",
+			 s.netns, C, C, C, C), 0);
+	cr_assert_str_eq(out, "1\n1\n1\n1\n", "disable_ipv6 all, default, lo, eth0: %s", out);
+	cr_assert_eq(run(out, sizeof(out), "nsenter --net=%s ip -6 addr", s.netns), 0);
+	cr_assert_str_eq(out, "", "no IPv6 address: %s", out);
 }
 
 Test(core, inbound_is_closed_from_host_neighbour_and_uplink)

@@ -299,30 +299,30 @@ static int sandbox_forget(struct vpcnet *vn, int64_t id, struct vpcnet_error *er
 	return store_commit(vn->st, err);
 }
 
-/* Takes a ready network from the pool of VPC @v and makes it sandbox @id: its row renamed
- * and marked in flight under the write lock, then one batch of elements.  -EAGAIN when
- * the pool is empty (the caller builds one). */
-static int pool_take(struct vpcnet *vn, const struct vpc_row *v, const char *id,
-		     const int64_t *groups, size_t ngroups, struct vpcnet_sandbox *out,
-		     struct vpcnet_error *err)
+/* Under the write lock: makes a ready network of the pool of VPC @v sandbox @id (its row
+ * renamed, marked in flight, given @groups).  -EAGAIN when the pool is empty. */
+static int pool_claim(struct vpcnet *vn, const struct vpc_row *v, const char *id,
+		      const int64_t *groups, size_t ngroups, int64_t *mid,
+		      struct vpcnet_error *err)
 {
 	struct member_row m;
-	int64_t mid;
 	struct owner me = vn_owner(vn);
-	int ret = store_begin(vn->st, err);
-	if (ret)
-		return ret;
-	if (!(ret = store_member_get(vn->st, KIND_SANDBOX, id, &m, err))) {
-		store_rollback(vn->st);
+	int ret = store_member_get(vn->st, KIND_SANDBOX, id, &m, err);
+	if (!ret)
 		return vinput(err, VPCNET_EXISTS, EEXIST, "sandbox '%s' already exists", id);
-	}
-	if (ret != -ENOENT || (ret = store_pool_take(vn->st, v->id, id, &me, &mid, err)) ||
-	    (ret = store_member_sgs_set(vn->st, mid, groups, ngroups, err)) ||
-	    (ret = store_commit(vn->st, err))) {
-		store_rollback(vn->st);
+	if (ret != -ENOENT || (ret = store_pool_take(vn->st, v->id, id, &me, mid, err)))
 		return ret == -ENOENT ? -EAGAIN : ret;
-	}
-	if ((ret = store_member_get_id(vn->st, mid, &m, err)))
+	return store_member_sgs_set(vn->st, *mid, groups, ngroups, err);
+}
+
+/* After pool_claim committed: one batch of elements makes the network sandbox @mid. */
+static int pool_finish(struct vpcnet *vn, const struct vpc_row *v, int64_t mid,
+		       const int64_t *groups, size_t ngroups, struct vpcnet_sandbox *out,
+		       struct vpcnet_error *err)
+{
+	struct member_row m;
+	int ret = store_member_get_id(vn->st, mid, &m, err);
+	if (ret)
 		return ret;
 	struct router rt = { .fd = -1 };
 	if (!(ret = router_open(&rt, v->name, err)))
@@ -330,7 +330,7 @@ static int pool_take(struct vpcnet *vn, const struct vpc_row *v, const char *id,
 	router_close(vn, &rt);
 	if (ret) {  /* gone as a failed create goes: kernel objects, then the row */
 		struct vpcnet_error ignored;
-		verr_wrap(err, "sandbox %s", id);
+		verr_wrap(err, "sandbox %s", m.name);
 		if (!sandbox_teardown(vn, &m, v, NULL, &ignored))
 			sandbox_forget(vn, m.id, &ignored);
 		return ret;
@@ -429,13 +429,11 @@ static int member_create(struct vpcnet *vn, const char *kind,
 		goto out;
 	/* A plain sandbox takes a ready network from the VPC's pool when there is one (a
 	 * pool entry has no tap, and its row no control port). */
-	if (!strcmp(kind, KIND_SANDBOX) && !spec->netns && !spec->addr && !spec->tap &&
-	    !m.origin[0] &&
-	    !spec->control_port &&
-	    !strcmp(ifname, DEFAULT_IFNAME) && m.max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT &&
-	    (ret = pool_take(vn, &v, spec->id, groups, ngroups, out, err)) != -EAGAIN)
-		goto out;
+	bool poolable = !strcmp(kind, KIND_SANDBOX) && !spec->netns && !spec->addr && !spec->tap &&
+			!m.origin[0] && !spec->control_port && !strcmp(ifname, DEFAULT_IFNAME) &&
+			m.max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT;
 	m.vpc_id = v.id;
+	/* One write transaction takes a network from the pool or adds a row. */
 	if ((ret = store_begin(vn->st, err)))
 		goto out;
 	/* Under the write lock the VPC must still be ready (not being deleted). */
@@ -444,6 +442,15 @@ static int member_create(struct vpcnet *vn, const char *kind,
 			ret = vinput(err, VPCNET_NOT_FOUND, ENOENT, "VPC '%s' is being deleted",
 				     v.name);
 		store_rollback(vn->st);
+		goto out;
+	}
+	int64_t pooled_id;
+	if (poolable &&
+	    (ret = pool_claim(vn, &v, spec->id, groups, ngroups, &pooled_id, err)) != -EAGAIN) {
+		if (ret || (ret = store_commit(vn->st, err)))
+			store_rollback(vn->st);
+		else
+			ret = pool_finish(vn, &v, pooled_id, groups, ngroups, out, err);
 		goto out;
 	}
 	if ((ret = store_member_insert(vn->st, &m, subnet_first(v.net),

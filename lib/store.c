@@ -510,7 +510,7 @@ int store_pool_take(struct store *st, int64_t vpc_id, const char *name, const st
 	int ret = prep(st, &s,
 		"UPDATE members SET kind = '" KIND_SANDBOX "', name = ?2, state = '" ST_CREATING "',"
 		" owner_pid = ?3, owner_start = ?4, owner_nonce = ?5"
-		" WHERE id = (SELECT id FROM members WHERE vpc_id = ?1 AND kind = '" KIND_POOL "'"
+		" WHERE id = (SELECT id FROM members WHERE kind = '" KIND_POOL "' AND +vpc_id = ?1"
 		" AND state = '" ST_READY "' ORDER BY id LIMIT 1) RETURNING id", err);
 	if (ret)
 		return ret;
@@ -612,13 +612,19 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	int ret;
 	char a[16];
 	if (row->ip == 0) {
+		/* The address after the highest leased (one index lookup), and the lowest free
+		 * one once the top of the subnet is reached (a scan): a freed address is not
+		 * handed out again until the subnet has gone round. */
 		int64_t ip;
-		ret = lowest_free(st,
-			"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM members WHERE vpc_id = ?1"
-			" AND ip = ?2) THEN ?2 ELSE (SELECT m.ip + 1 FROM members m WHERE"
-			" m.vpc_id = ?1 AND m.ip >= ?2 AND NOT EXISTS (SELECT 1 FROM members x"
-			" WHERE x.vpc_id = ?1 AND x.ip = m.ip + 1) ORDER BY m.ip LIMIT 1) END",
-			row->vpc_id, first, &ip, err);
+		ret = lowest_free(st, "SELECT max(coalesce((SELECT max(ip) + 1 FROM members"
+				  " WHERE vpc_id = ?1), ?2), ?2)", row->vpc_id, first, &ip, err);
+		if (!ret && ip > last)
+			ret = lowest_free(st,
+				"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM members WHERE vpc_id = ?1"
+				" AND ip = ?2) THEN ?2 ELSE (SELECT m.ip + 1 FROM members m WHERE"
+				" m.vpc_id = ?1 AND m.ip >= ?2 AND NOT EXISTS (SELECT 1 FROM members x"
+				" WHERE x.vpc_id = ?1 AND x.ip = m.ip + 1) ORDER BY m.ip LIMIT 1) END",
+				row->vpc_id, first, &ip, err);
 		if (ret)
 			return ret;
 		if (ip > last)

@@ -103,14 +103,21 @@ Test(store, leases)
 	cr_assert_eq(m.ip, first);
 	cr_assert_eq(add_member(v.id, "b", first + 2, first, last, &m, &e), 0);
 	cr_assert_eq(add_member(v.id, "c", 0, first, last, &m, &e), 0);
-	cr_assert_eq(m.ip, first + 1, "lowest free");
+	cr_assert_eq(m.ip, first + 3, "the address after the highest leased");
 	cr_assert_eq(add_member(v.id, "d", first + 2, first, last, &m, &e), -EADDRINUSE);
 	cr_assert_eq(e.status, VPCNET_EXISTS);
 	cr_assert_eq(add_member(v.id, "a", 0, first, last, &m, &e), -EEXIST);
+	/* once the top is reached, the lowest free (first + 1, skipped above) */
 	int n = 3;
 	while (add_member(v.id, (char[]){ 'm', (char)('a' + n), 0 }, 0, first, last, &m, &e) == 0)
 		n++;
 	cr_assert_eq(n, (int)(last - first + 1), "a /28 leases %u addresses", last - first + 1);
+	struct member_row r;
+	cr_assert_eq(store_member_get(st, KIND_SANDBOX, "md", &r, &e), 0);
+	cr_assert_eq(r.ip, first + 4, "in order up to the top");
+	cr_assert_eq(store_member_get(st, KIND_SANDBOX, (char[]){ 'm', (char)('a' + n - 1), 0 }, &r,
+				      &e), 0);
+	cr_assert_eq(r.ip, first + 1, "then the gap below");
 	cr_assert_eq(e.errnum, ENOSPC);
 	cr_assert(strstr(e.msg, "exhausted"), "%s", e.msg);
 	struct member_row a;

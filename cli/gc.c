@@ -8,11 +8,13 @@ static const char usage[] =
 	"\n"
 	"Compares the state store with the kernel and repairs both ways: VPCs, sandboxes and\n"
 	"pool entries that a killed process left half-made or half-deleted are rolled back\n"
-	"(their leases released); router ports that no member owns are removed, and so are\n"
-	"refusal counters of ports that are gone (and the tap of a half-made sandbox in an\n"
-	"adopted namespace); every VPC's security groups and attachments are rebuilt from the\n"
-	"store in one atomic change, and its control ports in another.  Work that a live\n"
-	"process still has in flight is left alone.  Carries on past errors; exits 1 if any.\n";
+	"(their leases released); deleted sandboxes are reaped (their router elements and\n"
+	"flows removed, their addresses free again); router ports that no member owns are\n"
+	"removed, and so are refusal counters of ports that are gone (and the tap of a\n"
+	"half-made sandbox in an adopted namespace); every VPC's security groups and\n"
+	"attachments are rebuilt from the store in one atomic change, and its control ports\n"
+	"in another.  Work that a live process still has in flight is left alone.  Carries\n"
+	"on past errors; exits 1 if any.\n";
 
 int cmd_gc(struct cli *c, int argc, char **argv)
 {
@@ -29,16 +31,16 @@ int cmd_gc(struct cli *c, int argc, char **argv)
 	int rc = vpcnet_gc(vn, &r, &err);
 	vpcnet_close(vn);
 	if (c->json)
-		cli_print_json(json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "vpcs_removed",
+		cli_print_json(json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "vpcs_removed",
 					 r.vpcs_removed, "sandboxes_removed", r.sandboxes_removed,
 					 "ports_removed", r.ports_removed, "elements_removed",
 					 r.elements_removed, "vpcs_reconciled", r.vpcs_reconciled,
-					 "errors", r.errors));
+					 "sandboxes_reaped", r.sandboxes_reaped, "errors", r.errors));
 	else
 		printf("gc: %u VPC(s), %u sandbox(es), %u orphan port(s), %u stale counter(s)"
-		       " removed; %u VPC(s) reconciled; %u error(s)\n", r.vpcs_removed,
-		       r.sandboxes_removed, r.ports_removed, r.elements_removed, r.vpcs_reconciled,
-		       r.errors);
+		       " removed; %u deleted sandbox(es) reaped; %u VPC(s) reconciled;"
+		       " %u error(s)\n", r.vpcs_removed, r.sandboxes_removed, r.ports_removed,
+		       r.elements_removed, r.sandboxes_reaped, r.vpcs_reconciled, r.errors);
 	if (rc) {
 		cli_fail(&err);
 		return VPCNET_FAILED;  /* whatever the first error was: gc failed */

@@ -42,8 +42,10 @@ static const char sandbox_usage[] =
 	"set-sg  replaces its groups in one atomic change.\n"
 	"show    also prints what the router refused from it and towards it (spoofed,\n"
 	"        inbound, denied packets).\n"
-	"delete  removes what create made and forgets the sandbox's flows; deleting a sandbox\n"
-	"        that does not exist succeeds.\n"
+	"delete  revokes its router port (nothing passes it from then on), removes what create\n"
+	"        made and frees its name; its flows and router elements are reaped in a batch\n"
+	"        later (every 32 deletes of a VPC, or by gc), its address stays leased until\n"
+	"        then.  Deleting a sandbox that does not exist succeeds.\n"
 	"exec    runs CMD inside the sandbox's network namespace.\n";
 
 static const char instance_usage[] =

@@ -429,6 +429,7 @@ struct vpcnet_gc_report {
 	unsigned ports_removed;      /**< router ports that no sandbox owns */
 	unsigned elements_removed;   /**< refusal counters of ports that are gone */
 	unsigned vpcs_reconciled;    /**< VPCs whose groups and attachments were rebuilt */
+	unsigned sandboxes_reaped;   /**< deleted sandboxes whose elements and flows went */
 	unsigned errors;             /**< repairs that failed; the first is in err */
 };
 
@@ -436,7 +437,9 @@ struct vpcnet_gc_report {
  * Compares the store with the kernel and repairs both ways: rolls back VPCs, sandboxes and
  * pool entries that a killed process left half-made or half-deleted (work a live process
  * has in flight is left alone), removes router ports no member owns and counters of
- * ports that are gone, rebuilds each VPC's groups and attachments.  Carries on past errors.
+ * ports that are gone, reaps deleted sandboxes (their set elements and flows removed, their
+ * addresses free again), rebuilds each VPC's groups and attachments.  Carries on past
+ * errors.
  * @param report  filled with what was done, also on failure
  * @return 0, or the first error (its message in @p err; report->errors counts them all).
  */

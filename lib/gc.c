@@ -3,7 +3,7 @@
  * process that no longer runs are rolled back (kernel objects first, then the row); router
  * ports that no row owns (a crash, or a namespace someone still held when its sandbox was
  * deleted) are removed with their set elements, and so are refusal counters of ports that
- * are gone; every VPC's security groups and
+ * are gone; deleted sandboxes are reaped; every VPC's security groups and
  * attachments, and its control ports, are rebuilt from the store.  gc carries on past errors. */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -287,6 +287,10 @@ VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
 	for (size_t i = 0; i < g.nvpcs; i++) {
 		const struct vpc_row *v = &g.vpcs[i];
 		if (!strcmp(v->state, ST_READY)) {
+			if (vpc_reap(vn, v, &rep.sandboxes_reaped, &e)) {
+				verr_wrap(&e, "VPC %s", v->name);
+				gc_fail(&g, &e);
+			}
 			scan_router(&g, v);
 			continue;
 		}

@@ -73,6 +73,14 @@ int vpc_teardown(struct vpcnet *vn, const struct vpc_row *v, bool remove_netns,
 		 struct vpcnet_error *err);
 int vpc_resolve(struct vpcnet *vn, const char *name, struct vpc_row *out,
 		struct vpcnet_error *err);
+/* Deletes revoked members come to this many per VPC are reaped together; one reap takes at
+ * most REAP_MAX. */
+#define REAP_BATCH 32
+#define REAP_MAX 256
+/* The elements and flows of VPC @v's revoked members (deleted sandboxes) removed, then
+ * their rows (their addresses free again); *@reaped (may be NULL) counts them. */
+int vpc_reap(struct vpcnet *vn, const struct vpc_row *v, unsigned *reaped,
+	     struct vpcnet_error *err);
 int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
 		     unsigned *ct_removed, struct vpcnet_error *err);
 /* Fails (clearly) for a VPC made with an older router layout: only delete can use it. */

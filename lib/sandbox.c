@@ -259,6 +259,7 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
 			!strcmp(m->kind, KIND_INSTANCE));
 	router_member_forget(b, port, m->max_conns);  /* a late refusal may count again: gc */
+	router_revoke_elem(b, NFT_MSG_DELSETELEM, port);  /* if a crash left it revoked */
 	if ((ret = nft_commit(&router->nf, b, true, err))) {
 		verr_wrap(err, "router table");
 		goto out;
@@ -284,6 +285,130 @@ netns:
 out:
 	nftb_free(b);
 	router_close(vn, &rt);
+	return ret;
+}
+
+/* A delete's kernel part: the port into @revoked (it is refused everything from now on,
+ * one element added: no RCU grace period to wait for), then the namespace (ours) or the
+ * port (an adopted namespace stays) removed.  Its elements and flows wait for vpc_reap. */
+static int sandbox_revoke(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
+			  struct vpcnet_error *err)
+{
+	char port[VPCNET_IFNAME_MAX + 1];
+	port_name(port, m->id);
+	struct router rt = { .fd = -1 };
+	struct nft_batch *b = NULL;
+	int ret = router_open(&rt, v->name, err);
+	if (ret == -ENOENT) {
+		ret = 0;  /* no router: nothing of the sandbox is left in it */
+		goto netns;
+	}
+	if (ret)
+		goto out;
+	if (!(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto out;
+	}
+	router_revoke_elem(b, NFT_MSG_NEWSETELEM, port);
+	if ((ret = failpoint_err("sandbox-delete:revoke", err)) ||
+	    (ret = nft_commit(&rt.conn.nf, b, false, err))) {
+		verr_wrap(err, "router table");
+		goto out;
+	}
+	failpoint("sandbox-delete:elements");
+	if (!m->netns_owned && (ret = link_delete(rt.conn.rt, port, err)))
+		goto out;
+netns:
+	if (!m->netns_owned && m->tap[0] && (ret = tap_remove(m, err)))
+		goto out;
+	if (m->netns_owned)
+		ret = netns_remove(m->netns, err);
+out:
+	nftb_free(b);
+	router_close(vn, &rt);
+	return ret;
+}
+
+struct revoked {
+	struct member_row *m;
+	size_t n, cap;
+};
+
+static int grab_revoked(const struct member_row *m, void *arg)
+{
+	struct revoked *r = arg;
+	return r->n < REAP_MAX ? array_push(&r->m, &r->n, &r->cap, m, sizeof(*m)) : 0;
+}
+
+int vpc_reap(struct vpcnet *vn, const struct vpc_row *v, unsigned *reaped,
+	     struct vpcnet_error *err)
+{
+	struct revoked rv = { 0 };
+	struct router rt = { .fd = -1 };
+	struct nft_batch *b = NULL;
+	uint32_t *ips = NULL;
+	int ret = store_revoked_list(vn->st, v->id, grab_revoked, &rv, err);
+	if (ret == -ENOMEM)
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "reap");
+	if (ret || rv.n == 0)
+		goto out;
+	if ((ret = router_open(&rt, v->name, err)) == -ENOENT) {
+		ret = 0;  /* no router: nothing of theirs is left in the kernel */
+		goto rows;
+	}
+	if (ret)
+		goto out;
+	b = nftb_new();
+	ips = calloc(rv.n, sizeof(*ips));
+	if (!b || !ips) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "reap");
+		goto out;
+	}
+	for (size_t i = 0; i < rv.n; i++) {
+		const struct member_row *m = &rv.m[i];
+		char port[VPCNET_IFNAME_MAX + 1];
+		int64_t groups[SG_PER_MEMBER];
+		size_t ng = 0;
+		port_name(port, m->id);
+		if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
+			goto out;
+		router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
+		if (m->control_port)
+			router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
+		sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
+				!strcmp(m->kind, KIND_INSTANCE));
+		router_member_forget(b, port, m->max_conns);
+		router_revoke_elem(b, NFT_MSG_DELSETELEM, port);
+		ips[i] = m->ip;
+	}
+	/* Elements first (nothing of theirs matches any more), then their flows: the
+	 * addresses stay leased until both are gone, so no later holder inherits a flow. */
+	if ((ret = nft_commit(&rt.conn.nf, b, true, err))) {
+		verr_wrap(err, "router table");
+		goto out;
+	}
+	failpoint("sandbox-reap:elements");
+	if ((ret = failpoint_err("sandbox-delete:conntrack", err)) ||
+	    (ret = conntrack_flush_addrs(&rt.conn.nf, ips, (unsigned)rv.n, NULL, err))) {
+		verr_wrap(err, "forget the flows of deleted sandboxes");
+		goto out;
+	}
+rows:
+	if ((ret = store_begin(vn->st, err)))
+		goto out;
+	for (size_t i = 0; i < rv.n && !ret; i++)
+		ret = store_member_delete(vn->st, rv.m[i].id, err);
+	if (ret || (ret = store_commit(vn->st, err))) {
+		store_rollback(vn->st);
+		goto out;
+	}
+	if (reaped)
+		*reaped += (unsigned)rv.n;
+out:
+	nftb_free(b);
+	router_close(vn, &rt);
+	free(ips);
+	free(rv.m);
 	return ret;
 }
 
@@ -433,6 +558,13 @@ static int member_create(struct vpcnet *vn, const char *kind,
 			!m.origin[0] && !spec->control_port && !strcmp(ifname, DEFAULT_IFNAME) &&
 			m.max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT;
 	m.vpc_id = v.id;
+	/* An address that a deleted sandbox still holds is freed by reaping it first. */
+	int64_t held = 0;
+	if (m.ip && ((ret = store_revoked_count(vn->st, v.id, m.ip, &held, err)) ||
+		     (held && (ret = vpc_reap(vn, &v, NULL, err)))))
+		goto out;
+	bool reaped = false;
+again:
 	/* One write transaction takes a network from the pool or adds a row. */
 	if ((ret = store_begin(vn->st, err)))
 		goto out;
@@ -458,6 +590,15 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	    (ret = store_member_sgs_set(vn->st, m.id, groups, ngroups, err)) ||
 	    (ret = store_commit(vn->st, err))) {
 		store_rollback(vn->st);
+		/* a full subnet: what deleted sandboxes hold comes back once reaped */
+		if (ret == -ENOSPC && !reaped &&
+		    !(ret = store_revoked_count(vn->st, v.id, 0, &held, err)) && held &&
+		    !(ret = vpc_reap(vn, &v, NULL, err))) {
+			reaped = true;
+			goto again;
+		}
+		if (!ret)
+			ret = -ENOSPC;  /* nothing to reap: the error stands */
 		goto out;
 	}
 	failpoint("sandbox-create:row");
@@ -527,10 +668,26 @@ int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 		store_rollback(vn->st);
 		return ret;
 	}
-	if ((ret = sandbox_teardown(vn, &m, &v, NULL, err)))
+	if (v.layout < VPC_LAYOUT) {  /* no @revoked: all of it at once */
+		if ((ret = sandbox_teardown(vn, &m, &v, NULL, err)))
+			return verr_wrap(err, "%s %s", kind, id);
+		return sandbox_forget(vn, m.id, err);
+	}
+	if ((ret = sandbox_revoke(vn, &m, &v, err)))
 		return verr_wrap(err, "%s %s", kind, id);
 	failpoint("sandbox-delete:kernel");
-	return sandbox_forget(vn, m.id, err);
+	if ((ret = store_begin(vn->st, err)))
+		return ret;
+	if ((ret = store_member_revoke(vn->st, m.id, err)) || (ret = store_commit(vn->st, err))) {
+		store_rollback(vn->st);
+		return ret;
+	}
+	/* Every REAP_BATCH deletes of a VPC, one of them reaps: the elements and flows of
+	 * all of them in one batch and one walk of the conntrack table. */
+	int64_t n;
+	if ((ret = store_revoked_count(vn->st, v.id, 0, &n, err)) || n < REAP_BATCH)
+		return ret;
+	return vpc_reap(vn, &v, NULL, err) ? verr_wrap(err, "%s %s deleted, but", kind, id) : 0;
 }
 
 VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct vpcnet_error *err)

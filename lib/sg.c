@@ -313,6 +313,11 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 		return ret;
 	if (!strcmp(g.name, "default"))
 		return vinput(err, VPCNET_EXISTS, EBUSY, "a VPC's default group cannot be deleted");
+	/* Deleted sandboxes that had it still point at its chain until they are reaped. */
+	struct vpc_row v;
+	if ((ret = store_vpc_get_id(vn->st, g.vpc_id, &v, err)) ||
+	    (ret = vpc_reap(vn, &v, NULL, err)))
+		return ret;
 	struct router r;
 	if ((ret = router_open(&r, g.vpc, err)))
 		return ret;

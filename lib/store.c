@@ -14,7 +14,7 @@
 #include "lib/store.h"
 #include "secgroups/rule.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 30000
@@ -46,7 +46,13 @@ struct store {
 	" dir INTEGER NOT NULL, ref_id INTEGER NOT NULL," \
 	" PRIMARY KEY(sg_id, dir, ref_id));"
 
-/* The schema of a new store (version 4).  vpcs.layout is the shape of the router's
+/* Version 5: deleted members wait, revoked, for their flows and elements to be reaped
+ * (their addresses stay leased meanwhile): found by VPC without reading the others. */
+#define REVOKED_INDEX \
+	"CREATE INDEX IF NOT EXISTS members_revoked ON members(vpc_id) WHERE state = '" \
+	ST_REVOKED "';"
+
+/* The schema of a new store (version 5).  vpcs.layout is the shape of the router's
  * nftables table that the VPC was made with (VPC_LAYOUT in store.h). */
 static const char schema[] =
 	"CREATE TABLE vpcs ("
@@ -71,7 +77,8 @@ static const char schema[] =
 	" tap TEXT NOT NULL DEFAULT '', control_port INTEGER NOT NULL DEFAULT 0,"
 	" origin TEXT NOT NULL DEFAULT '',"
 	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
-	SG_TABLES;
+	SG_TABLES
+	REVOKED_INDEX;
 
 /* Version 1 was shipped in two shapes: the first without owner nonces, both without
  * security groups in some builds.  Whatever it has, version 2 is reached by adding what is
@@ -142,6 +149,8 @@ static const char migrate_v3[] =
 	"ALTER TABLE members ADD COLUMN tap TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE members ADD COLUMN control_port INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE members ADD COLUMN origin TEXT NOT NULL DEFAULT '';";
+
+static const char migrate_v4[] = REVOKED_INDEX;
 
 static int migrate_from_v1(struct store *st, struct vpcnet_error *err)
 {
@@ -266,6 +275,8 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 		ret = exec(st, migrate_v2, err);
 	if (!ret && version >= 1 && version < 4)
 		ret = exec(st, migrate_v3, err);
+	if (!ret && version >= 1 && version < 5)
+		ret = exec(st, migrate_v4, err);
 	if (ret || (version < SCHEMA_VERSION &&
 		    (ret = exec(st, "PRAGMA user_version = " STR(SCHEMA_VERSION), err))))
 		goto fail_tx;
@@ -312,7 +323,8 @@ static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
 
 #define VPC_COLS "v.id, v.name, v.net, v.prefix, v.nat, v.uplink, v.transit, v.state," \
 		 " v.owner_pid, v.owner_start, v.owner_nonce," \
-		 " (SELECT count(*) FROM members m WHERE m.vpc_id = v.id AND m.kind != '" KIND_POOL "')," \
+		 " (SELECT count(*) FROM members m WHERE m.vpc_id = v.id AND m.kind != '" KIND_POOL "'" \
+		 " AND m.state != '" ST_REVOKED "')," \
 		 " v.layout"
 
 static void vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
@@ -465,7 +477,10 @@ int store_vpc_set_state(struct store *st, int64_t id, const char *state, const s
 
 int store_vpc_delete(struct store *st, int64_t id, struct vpcnet_error *err)
 {
-	return delete_id(st, "DELETE FROM vpcs WHERE id = ?1", id, err);
+	/* its revoked members go with it: their flows and elements go with its router */
+	int ret = delete_id(st, "DELETE FROM members WHERE vpc_id = ?1 AND state = '"
+			    ST_REVOKED "'", id, err);
+	return ret ? ret : delete_id(st, "DELETE FROM vpcs WHERE id = ?1", id, err);
 }
 
 int store_vpc_list(struct store *st, int (*fn)(const struct vpc_row *, void *), void *arg,
@@ -682,6 +697,50 @@ int store_member_delete(struct store *st, int64_t id, struct vpcnet_error *err)
 	return delete_id(st, "DELETE FROM members WHERE id = ?1", id, err);
 }
 
+int store_member_revoke(struct store *st, int64_t id, struct vpcnet_error *err)
+{
+	return delete_id(st, "UPDATE members SET state = '" ST_REVOKED "', name = '#' || id,"
+			 " origin = '', owner_pid = 0, owner_start = 0, owner_nonce = 0"
+			 " WHERE id = ?1", id, err);
+}
+
+int store_revoked_list(struct store *st, int64_t vpc_id,
+		       int (*fn)(const struct member_row *, void *), void *arg,
+		       struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT " MEMBER_COLS " FROM members WHERE vpc_id = ?1"
+			       " AND state = '" ST_REVOKED "' ORDER BY id", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, vpc_id);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct member_row r;
+		member_from_row(s, &r);
+		if ((ret = fn(&r, arg)))
+			return ret;
+	}
+	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "list revoked members");
+}
+
+int store_revoked_count(struct store *st, int64_t vpc_id, uint32_t ip, int64_t *n,
+			struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT count(*) FROM members WHERE vpc_id = ?1"
+			       " AND state = '" ST_REVOKED "' AND (?2 = 0 OR ip = ?2)", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, vpc_id);
+	sqlite3_bind_int64(s, 2, ip);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "count revoked members");
+	*n = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
 int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
 		      int (*fn)(const struct member_row *, void *), void *arg,
 		      struct vpcnet_error *err)
@@ -689,7 +748,8 @@ int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
 	STMT s = NULL;
 	int ret = prep(st, &s,
 		       "SELECT " MEMBER_COLS " FROM members WHERE (?2 IS NULL OR kind = ?2)"
-		       " AND (?1 = 0 OR vpc_id = ?1) ORDER BY name", err);
+		       " AND (?1 = 0 OR vpc_id = ?1) AND state != '" ST_REVOKED "' ORDER BY name",
+		       err);
 	if (ret)
 		return ret;
 	sqlite3_bind_int64(s, 1, vpc_id);
@@ -751,7 +811,8 @@ bool owner_alive(const struct owner *o)
 /* --- security groups --------------------------------------------------------------------- */
 
 #define SG_COLS "g.id, g.vpc_id, g.name, g.description," \
-		" (SELECT count(*) FROM member_sgs x WHERE x.sg_id = g.id)," \
+		" (SELECT count(*) FROM member_sgs x JOIN members m ON m.id = x.member_id" \
+		" WHERE x.sg_id = g.id AND m.state != '" ST_REVOKED "')," \
 		" (SELECT count(*) FROM sg_rules r WHERE r.sg_id = g.id)," \
 		" (SELECT count(*) FROM sg_rules r WHERE r.to_sg = g.id AND r.sg_id != g.id)," \
 		" (SELECT name FROM vpcs v WHERE v.id = g.vpc_id)"

@@ -15,6 +15,9 @@ struct store;
 #define ST_CREATING "creating"
 #define ST_READY "ready"
 #define ST_DELETING "deleting"
+/* Deleted, its router port refused everything: its flows and set elements wait to be
+ * reaped in a batch (vpc_reap), its address stays leased until then, its name is free. */
+#define ST_REVOKED "revoked"
 
 /* Who has a row in flight: a process (pid + start time, to tell a crash from work in
  * progress) and, within it, one library handle (a random nonce: threads have their own). */
@@ -40,8 +43,9 @@ struct vpc_row {
 
 /* The shape of the router table that this vpcnet makes (security groups, instances).
  * VPCs made by an earlier shape (1: no security groups; 2: no ARP filter, MAC pinning,
- * drop counters or connection limits; 3: no control-port DNAT) can only be deleted. */
-#define VPC_LAYOUT 4
+ * drop counters or connection limits; 3: no control-port DNAT; 4: no @revoked) can only
+ * be deleted. */
+#define VPC_LAYOUT 5
 
 #define KIND_SANDBOX "sandbox"
 #define KIND_INSTANCE "instance"
@@ -95,7 +99,17 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 int store_member_set_state(struct store *st, int64_t id, const char *state,
 			   const struct owner *o, struct vpcnet_error *err);
 int store_member_delete(struct store *st, int64_t id, struct vpcnet_error *err);
-/* Members of kind @kind (all kinds when NULL) of VPC @vpc_id (all when 0), by name. */
+/* Makes a member revoked: its name freed ("#id"), its address kept. */
+int store_member_revoke(struct store *st, int64_t id, struct vpcnet_error *err);
+/* The revoked members of VPC @vpc_id, oldest first. */
+int store_revoked_list(struct store *st, int64_t vpc_id,
+		       int (*fn)(const struct member_row *, void *), void *arg,
+		       struct vpcnet_error *err);
+/* How many revoked members VPC @vpc_id has (holding address @ip, when not 0). */
+int store_revoked_count(struct store *st, int64_t vpc_id, uint32_t ip, int64_t *n,
+			struct vpcnet_error *err);
+/* Members of kind @kind (all kinds when NULL) of VPC @vpc_id (all when 0), by name; not
+ * the revoked. */
 int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
 		      int (*fn)(const struct member_row *, void *), void *arg,
 		      struct vpcnet_error *err);

@@ -15,7 +15,9 @@
 #define DUMP_BUFSIZE 32768
 
 struct tuples {
-	uint32_t ip;  /* network order: keep the flows whose original or reply tuple has it */
+	const uint32_t *ips;  /* network order, sorted: keep the flows whose original or reply
+			       * tuple has one */
+	unsigned nips;
 	char *buf;   /* CTA_TUPLE_ORIG and CTA_ZONE attributes, back to back, per entry */
 	size_t len, cap;
 	size_t *off; /* start of each entry in buf */
@@ -40,8 +42,14 @@ static int put_bytes(struct tuples *t, const void *p, size_t n)
 	return 0;
 }
 
-/* Does tuple @orig have @ip (network order) as its source or its destination? */
-static bool has_ip(const struct nlattr *orig, uint32_t ip)
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Does tuple @orig have one of @t's addresses as its source or its destination? */
+static bool has_ip(const struct nlattr *orig, const struct tuples *t)
 {
 	const struct nlattr *a, *b;
 	mnl_attr_for_each_nested(a, orig) {
@@ -50,8 +58,11 @@ static bool has_ip(const struct nlattr *orig, uint32_t ip)
 		mnl_attr_for_each_nested(b, a) {
 			int type = mnl_attr_get_type(b);
 			if ((type == CTA_IP_V4_SRC || type == CTA_IP_V4_DST) &&
-			    mnl_attr_validate(b, MNL_TYPE_U32) >= 0 && mnl_attr_get_u32(b) == ip)
-				return true;
+			    mnl_attr_validate(b, MNL_TYPE_U32) >= 0) {
+				uint32_t ip = mnl_attr_get_u32(b);
+				if (bsearch(&ip, t->ips, t->nips, sizeof(ip), cmp_u32))
+					return true;
+			}
 		}
 	}
 	return false;
@@ -72,7 +83,7 @@ static int collect(const struct nlmsghdr *nlh, void *arg)
 	}
 	/* the reply tuple too: a control-port flow was sent to @ip by DNAT, so only its
 	 * reply tuple names it */
-	if (!orig || !(has_ip(orig, t->ip) || (reply && has_ip(reply, t->ip))))
+	if (!orig || !(has_ip(orig, t) || (reply && has_ip(reply, t))))
 		return MNL_CB_OK;
 	if (t->n == t->nmax) {
 		unsigned nmax = t->nmax ? t->nmax * 2 : 16;
@@ -149,32 +160,40 @@ static int dump_flows(struct nf_sock *s, struct tuples *t)
 	return t->oom ? -ENOMEM : ret;
 }
 
-int conntrack_flush_addr(struct nf_sock *s, uint32_t ip, unsigned *removed,
-			 struct vpcnet_error *err)
+int conntrack_flush_addrs(struct nf_sock *s, const uint32_t *ips, unsigned n, unsigned *removed,
+			  struct vpcnet_error *err)
 {
-	struct tuples t = { .ip = htonl(ip) };
+	uint32_t *be = n ? calloc(n, sizeof(*be)) : NULL;
+	struct tuples t = { .ips = be, .nips = n };
 	unsigned gone = 0;
 	char ipbuf[16];
-	int ret = dump_flows(s, &t);
-	if (ret) {
-		ret = verr(err, VPCNET_FAILED, -ret, "conntrack: list flows of %s",
-			   inet_ntop(AF_INET, &(uint32_t){ htonl(ip) }, ipbuf, sizeof(ipbuf)));
+	int ret = 0;
+	if (n && !be)
+		return verr(err, VPCNET_FAILED, ENOMEM, "conntrack");
+	for (unsigned i = 0; i < n; i++)
+		be[i] = htonl(ips[i]);
+	qsort(be, n, sizeof(*be), cmp_u32);
+	/* one address names itself in a message; several, the first */
+	inet_ntop(AF_INET, n ? &be[0] : &(uint32_t){ 0 }, ipbuf, sizeof(ipbuf));
+	const char *more = n > 1 ? " and others" : "";
+	if (n && (ret = dump_flows(s, &t))) {
+		ret = verr(err, VPCNET_FAILED, -ret, "conntrack: list flows of %s%s", ipbuf, more);
 		goto out;
 	}
 	for (unsigned i = 0; i < t.n; i++) {
 		char buf[1024];
-		size_t n = t.off[i + 1] - t.off[i];
-		if (n > sizeof(buf) - 64)
+		size_t len = t.off[i + 1] - t.off[i];
+		if (len > sizeof(buf) - 64)
 			continue;
 		struct nlmsghdr *nlh = ct_header(buf, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, ++s->seq);
-		memcpy((char *)nlh + nlh->nlmsg_len, t.buf + t.off[i], n);
-		nlh->nlmsg_len += n;
+		memcpy((char *)nlh + nlh->nlmsg_len, t.buf + t.off[i], len);
+		nlh->nlmsg_len += len;
 		int rc = talk(s, nlh, NULL, NULL);
 		if (rc == -ENOENT)  /* expired meanwhile */
 			continue;
 		if (rc) {
-			ret = verr(err, VPCNET_FAILED, -rc, "conntrack: delete a flow of %s",
-				   inet_ntop(AF_INET, &(uint32_t){ htonl(ip) }, ipbuf, sizeof(ipbuf)));
+			ret = verr(err, VPCNET_FAILED, -rc, "conntrack: delete a flow of %s%s", ipbuf,
+				   more);
 			goto out;
 		}
 		gone++;
@@ -182,7 +201,14 @@ int conntrack_flush_addr(struct nf_sock *s, uint32_t ip, unsigned *removed,
 	if (removed)
 		*removed = gone;
 out:
+	free(be);
 	free(t.buf);
 	free(t.off);
 	return ret;
+}
+
+int conntrack_flush_addr(struct nf_sock *s, uint32_t ip, unsigned *removed,
+			 struct vpcnet_error *err)
+{
+	return conntrack_flush_addrs(s, &ip, 1, removed, err);
 }

@@ -13,5 +13,8 @@ struct nf_sock;
  * @ip (host order).  @removed (may be NULL) counts them. */
 int conntrack_flush_addr(struct nf_sock *s, uint32_t ip, unsigned *removed,
 			 struct vpcnet_error *err);
+/* The same for @n addresses in one walk of the table. */
+int conntrack_flush_addrs(struct nf_sock *s, const uint32_t *ips, unsigned n, unsigned *removed,
+			  struct vpcnet_error *err);
 
 #endif

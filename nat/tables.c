@@ -136,6 +136,18 @@ static void add_port_src(struct nft_batch *b, uint32_t family, const char *table
 	}
 }
 
+/* @revoked: ports of deleted members, refused everything until their elements and flows
+ * are reaped (a batch of deletes costs the kernel one RCU grace period, not one each) */
+static void add_revoked(struct nft_batch *b, uint32_t family, const char *table, uint32_t id)
+{
+	struct nftnl_set *s = nft_set_new(family, table, REVOKED_SET, NFT_TYPE_IFNAME,
+					  NFT_IFNAME_LEN, 0, id);
+	if (s) {
+		nftb_set(b, NFT_MSG_NEWSET, 0, s);
+		nftnl_set_free(s);
+	}
+}
+
 /* iifname "port*" (the prefix every member port has) */
 static void m_iif_port(struct nftnl_rule *r)
 {
@@ -155,6 +167,7 @@ static void arp_table_build(struct nft_batch *b)
 	}
 	add_port_src(b, NFPROTO_ARP, ARP_TABLE, 1);
 	add_dynamic_set(b, NFPROTO_ARP, ARP_TABLE, "drops_spoof", 2);
+	add_revoked(b, NFPROTO_ARP, ARP_TABLE, 3);
 	add_counting_chain(b, NFPROTO_ARP, ARP_TABLE, "spoof", "drops_spoof", NFT_META_IIFNAME,
 			   NF_DROP, NULL);
 	struct nftnl_chain *c = nft_base_chain_new(NFPROTO_ARP, ARP_TABLE, "input", "filter",
@@ -167,6 +180,12 @@ static void arp_table_build(struct nft_batch *b)
 	 * iifname . arp saddr ether . arp saddr ip @port_src accept */
 	static const uint8_t request[8] = { 0, 1, 8, 0, 6, 4, 0, 1 };
 	struct nftnl_rule *r;
+	/* iifname @revoked drop */
+	if ((r = nft_rule_new(NFPROTO_ARP, ARP_TABLE, "input"))) {
+		m_iifname_in(r, REVOKED_SET);
+		x_verdict(r, NF_DROP, NULL);
+		ADD_RULE(b, r);
+	}
 	if ((r = nft_rule_new(NFPROTO_ARP, ARP_TABLE, "input"))) {
 		m_iif_port(r);
 		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 0, 8, NFT_REG_1);
@@ -215,6 +234,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	add_dynamic_set(b, NFPROTO_INET, T, "drops_spoof", 3);
 	add_dynamic_set(b, NFPROTO_INET, T, "drops_in", 4);
 	add_dynamic_set(b, NFPROTO_INET, T, "drops_out", 5);
+	add_revoked(b, NFPROTO_INET, T, 8);
 	struct nftnl_set *cl = nft_set_new(NFPROTO_INET, T, "climit", NFT_TYPE_IFNAME,
 					   NFT_IFNAME_LEN, 0, 6);
 	if (cl) {
@@ -260,6 +280,18 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 			   "deny");
 
 	struct nftnl_rule *r;
+	/* pre: iifname @revoked drop; forward: oifname @revoked drop (before replies) */
+	if ((r = rule(T, "pre"))) {
+		m_iifname_in(r, REVOKED_SET);
+		x_verdict(r, NF_DROP, NULL);
+		ADD_RULE(b, r);
+	}
+	if ((r = rule(T, "forward"))) {
+		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+		x_lookup(r, NFT_REG_1, REVOKED_SET, 0, false);
+		x_verdict(r, NF_DROP, NULL);
+		ADD_RULE(b, r);
+	}
 	/* pre: iifname "port*" meta nfproto != ipv4 update @drops_spoof { iifname counter } drop
 	 * (every port, in @ports or not yet or no longer) */
 	if ((r = rule(T, "pre"))) {
@@ -529,6 +561,14 @@ void router_control_elem(struct nft_batch *b, uint16_t type, uint32_t net, uint3
 void router_control_flush(struct nft_batch *b)
 {
 	nftb_flush_set(b, NFPROTO_INET, ROUTER_TABLE, CONTROL_MAP);
+}
+
+void router_revoke_elem(struct nft_batch *b, uint16_t type, const char *port)
+{
+	uint8_t key[NFT_IFNAME_LEN];
+	ifname_key(key, port);
+	add_elem(b, type, NFPROTO_INET, ROUTER_TABLE, REVOKED_SET, key, sizeof(key));
+	add_elem(b, type, NFPROTO_ARP, ARP_TABLE, REVOKED_SET, key, sizeof(key));
 }
 
 void router_port_elem(struct nft_batch *b, uint16_t type, const char *port)

@@ -51,6 +51,7 @@ struct nft_batch;
 #define ARP_TABLE "vpcnet"    /* family arp */
 #define HOST_TABLE "vpcnet_host"
 #define CONTROL_MAP "ctl_dnat"
+#define REVOKED_SET "revoked"  /* in the inet and the arp table */
 
 /* A new router's whole table: gateway @gw (host order), masquerade when @nat, the router's
  * end of the transit link @transit_if holding @transit_ip (host order). */
@@ -83,6 +84,8 @@ void router_control_flush(struct nft_batch *b);
 
 /* Only @port's membership (when its address is unknown). */
 void router_port_elem(struct nft_batch *b, uint16_t type, const char *port);
+/* A deleted member's port into (or out of) @revoked, in the inet and the arp table. */
+void router_revoke_elem(struct nft_batch *b, uint16_t type, const char *port);
 
 /* The host table's sets, chains and rules, idempotently (an existing table keeps its
  * elements; its chains are flushed and rewritten). */

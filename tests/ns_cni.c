@@ -471,10 +471,10 @@ Test(cni, every_error_code)
 	cr_assert_eq(sqlite3_exec(sq, "UPDATE members SET state='ready' WHERE origin="
 				  "'cni:fns/ctr/eth0'", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(sq);
-	/* 100: a step fails (failpoint: the flush of its connections); the sandbox stays
+	/* 100: a step fails (failpoint: revoking its port); the sandbox stays
 	 * recorded, its address taken, and the next DEL finishes it */
 	EXPECT_ERR(100, "1.1.0", ENV("CNI_COMMAND=DEL", "CNI_CONTAINERID=ctr", "CNI_IFNAME=eth0",
-				     "VPCNET_FAILPOINT=sandbox-delete:conntrack=error"), c);
+				     "VPCNET_FAILPOINT=sandbox-delete:revoke=error"), c);
 	cr_assert_eq(count_sandboxes(), 1);
 	/* 105: a sandbox made by hand under the id an attachment would have is never touched */
 	char id[80];
@@ -793,7 +793,7 @@ Test(cni, gc_removes_what_is_not_listed_of_its_network_only)
 	conf(g, sizeof(g), "1.1.0", "fns", "a", "\"cni.dev/valid-attachments\":[{\"containerID\":"
 	     "\"k1\",\"ifname\":\"eth0\"}]");
 	int rc = plugin(ENV("CNI_COMMAND=GC", "CNI_PATH=/x",
-			    "VPCNET_FAILPOINT=sandbox-delete:conntrack=error"), g, out, sizeof(out));
+			    "VPCNET_FAILPOINT=sandbox-delete:revoke=error"), g, out, sizeof(out));
 	cr_assert_neq(rc, 0, "%s", out);
 	cr_assert_eq(err_code(out, "1.1.0"), 106, "%s", out);
 	cr_assert(strstr(out, "cni:fns/k2/eth0") && strstr(out, "cni:fns/k3/eth0"),

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The core: egress through the NAT gateway, inbound closed from everywhere, VPCs isolated,
  * and nothing left behind.  Real namespaces, real packets. */
+#include <signal.h>
+
 #include "tests/ns_util.h"
 
 static struct topo T;
@@ -174,15 +176,46 @@ Test(core, delete_leaves_nothing_and_forgets_flows)
 	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a conntrack -L -s %s", T.tag, s.ip);
 	cr_assert_geq(count_lines_with(out, "src=10.25.0.4"), 1, "the flow is tracked: %s", out);
 
+	/* A process still inside keeps the namespace (and the port) alive past the delete */
+	struct listener keep;
+	listen_udp(&T, s.netns, 9999, &keep);
+	char held[64];
+	snprintf(held, sizeof(held), "/proc/%d/ns/net", (int)keep.pid);
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", s.id), 0, "%s", out);
 	cr_assert_eq(access(s.netns, F_OK), -1, "the namespace is gone");
+	/* ...but its port is revoked: refused everything at once */
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a nft list set inet vpcnet revoked",
+	    T.tag);
+	cr_assert_eq(count_lines_with(out, "port"), 1, "the port is revoked: %s", out);
+	int before = listener_count(&ul);
+	cr_assert_eq(probe_udp(held, INET_ADDR, 5353, 1000, NULL, 0), P_TIMEOUT,
+		     "a deleted sandbox's port still sends");
+	cr_assert_eq(listener_count(&ul), before, "a datagram of a deleted sandbox got out");
+	kill(keep.pid, SIGKILL);
+	/* Until reaped its address stays leased and its name is free */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json sandbox list"), 0);
+	cr_assert_str_eq(out, "[]\n");
+	struct sbx s2;
+	make_sbx(&T, "a", "s1", &s2);
+	cr_assert_str_neq(s2.ip, s.ip, "a deleted sandbox's address is not handed out yet");
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", s2.id), 0, "%s", out);
+	/* gc reaps: its flows and elements are gone, and its address is free */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json gc"), 0, "%s", out);
+	cr_assert(strstr(out, "\"sandboxes_reaped\": 2"), "%s", out);
 	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a conntrack -L", T.tag);
 	cr_assert_eq(count_lines_with(out, "10.25.0.4"), 0, "a flow survived: %s", out);
-	for (int i = 0; i < 2; i++) {
-		run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a nft list set inet vpcnet %s",
-		    T.tag, i ? "port_src" : "ports");
+	const char *sets[] = { "set inet vpcnet ports", "set inet vpcnet port_src",
+			       "set arp vpcnet port_src", "set inet vpcnet revoked",
+			       "set arp vpcnet revoked", "map inet vpcnet climit",
+			       "map inet vpcnet out1" };
+	for (size_t i = 0; i < sizeof(sets) / sizeof(*sets); i++) {
+		run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a nft list %s", T.tag, sets[i]);
 		cr_assert_eq(count_lines_with(out, "elements"), 0, "an element survived: %s", out);
 	}
+	snprintf(s2.id, sizeof(s2.id), "%s-s3", T.tag);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s --vpc %s-a --ip %s",
+			    s2.id, T.tag, s.ip), 0, "its address is free again: %s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", s2.id), 0, "%s", out);
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", s.id), 0,
 		     "deleting what is gone succeeds: %s", out);
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json sandbox list"), 0);

@@ -114,8 +114,7 @@ Test(ops, gc_repairs_a_crash_at_any_point_of_a_sandbox)
 	make_vpc(&T, "a", "10.31.0.0/16", true);
 	const char *create_points[] = { "sandbox-create:row", "sandbox-create:netns",
 					"sandbox-create:veth", "sandbox-create:addr" };
-	const char *delete_points[] = { "sandbox-delete:elements", "sandbox-delete:conntrack",
-					"sandbox-delete:kernel" };
+	const char *delete_points[] = { "sandbox-delete:elements", "sandbox-delete:kernel" };
 	char out[65536], env[128];
 	for (size_t i = 0; i < sizeof(create_points) / sizeof(*create_points); i++) {
 		snprintf(env, sizeof(env), "VPCNET_FAILPOINT=%s", create_points[i]);
@@ -137,6 +136,13 @@ Test(ops, gc_repairs_a_crash_at_any_point_of_a_sandbox)
 		cr_assert_eq(rc, 99, "the failpoint %s did not fire: %d %s", delete_points[i], rc, out);
 		assert_clean_after_gc(delete_points[i]);
 	}
+	/* a crash in the middle of a reap (gc's, here): the next gc finishes it */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-y --vpc %s-a",
+			    T.tag, T.tag), 0, "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s-y", T.tag), 0, "%s", out);
+	int rc = vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sandbox-reap:elements", "gc");
+	cr_assert_eq(rc, 99, "the failpoint sandbox-reap:elements did not fire: %d %s", rc, out);
+	assert_clean_after_gc("sandbox-reap:elements");
 	/* and the router holds no port and no element of any of them */
 	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a ip -o link", T.tag);
 	cr_assert_eq(count(out, "port"), 0, "a router port survived: %s", out);
@@ -401,7 +407,8 @@ static int open_fds(void)
 }
 
 /* A handle keeps the sockets whose release waits for the kernel to free deleted elements
- * and lets them go at close: itself, or (defer_release) through a child that exits. */
+ * (a reap's, here) and lets them go at close: itself, or (defer_release) through a child
+ * that exits. */
 Test(ops, sockets_that_freed_rules_are_released_at_close)
 {
 	char vpc[64], id[80];
@@ -428,7 +435,11 @@ Test(ops, sockets_that_freed_rules_are_released_at_close)
 			snprintf(id, sizeof(id), "%s-r%d", T.tag, i);
 			cr_assert_eq(vpcnet_sandbox_delete(vn, id, &err), 0, "%s", err.msg);
 		}
-		cr_assert_eq(open_fds(), opened + 3, "each delete's socket is kept");
+		cr_assert_eq(open_fds(), opened, "a delete revokes, deletes nothing: nothing kept");
+		struct vpcnet_gc_report rep;
+		cr_assert_eq(vpcnet_gc(vn, &rep, &err), 0, "%s", err.msg);
+		cr_assert_eq(rep.sandboxes_reaped, 3);
+		cr_assert_gt(open_fds(), opened, "the reap's socket is kept");
 		vpcnet_close(vn);
 		cr_assert_eq(open_fds(), before, "all released at close");
 		int status = -1, reaped = 0;
@@ -444,4 +455,55 @@ Test(ops, sockets_that_freed_rules_are_released_at_close)
 		}
 		cr_assert_eq(reaped, defer, "defer_release: one child closed them (%d)", reaped);
 	}
+}
+
+/* Ports in the router's @revoked set. */
+static int revoked(const char *vpc)
+{
+	char out[16384];
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft list set inet vpcnet revoked", vpc);
+	return count(out, "\"port");
+}
+
+/* A delete revokes; the 32nd revoked member of a VPC makes its delete reap them all (their
+ * elements and flows go, their addresses come back); a full subnet reaps too. */
+Test(ops, deletes_are_reaped_together)
+{
+	char vpc[64], out[8192];
+	make_vpc(&T, "a", "10.52.0.0/24", true);
+	tname(&T, "a", vpc, sizeof(vpc));
+	for (int i = 0; i < 32; i++)
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-r%d --vpc %s",
+				    T.tag, i, vpc), 0, "%s", out);
+	for (int i = 0; i < 31; i++)
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s-r%d", T.tag, i), 0,
+			     "%s", out);
+	cr_assert_eq(revoked(vpc), 31, "each delete revokes its port");
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft list set inet vpcnet ports", vpc);
+	cr_assert_eq(count(out, "\"port"), 32, "their elements wait to be reaped: %s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s-r31", T.tag), 0, "%s",
+		     out);
+	cr_assert_eq(revoked(vpc), 0, "the 32nd delete reaped them all");
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft list set inet vpcnet ports", vpc);
+	cr_assert_eq(count(out, "elements"), 0, "an element survived the reap: %s", out);
+	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft list set inet vpcnet port_src", vpc);
+	cr_assert_eq(count(out, "elements"), 0, "an element survived the reap: %s", out);
+
+	/* a /28 leases 11 addresses: full, one deleted (held), and one more created */
+	make_vpc(&T, "b", "10.53.0.0/28", true);
+	tname(&T, "b", vpc, sizeof(vpc));
+	for (int i = 0; i < 11; i++)
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-f%d --vpc %s",
+				    T.tag, i, vpc), 0, "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s-f3", T.tag), 0, "%s",
+		     out);
+	cr_assert_eq(revoked(vpc), 1);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json sandbox create %s-g --vpc %s",
+			    T.tag, vpc), 0, "a full subnet reaps what deleted sandboxes hold: %s",
+		     out);
+	cr_assert(strstr(out, "\"10.53.0.7\""), "the freed address: %s", out);
+	cr_assert_eq(revoked(vpc), 0);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-h --vpc %s", T.tag,
+			    vpc), 4, "full again: %s", out);
+	cr_assert(strstr(out, "exhausted"), "%s", out);
 }

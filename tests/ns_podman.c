@@ -105,7 +105,8 @@ static void router_state(const char *vpc, char *buf, size_t n)
 {
 	static const char *const sets[] = { "inet vpcnet ports", "inet vpcnet port_src",
 					    "inet vpcnet climit", "inet vpcnet out1",
-					    "arp vpcnet port_src" };
+					    "arp vpcnet port_src", "inet vpcnet revoked",
+					    "arp vpcnet revoked" };
 	char part[4096];
 	size_t len = 0;
 	run(part, sizeof(part), "ip -n vpcnet-vpc-%s -br link", vpc);
@@ -180,6 +181,11 @@ Test(podman, a_container_on_a_vpcnet_network)
 	cr_assert(strstr(out, neighbour.id) && !strstr(out, "cni:"), "left in the store: %s", out);
 	struct stat sb;
 	cr_assert(stat(netns, &sb) && errno == ENOENT, "%s is still there", netns);
+	/* its port is revoked at once; once reaped (gc, or every 32nd delete) its elements
+	 * are gone too */
+	router_state(vpc, after, sizeof(after));
+	cr_assert_str_neq(after, before, "the container's port was not revoked");
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "gc"), 0, "%s", out);
 	router_state(vpc, after, sizeof(after));
 	cr_assert_str_eq(after, before, "the router holds more than before the container");
 }

@@ -570,17 +570,19 @@ Test(control, only_the_host_opens_it)
 	cr_assert_eq(listener_count(&la), 1, "only the host's connection reached VPC a's agent");
 	cr_assert_eq(listener_count(&lb), 1, "only the host's connection reached VPC b's agent");
 
-	/* delete: the slot closes, and the flows it had go with it (a control flow names the
+	/* delete: the slot closes at once; when the deleted sandbox is reaped (gc here, or a
+	 * later delete), its element goes and so do the flows it had (a control flow names the
 	 * sandbox in its reply tuple only: it was DNATed) */
 	cr_assert_eq(run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a conntrack -L -p tcp"
 			 " --dport %u", T.tag, port_a), 0, "%s", out);
 	cr_assert(strstr(out, "src=10.74.0.10"), "the host's control flow is tracked: %s", out);
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", a.id), 0, "%s", out);
+	cr_assert_neq(probe_tcp(host, ip_a, port_a, QUIET_MS, NULL, 0), P_OK);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "gc"), 0, "%s", out);
 	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a conntrack -L -p tcp --dport %u",
 	    T.tag, port_a);
 	cr_assert_null(strstr(out, "src=10.74.0.10"), "a control flow outlived its sandbox: %s",
 		       out);
-	cr_assert_neq(probe_tcp(host, ip_a, port_a, QUIET_MS, NULL, 0), P_OK);
 	run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s-a nft list map inet vpcnet ctl_dnat",
 	    T.tag);
 	cr_assert_null(strstr(out, "elements"), "the element went with the sandbox: %s", out);

@@ -326,7 +326,8 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 	size_t nown[2], nh, nrefs;
 	if ((ret = store_begin(vn->st, err)))
 		goto out;
-	if ((ret = store_sg_get_id(vn->st, g.id, &g, err)))
+	if ((ret = store_sg_get_id(vn->st, g.id, &g, err)) ||
+	    (ret = store_sg_counts(vn->st, &g, err)))
 		goto fail;
 	if (g.members || g.referenced) {
 		ret = vinput(err, VPCNET_EXISTS, EBUSY, "group '%s' is %s: detach it first", name,
@@ -393,7 +394,7 @@ VPCNET_API int vpcnet_sg_get(struct vpcnet *vn, const char *vpc, const char *nam
 	ERR_OR_SCRATCH(err);
 	struct sg_row g;
 	int ret = find_sg(vn, vpc, name, &g, err);
-	if (!ret)
+	if (!ret && !(ret = store_sg_counts(vn->st, &g, err)))
 		sg_to_public(&g, out);
 	return ret;
 }

@@ -321,11 +321,9 @@ static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
 	snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
+/* members is -1 here: store_vpc_members() counts them (a scan, not on the create path) */
 #define VPC_COLS "v.id, v.name, v.net, v.prefix, v.nat, v.uplink, v.transit, v.state," \
-		 " v.owner_pid, v.owner_start, v.owner_nonce," \
-		 " (SELECT count(*) FROM members m WHERE m.vpc_id = v.id AND m.kind != '" KIND_POOL "'" \
-		 " AND m.state != '" ST_REVOKED "')," \
-		 " v.layout"
+		 " v.owner_pid, v.owner_start, v.owner_nonce, -1, v.layout"
 
 static void vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
 {
@@ -542,6 +540,21 @@ int store_pool_take(struct store *st, int64_t vpc_id, const char *name, const st
 	*id = sqlite3_column_int64(s, 0);
 	return sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(st, err, sqlite3_errcode(st->db),
 							    "take from the pool");
+}
+
+int store_vpc_members(struct store *st, struct vpc_row *v, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT count(*) FROM members WHERE vpc_id = ?1 AND kind != '"
+			       KIND_POOL "' AND state != '" ST_REVOKED "'", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, v->id);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "count sandboxes");
+	v->members = sqlite3_column_int64(s, 0);
+	return 0;
 }
 
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
@@ -810,11 +823,16 @@ bool owner_alive(const struct owner *o)
 
 /* --- security groups --------------------------------------------------------------------- */
 
-#define SG_COLS "g.id, g.vpc_id, g.name, g.description," \
+#define SG_COUNTS \
 		" (SELECT count(*) FROM member_sgs x JOIN members m ON m.id = x.member_id" \
 		" WHERE x.sg_id = g.id AND m.state != '" ST_REVOKED "')," \
 		" (SELECT count(*) FROM sg_rules r WHERE r.sg_id = g.id)," \
-		" (SELECT count(*) FROM sg_rules r WHERE r.to_sg = g.id AND r.sg_id != g.id)," \
+		" (SELECT count(*) FROM sg_rules r WHERE r.to_sg = g.id AND r.sg_id != g.id),"
+#define SG_COLS "g.id, g.vpc_id, g.name, g.description," SG_COUNTS \
+		" (SELECT name FROM vpcs v WHERE v.id = g.vpc_id)"
+/* Without the counts (store_sg_counts() adds them): they read every member of the group,
+ * which a sandbox create must not. */
+#define SG_COLS_LITE "g.id, g.vpc_id, g.name, g.description, -1, -1, -1," \
 		" (SELECT name FROM vpcs v WHERE v.id = g.vpc_id)"
 
 static void sg_from_row(sqlite3_stmt *s, struct sg_row *r)
@@ -828,6 +846,24 @@ static void sg_from_row(sqlite3_stmt *s, struct sg_row *r)
 	r->rules = sqlite3_column_int64(s, 5);
 	r->referenced = sqlite3_column_int64(s, 6);
 	copy_text(r->vpc, sizeof(r->vpc), s, 7);
+}
+
+int store_sg_counts(struct store *st, struct sg_row *g, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT " SG_COUNTS " 0 FROM sgs g WHERE g.id = ?1", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, g->id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "group '%s' not found", g->name);
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "read group");
+	g->members = sqlite3_column_int64(s, 0);
+	g->rules = sqlite3_column_int64(s, 1);
+	g->referenced = sqlite3_column_int64(s, 2);
+	return 0;
 }
 
 int store_sg_insert(struct store *st, struct sg_row *row, struct vpcnet_error *err)
@@ -854,7 +890,7 @@ int store_sg_get(struct store *st, int64_t vpc_id, const char *name, struct sg_r
 		 struct vpcnet_error *err)
 {
 	STMT s = NULL;
-	int ret = prep(st, &s, "SELECT " SG_COLS " FROM sgs g WHERE g.name = ?1"
+	int ret = prep(st, &s, "SELECT " SG_COLS_LITE " FROM sgs g WHERE g.name = ?1"
 			       " AND (?2 = 0 OR g.vpc_id = ?2) LIMIT 2", err);
 	if (ret)
 		return ret;
@@ -876,7 +912,7 @@ int store_sg_get(struct store *st, int64_t vpc_id, const char *name, struct sg_r
 int store_sg_get_id(struct store *st, int64_t id, struct sg_row *out, struct vpcnet_error *err)
 {
 	STMT s = NULL;
-	int ret = prep(st, &s, "SELECT " SG_COLS " FROM sgs g WHERE g.id = ?1", err);
+	int ret = prep(st, &s, "SELECT " SG_COLS_LITE " FROM sgs g WHERE g.id = ?1", err);
 	if (ret)
 		return ret;
 	sqlite3_bind_int64(s, 1, id);

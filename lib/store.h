@@ -37,7 +37,7 @@ struct vpc_row {
 	uint32_t transit; /* transit index */
 	char state[12];
 	struct owner owner;
-	int64_t members;  /* filled by get/list */
+	int64_t members;  /* -1; store_vpc_members() fills it */
 	int layout;       /* the router table's shape it was made with */
 };
 
@@ -120,6 +120,8 @@ int store_limit_in_use(struct store *st, int64_t vpc_id, unsigned max_conns, int
  * *@id is its row.  -ENOENT when the pool is empty. */
 int store_pool_take(struct store *st, int64_t vpc_id, const char *name, const struct owner *o,
 		    int64_t *id, struct vpcnet_error *err);
+/* Counts @v's sandboxes and instances (not pool entries, not revoked) into @v->members. */
+int store_vpc_members(struct store *st, struct vpc_row *v, struct vpcnet_error *err);
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err);
 
 /* Security groups, their rules, members' attachments (in slot order) and the group
@@ -130,12 +132,13 @@ struct sg_row {
 	char name[33];
 	char description[256];
 	char vpc[VPCNET_NAME_MAX + 1];
-	int64_t members, rules, referenced;  /* filled by get/list */
+	int64_t members, rules, referenced;  /* filled by list and store_sg_counts (get: -1) */
 };
 int store_sg_insert(struct store *st, struct sg_row *row, struct vpcnet_error *err);
 int store_sg_get(struct store *st, int64_t vpc_id, const char *name, struct sg_row *out,
 		 struct vpcnet_error *err);
 int store_sg_get_id(struct store *st, int64_t id, struct sg_row *out, struct vpcnet_error *err);
+int store_sg_counts(struct store *st, struct sg_row *g, struct vpcnet_error *err);
 int store_sg_delete(struct store *st, int64_t id, struct vpcnet_error *err);
 int store_sg_list(struct store *st, int64_t vpc_id, int (*fn)(const struct sg_row *, void *),
 		  void *arg, struct vpcnet_error *err);

@@ -283,6 +283,7 @@ VPCNET_API int vpcnet_vpc_create(struct vpcnet *vn, const struct vpcnet_vpc_spec
 	if ((ret = store_vpc_set_state(vn->st, v.id, ST_READY, NULL, err)))
 		goto out;
 	snprintf(v.state, sizeof(v.state), ST_READY);
+	v.members = 0;  /* it was just made */
 	if (out)
 		vpc_to_public(&v, out);
 out:
@@ -402,6 +403,8 @@ VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force
 		return ret == -ENOENT ? 0 : ret;  /* gone already: done */
 	if ((ret = vpcnet_pool_drain(vn, name, NULL, err)))  /* its pool goes with it */
 		return verr_wrap(err, "VPC %s", name);
+	if ((ret = store_vpc_members(vn->st, &v, err)))
+		return ret;
 	if (v.members > 0) {
 		if (!force)
 			return vinput(err, VPCNET_EXISTS, ENOTEMPTY,
@@ -414,7 +417,8 @@ VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force
 	if ((ret = store_begin(vn->st, err)))
 		return ret;
 	struct owner me = vn_owner(vn);
-	if ((ret = store_vpc_get(vn->st, name, &v, err))) {
+	if ((ret = store_vpc_get(vn->st, name, &v, err)) ||
+	    (ret = store_vpc_members(vn->st, &v, err))) {
 		store_rollback(vn->st);
 		return ret == -ENOENT ? 0 : ret;
 	}
@@ -440,7 +444,8 @@ VPCNET_API int vpcnet_vpc_get(struct vpcnet *vn, const char *name, struct vpcnet
 	ERR_OR_SCRATCH(err);
 	struct vpc_row v;
 	int ret = valid_vpc_name(name, err);
-	if (!ret && !(ret = store_vpc_get(vn->st, name, &v, err)))
+	if (!ret && !(ret = store_vpc_get(vn->st, name, &v, err)) &&
+	    !(ret = store_vpc_members(vn->st, &v, err)))
 		vpc_to_public(&v, out);
 	return ret;
 }
@@ -448,13 +453,19 @@ VPCNET_API int vpcnet_vpc_get(struct vpcnet *vn, const char *name, struct vpcnet
 struct list_arg {
 	int (*fn)(const struct vpcnet_vpc *, void *);
 	void *arg;
+	struct store *st;
+	struct vpcnet_error *err;
 };
 
 static int list_one(const struct vpc_row *r, void *arg)
 {
 	struct list_arg *la = arg;
 	struct vpcnet_vpc v;
-	vpc_to_public(r, &v);
+	struct vpc_row row = *r;
+	int ret = store_vpc_members(la->st, &row, la->err);
+	if (ret)
+		return ret;
+	vpc_to_public(&row, &v);
 	return la->fn(&v, la->arg);
 }
 
@@ -463,6 +474,6 @@ VPCNET_API int vpcnet_vpc_list(struct vpcnet *vn,
 			       struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	struct list_arg la = { fn, arg };
+	struct list_arg la = { fn, arg, vn->st, err };
 	return store_vpc_list(vn->st, list_one, &la, err);
 }

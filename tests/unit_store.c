@@ -185,6 +185,7 @@ Test(store, version_1_stores_are_migrated)
 		struct vpc_row v;
 		cr_assert_eq(store_vpc_get(old, "old", &v, &e), 0, "%s", e.msg);
 		cr_assert_eq(v.layout, 1, "no default group: a router without security groups");
+		cr_assert_eq(store_vpc_members(old, &v, &e), 0, "%s", e.msg);
 		cr_assert_eq(v.members, 1);
 		cr_assert_eq(store_vpc_get(old, "newer", &v, &e), 0, "%s", e.msg);
 		cr_assert_eq(v.layout, shape == 1 ? 2 : 1);

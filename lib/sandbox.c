@@ -229,8 +229,13 @@ static int tap_remove(const struct member_row *m, struct vpcnet_error *err)
 	return ret ? verr_wrap(err, "tap %s", m->tap) : 0;
 }
 
-int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
-		     unsigned *ct_removed, struct vpcnet_error *err)
+/* @revoke: a delete's kernel part: the port into @revoked (it is refused everything from
+ * now on, one element added: no RCU grace period to wait for); its elements and flows wait
+ * for vpc_reap.  Otherwise all of it at once (a rollback, gc, a router of an older layout):
+ * out of every set first (no new flow from then on), then its flows forgotten.  Either way
+ * the namespace (ours) or the port (an adopted namespace stays) goes. */
+static int teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
+		    bool revoke, unsigned *ct_removed, struct vpcnet_error *err)
 {
 	char port[VPCNET_IFNAME_MAX + 1];
 	port_name(port, m->id);
@@ -244,35 +249,40 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 	}
 	if (ret)
 		goto out;
-	/* First out of the sets (no new flow from now on), then its flows forgotten. */
 	if (!(b = nftb_new())) {
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
 		goto out;
 	}
-	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
-	if (m->control_port)
-		router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
-	int64_t groups[SG_PER_MEMBER];
-	size_t ng = 0;
-	if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
-		goto out;
-	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
-			!strcmp(m->kind, KIND_INSTANCE));
-	router_member_forget(b, port, m->max_conns);  /* a late refusal may count again: gc */
-	router_revoke_elem(b, NFT_MSG_DELSETELEM, port);  /* if a crash left it revoked */
-	if ((ret = nft_commit(&router->nf, b, true, err))) {
+	if (revoke) {
+		router_revoke_elem(b, NFT_MSG_NEWSETELEM, port);
+		if ((ret = failpoint_err("sandbox-delete:revoke", err)))
+			goto out;
+	} else {
+		router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
+		if (m->control_port)
+			router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
+		int64_t groups[SG_PER_MEMBER];
+		size_t ng = 0;
+		if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
+			goto out;
+		sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
+				!strcmp(m->kind, KIND_INSTANCE));
+		router_member_forget(b, port, m->max_conns);  /* a late refusal may count again */
+		router_revoke_elem(b, NFT_MSG_DELSETELEM, port);  /* if a crash left it revoked */
+	}
+	if ((ret = nft_commit(&router->nf, b, !revoke, err))) {
 		verr_wrap(err, "router table");
 		goto out;
 	}
 	failpoint("sandbox-delete:elements");
-	/* Its flows must not outlive it: a failure here fails the delete, and the row (and
+	/* Its flows must not outlive it: a failure here fails the teardown, and the row (and
 	 * so the address) stays taken until a delete or gc gets through. */
-	if ((ret = failpoint_err("sandbox-delete:conntrack", err)) ||
-	    (ret = conntrack_flush_addr(&router->nf, m->ip, ct_removed, err))) {
+	if (!revoke &&
+	    ((ret = failpoint_err("sandbox-delete:conntrack", err)) ||
+	     (ret = conntrack_flush_addr(&router->nf, m->ip, ct_removed, err)))) {
 		verr_wrap(err, "flush the connections of %s", port);
 		goto out;
 	}
-	failpoint("sandbox-delete:conntrack");
 	if (!m->netns_owned && (ret = link_delete(router->rt, port, err)))
 		goto out;
 netns:
@@ -288,46 +298,12 @@ out:
 	return ret;
 }
 
-/* A delete's kernel part: the port into @revoked (it is refused everything from now on,
- * one element added: no RCU grace period to wait for), then the namespace (ours) or the
- * port (an adopted namespace stays) removed.  Its elements and flows wait for vpc_reap. */
-static int sandbox_revoke(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
-			  struct vpcnet_error *err)
+int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
+		     unsigned *ct_removed, struct vpcnet_error *err)
 {
-	char port[VPCNET_IFNAME_MAX + 1];
-	port_name(port, m->id);
-	struct router rt = { .fd = -1 };
-	struct nft_batch *b = NULL;
-	int ret = router_open(&rt, v->name, err);
-	if (ret == -ENOENT) {
-		ret = 0;  /* no router: nothing of the sandbox is left in it */
-		goto netns;
-	}
-	if (ret)
-		goto out;
-	if (!(b = nftb_new())) {
-		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
-		goto out;
-	}
-	router_revoke_elem(b, NFT_MSG_NEWSETELEM, port);
-	if ((ret = failpoint_err("sandbox-delete:revoke", err)) ||
-	    (ret = nft_commit(&rt.conn.nf, b, false, err))) {
-		verr_wrap(err, "router table");
-		goto out;
-	}
-	failpoint("sandbox-delete:elements");
-	if (!m->netns_owned && (ret = link_delete(rt.conn.rt, port, err)))
-		goto out;
-netns:
-	if (!m->netns_owned && m->tap[0] && (ret = tap_remove(m, err)))
-		goto out;
-	if (m->netns_owned)
-		ret = netns_remove(m->netns, err);
-out:
-	nftb_free(b);
-	router_close(vn, &rt);
-	return ret;
+	return teardown(vn, m, v, false, ct_removed, err);
 }
+
 
 struct revoked {
 	struct member_row *m;
@@ -673,7 +649,7 @@ int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 			return verr_wrap(err, "%s %s", kind, id);
 		return sandbox_forget(vn, m.id, err);
 	}
-	if ((ret = sandbox_revoke(vn, &m, &v, err)))
+	if ((ret = teardown(vn, &m, &v, true, NULL, err)))
 		return verr_wrap(err, "%s %s", kind, id);
 	failpoint("sandbox-delete:kernel");
 	if ((ret = store_begin(vn->st, err)))

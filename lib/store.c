@@ -378,19 +378,19 @@ int store_vpc_get_id(struct store *st, int64_t id, struct vpc_row *out, struct v
 	return vpc_get_by(st, "v.id = ?1", NULL, id, out, err);
 }
 
-/* The lowest integer >= @floor not in @table.@col (optionally restricted by vpc_id). */
-static int lowest_free(struct store *st, const char *sql, int64_t vpc_id, int64_t floor,
-		       int64_t *out, struct vpcnet_error *err)
+/* The integer that query @sql (its ?1 and ?2 bound to @a and @b) selects. */
+static int query_int(struct store *st, const char *sql, int64_t a, int64_t b, int64_t *out,
+		     const char *what, struct vpcnet_error *err)
 {
 	STMT s = NULL;
 	int ret = prep(st, &s, sql, err);
 	if (ret)
 		return ret;
-	sqlite3_bind_int64(s, 1, vpc_id);
-	sqlite3_bind_int64(s, 2, floor);
+	sqlite3_bind_int64(s, 1, a);
+	sqlite3_bind_int64(s, 2, b);
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW)
-		return db_err(st, err, rc, "allocate");
+		return db_err(st, err, rc, what);
 	*out = sqlite3_column_int64(s, 0);
 	return 0;
 }
@@ -398,11 +398,11 @@ static int lowest_free(struct store *st, const char *sql, int64_t vpc_id, int64_
 int store_vpc_insert(struct store *st, struct vpc_row *row, struct vpcnet_error *err)
 {
 	int64_t idx;
-	int ret = lowest_free(st,
+	int ret = query_int(st,
 		"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM vpcs WHERE transit = ?2 AND ?1 = ?1)"
 		" THEN ?2 ELSE (SELECT v.transit + 1 FROM vpcs v WHERE NOT EXISTS"
 		" (SELECT 1 FROM vpcs x WHERE x.transit = v.transit + 1) ORDER BY v.transit LIMIT 1)"
-		" END", 0, 0, &idx, err);
+		" END", 0, 0, &idx, "allocate", err);
 	if (ret)
 		return ret;
 	STMT s = NULL;
@@ -594,6 +594,21 @@ static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 	copy_text(r->origin, sizeof(r->origin), s, 15);
 }
 
+/* Runs @fn over the member rows of statement @s. */
+static int member_rows(struct store *st, sqlite3_stmt *s,
+		       int (*fn)(const struct member_row *, void *), void *arg, const char *what,
+		       struct vpcnet_error *err)
+{
+	int rc, ret;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct member_row r;
+		member_from_row(s, &r);
+		if ((ret = fn(&r, arg)))
+			return ret;
+	}
+	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, what);
+}
+
 static int member_get_by(struct store *st, const char *kind, const char *where, const char *name,
 			 int64_t id, struct member_row *out, struct vpcnet_error *err)
 {
@@ -644,15 +659,16 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 		 * one once the top of the subnet is reached (a scan): a freed address is not
 		 * handed out again until the subnet has gone round. */
 		int64_t ip;
-		ret = lowest_free(st, "SELECT max(coalesce((SELECT max(ip) + 1 FROM members"
-				  " WHERE vpc_id = ?1), ?2), ?2)", row->vpc_id, first, &ip, err);
+		ret = query_int(st, "SELECT max(coalesce((SELECT max(ip) + 1 FROM members"
+				" WHERE vpc_id = ?1), ?2), ?2)", row->vpc_id, first, &ip, "allocate",
+				err);
 		if (!ret && ip > last)
-			ret = lowest_free(st,
+			ret = query_int(st,
 				"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM members WHERE vpc_id = ?1"
 				" AND ip = ?2) THEN ?2 ELSE (SELECT m.ip + 1 FROM members m WHERE"
 				" m.vpc_id = ?1 AND m.ip >= ?2 AND NOT EXISTS (SELECT 1 FROM members x"
 				" WHERE x.vpc_id = ?1 AND x.ip = m.ip + 1) ORDER BY m.ip LIMIT 1) END",
-				row->vpc_id, first, &ip, err);
+				row->vpc_id, first, &ip, "allocate", err);
 		if (ret)
 			return ret;
 		if (ip > last)
@@ -727,31 +743,15 @@ int store_revoked_list(struct store *st, int64_t vpc_id,
 	if (ret)
 		return ret;
 	sqlite3_bind_int64(s, 1, vpc_id);
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct member_row r;
-		member_from_row(s, &r);
-		if ((ret = fn(&r, arg)))
-			return ret;
-	}
-	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "list revoked members");
+	return member_rows(st, s, fn, arg, "list revoked members", err);
 }
 
 int store_revoked_count(struct store *st, int64_t vpc_id, uint32_t ip, int64_t *n,
 			struct vpcnet_error *err)
 {
-	STMT s = NULL;
-	int ret = prep(st, &s, "SELECT count(*) FROM members WHERE vpc_id = ?1"
-			       " AND state = '" ST_REVOKED "' AND (?2 = 0 OR ip = ?2)", err);
-	if (ret)
-		return ret;
-	sqlite3_bind_int64(s, 1, vpc_id);
-	sqlite3_bind_int64(s, 2, ip);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
-		return db_err(st, err, rc, "count revoked members");
-	*n = sqlite3_column_int64(s, 0);
-	return 0;
+	return query_int(st, "SELECT count(*) FROM members WHERE vpc_id = ?1 AND state = '"
+			 ST_REVOKED "' AND (?2 = 0 OR ip = ?2)", vpc_id, ip, n,
+			 "count revoked members", err);
 }
 
 int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
@@ -768,14 +768,7 @@ int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
 	sqlite3_bind_int64(s, 1, vpc_id);
 	if (kind)
 		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct member_row r;
-		member_from_row(s, &r);
-		if ((ret = fn(&r, arg)))
-			return ret;
-	}
-	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "list sandboxes");
+	return member_rows(st, s, fn, arg, "list sandboxes", err);
 }
 
 static int64_t proc_start(int64_t pid)

@@ -31,7 +31,8 @@ static const char usage[] =
 	"        The namespace is adopted: vpcnet leaves it to the runtime.\n"
 	"delete  (a poststop hook) deletes the sandbox of the container id (an id that is\n"
 	"        not a valid sandbox id: exit 2); no pid needed.\n"
-	"        A sandbox that is gone already is success.\n"
+	"        A sandbox that is gone already is success; one that the create hook did not\n"
+	"        make (by the CLI or CNI, under the same name) is left alone: exit 4.\n"
 	"\n"
 	"On failure: exit 1-4 as every vpcnet command, with one line on stderr; a failing\n"
 	"createRuntime hook makes the runtime abort the container's start.\n";
@@ -217,9 +218,23 @@ static int hook_delete(struct cli *c, int argc, char **argv)
 		goto out;
 	struct vpcnet *vn = NULL;
 	struct vpcnet_error err = { 0 };
-	if (vpcnet_open(&vn, &c->cfg, &err) || vpcnet_sandbox_delete(vn, st.id, &err))
+	struct vpcnet_sandbox sb;
+	if (vpcnet_open(&vn, &c->cfg, &err)) {
+		code = hook_fail("delete", (int)err.status, "container %s: %s", st.id, err.msg);
+		goto out;
+	}
+	/* Only what the create hook made: a sandbox of that name made another way (the CLI,
+	 * CNI) is not this container's, even when its create hook failed on it. */
+	if (vpcnet_sandbox_get(vn, st.id, &sb, &err)) {
+		if (err.errnum != ENOENT)
+			code = hook_fail("delete", (int)err.status, "container %s: %s", st.id, err.msg);
+	} else if (strcmp(sb.origin, "oci")) {
+		code = hook_fail("delete", VPCNET_EXISTS, "container %s: sandbox %s was not made by"
+				 " the OCI hook (origin '%s'): left alone", st.id, st.id, sb.origin);
+	} else if (vpcnet_sandbox_delete(vn, st.id, &err)) {
 		code = hook_fail("delete", err.status ? (int)err.status : VPCNET_FAILED,
 				 "container %s: %s", st.id, err.msg[0] ? err.msg : "failed");
+	}
 	vpcnet_close(vn);
 out:
 	json_decref(st.root);

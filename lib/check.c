@@ -44,10 +44,11 @@ int netns_adoptable(struct vpcnet *vn, int nsfd, const struct vpc_row *v, const 
 	router_netns_path(rpath, v->name);
 	if (fstat(nsfd, &ns))
 		return verr(err, VPCNET_FAILED, errno, "--netns %s", path);
-	/* the host: --host-netns, else the caller's own namespace */
-	int hret = vn->host_fd >= 0 ? fstat(vn->host_fd, &host)
-				    : stat("/proc/thread-self/ns/net", &host);
-	if (!hret && same_file(&ns, &host))
+	/* the host: --host-netns, and the caller's own namespace (the real host, when
+	 * --host-netns names a stand-in) */
+	struct stat self;
+	if ((vn->host_fd >= 0 && !fstat(vn->host_fd, &host) && same_file(&ns, &host)) ||
+	    (!stat("/proc/thread-self/ns/net", &self) && same_file(&ns, &self)))
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL,
 			      "--netns %s is the host's namespace: a sandbox needs its own", path);
 	if (!stat(rpath, &router) && same_file(&ns, &router))

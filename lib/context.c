@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,35 +41,50 @@ static int check_privileges(struct vpcnet_error *err)
 
 /* Closes the parked sockets: here (one grace period for all of them), or in a child that
  * holds the only other references when the handle may defer. */
+/* In the grandchild of release_parked: everything of the caller's closed but the parked
+ * sockets (@fds, sorted here), which close on _exit after the kernel's destroy work is
+ * done.  Only async-signal-safe calls: the caller may have threads. */
+static void hold_then_exit(int *fds, unsigned n, long open_max)
+{
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+			int t = fds[j]; fds[j] = fds[j - 1]; fds[j - 1] = t;
+		}
+	unsigned lo = 0;
+	for (unsigned i = 0; i <= n; i++) {
+		unsigned hi = i < n ? (unsigned)fds[i] : ~0U;
+		if (hi > lo && close_range(lo, hi - 1, 0))
+			for (long fd = lo; fd < open_max && (unsigned long)fd < hi; fd++)
+				close((int)fd);  /* a kernel without close_range */
+		lo = hi + 1;
+	}
+	/* Closing waits for the kernel's destroy work, and holds the namespace's nftables
+	 * commit lock meanwhile: let that work finish first. */
+	struct timespec pause = { .tv_nsec = RELEASE_DELAY_MS * 1000000L };
+	nanosleep(&pause, NULL);
+	_exit(0);
+}
+
 static void release_parked(struct vpcnet *vn)
 {
 	if (!vn->nparked)
 		return;
 	if (vn->defer_release) {
+		/* A grandchild holds the sockets: its parent exits at once and is reaped here, so
+		 * the caller (a long-lived orchestrator) is left no zombie and no child of ours.
+		 * _Fork: no atfork handlers of the caller's run in a copy of a threaded process. */
 		int fds[PARKED_MAX];
 		memcpy(fds, vn->parked, vn->nparked * sizeof(int));
-		pid_t pid = fork();
+		long open_max = sysconf(_SC_OPEN_MAX);
+		pid_t pid = _Fork();
 		if (pid == 0) {
-			/* Keep nothing of the caller's but the parked sockets (sorted below), so
-			 * that no pipe's end or lock outlives the caller; they close on _exit. */
-			for (unsigned i = 1; i < vn->nparked; i++)
-				for (unsigned j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
-					int t = fds[j]; fds[j] = fds[j - 1]; fds[j - 1] = t;
-				}
-			unsigned lo = 0;
-			for (unsigned i = 0; i < vn->nparked; i++) {
-				if ((unsigned)fds[i] > lo)
-					close_range(lo, fds[i] - 1, 0);
-				lo = fds[i] + 1;
-			}
-			close_range(lo, ~0U, 0);
-			/* Closing waits for the kernel's destroy work, and holds the namespace's
-			 * nftables commit lock meanwhile: let that work finish first, so that the
-			 * close neither waits nor holds up the next commit in this router. */
-			struct timespec pause = { .tv_nsec = RELEASE_DELAY_MS * 1000000L };
-			nanosleep(&pause, NULL);
+			if (_Fork() == 0)
+				hold_then_exit(fds, vn->nparked, open_max);
 			_exit(0);
 		}
+		if (pid > 0)
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
 	}
 	for (unsigned i = 0; i < vn->nparked; i++)
 		close(vn->parked[i]);

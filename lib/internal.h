@@ -93,6 +93,8 @@ void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);
 int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
 		      struct vpcnet_error *err);
 /* Names -> ids of groups of VPC @vpc_id (none: its default group). */
+/* The syntax of group names, and how many: checked before anything is made. */
+int sg_names_check(const char *const *names, unsigned n, struct vpcnet_error *err);
 int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsigned n,
 	       int64_t *ids, size_t *nids, struct vpcnet_error *err);
 /* Refuses (VPCNET_BAD_INPUT) to adopt @nsfd (@path) when it is the host's namespace or VPC

@@ -138,7 +138,6 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	struct router rt = { .fd = -1 };
 	struct nsconn *router = &rt.conn;
 	struct sbx_init si = { .err = err };
-	struct nft_batch *b = NULL;
 	int sfd = -1, ret;
 
 	if ((ret = router_open(&rt, v->name, err)))
@@ -206,7 +205,6 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	if (strcmp(m->kind, KIND_POOL))
 		ret = member_enlist(vn, &router->nf, m, v, groups, ngroups, err);
 out:
-	nftb_free(b);
 	nsconn_close(&si.conn);
 	router_close(vn, &rt);
 	if (sfd >= 0 && sfd != adopted_fd)
@@ -400,6 +398,31 @@ static int sandbox_forget(struct vpcnet *vn, int64_t id, struct vpcnet_error *er
 	return store_commit(vn->st, err);
 }
 
+/* A failed create undone: kernel objects, then the row; then its router elements once
+ * more, now that no row names it: a gc that rebuilt the router from the store while the
+ * row was still in flight may have put them back. */
+static void rollback_member(struct vpcnet *vn, const struct member_row *m,
+			    const struct vpc_row *v, const int64_t *groups, size_t ngroups)
+{
+	struct vpcnet_error ignored;
+	if (sandbox_teardown(vn, m, v, NULL, &ignored) || sandbox_forget(vn, m->id, &ignored))
+		return;
+	char port[VPCNET_IFNAME_MAX + 1];
+	port_name(port, m->id);
+	struct router rt = { .fd = -1 };
+	struct nft_batch *b = nftb_new();
+	if (b && !router_open(&rt, v->name, &ignored)) {
+		router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
+		if (m->control_port)
+			router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
+		sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ngroups,
+				!strcmp(m->kind, KIND_INSTANCE));
+		nft_commit(&rt.conn.nf, b, true, &ignored);
+	}
+	nftb_free(b);
+	router_close(vn, &rt);
+}
+
 /* Under the write lock: makes a ready network of the pool of VPC @v sandbox @id (its row
  * renamed, marked in flight, given @groups).  -EAGAIN when the pool is empty. */
 static int pool_claim(struct vpcnet *vn, const struct vpc_row *v, const char *id,
@@ -429,11 +452,9 @@ static int pool_finish(struct vpcnet *vn, const struct vpc_row *v, int64_t mid,
 	if (!(ret = router_open(&rt, v->name, err)))
 		ret = member_enlist(vn, &rt.conn.nf, &m, v, groups, ngroups, err);
 	router_close(vn, &rt);
-	if (ret) {  /* gone as a failed create goes: kernel objects, then the row */
-		struct vpcnet_error ignored;
+	if (ret) {  /* gone as a failed create goes */
 		verr_wrap(err, "sandbox %s", m.name);
-		if (!sandbox_teardown(vn, &m, v, NULL, &ignored))
-			sandbox_forget(vn, m.id, &ignored);
+		rollback_member(vn, &m, v, groups, ngroups);
 		return ret;
 	}
 	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err)))
@@ -465,16 +486,8 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	if (spec->addr && parse_ipv4(spec->addr, &m.ip))
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--ip '%s': not an IPv4 address",
 			      spec->addr);
-	if (spec->netns) {
-		if (strlen(spec->netns) >= sizeof(m.netns))
-			return vinput(err, VPCNET_BAD_INPUT, ENAMETOOLONG, "--netns: path too long");
-		if ((ret = netns_open(spec->netns, &adopted_fd, err))) {
-			verr_wrap(err, "--netns");
-			if (ret == -ENOENT)
-				err->status = VPCNET_BAD_INPUT;
-			return ret;
-		}
-	}
+	if (spec->netns && strlen(spec->netns) >= sizeof(m.netns))
+		return vinput(err, VPCNET_BAD_INPUT, ENAMETOOLONG, "--netns: path too long");
 	if ((spec->tap || spec->control_port) && strcmp(kind, KIND_SANDBOX))
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "%s: --tap and --control-port are for"
 			      " sandboxes", kind);
@@ -520,6 +533,16 @@ static int member_create(struct vpcnet *vn, const char *kind,
 		snprintf(m.netns, sizeof(m.netns), NETNS_RUN_DIR "/vpcnet-%s", spec->id);
 	else
 		sandbox_netns_path(m.netns, spec->id);
+	/* All of the request checked before anything is made (vpc_resolve may make the
+	 * default VPC) or held open. */
+	if (!pooled && (ret = sg_names_check(spec->sgs, spec->nsgs, err)))
+		return ret;
+	if (spec->netns && (ret = netns_open(spec->netns, &adopted_fd, err))) {
+		verr_wrap(err, "--netns");
+		if (ret == -ENOENT)
+			err->status = VPCNET_BAD_INPUT;
+		return ret;
+	}
 
 	if ((ret = vpc_resolve(vn, spec->vpc, &v, err)) ||
 	    (adopted_fd >= 0 && (ret = netns_adoptable(vn, adopted_fd, &v, spec->netns, err))))
@@ -581,14 +604,12 @@ again:
 	bool made = false, tap_made = false;
 	if ((ret = sandbox_build(vn, &m, &v, groups, ngroups, adopted_fd, &made, &tap_made,
 				 err))) {
-		struct vpcnet_error ignored;
 		verr_wrap(err, "%s %s", kind, m.name);
 		struct member_row undo = m;
 		undo.netns_owned = made;
 		if (!tap_made)
 			undo.tap[0] = '\0';  /* a tap of that name, if any, is not ours */
-		if (!sandbox_teardown(vn, &undo, &v, NULL, &ignored))
-			sandbox_forget(vn, m.id, &ignored);
+		rollback_member(vn, &undo, &v, groups, ngroups);
 		goto out;
 	}
 	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err)))
@@ -659,11 +680,14 @@ int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 		return ret;
 	}
 	/* Every REAP_BATCH deletes of a VPC, one of them reaps: the elements and flows of
-	 * all of them in one batch and one walk of the conntrack table. */
+	 * all of them in one batch and one walk of the conntrack table.  The delete itself is
+	 * done: a reap that fails is retried by the next one, by a create that needs an
+	 * address it holds (which reports the failure), and by gc. */
+	struct vpcnet_error ignored;
 	int64_t n;
-	if ((ret = store_revoked_count(vn->st, v.id, 0, &n, err)) || n < REAP_BATCH)
-		return ret;
-	return vpc_reap(vn, &v, NULL, err) ? verr_wrap(err, "%s %s deleted, but", kind, id) : 0;
+	if (!store_revoked_count(vn->st, v.id, 0, &n, &ignored) && n >= REAP_BATCH)
+		vpc_reap(vn, &v, NULL, &ignored);
+	return 0;
 }
 
 VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct vpcnet_error *err)

@@ -46,6 +46,19 @@ static int find_sg(struct vpcnet *vn, const char *vpc, const char *name, struct 
 	return store_sg_get(vn->st, vpc_id, name, out, err);
 }
 
+int sg_names_check(const char *const *names, unsigned n, struct vpcnet_error *err)
+{
+	if (n > SG_PER_MEMBER)
+		return vinput(err, VPCNET_BAD_INPUT, E2BIG, "at most %d groups per member (%u given)",
+			      SG_PER_MEMBER, n);
+	for (unsigned i = 0; i < n; i++) {
+		int ret = valid_sg_name(names[i], err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsigned n,
 	       int64_t *ids, size_t *nids, struct vpcnet_error *err)
 {
@@ -54,14 +67,11 @@ int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsi
 		names = dflt;
 		n = 1;
 	}
-	if (n > SG_PER_MEMBER)
-		return vinput(err, VPCNET_BAD_INPUT, E2BIG, "at most %d groups per member (%u given)",
-			      SG_PER_MEMBER, n);
+	int ret = sg_names_check(names, n, err);
+	if (ret)
+		return ret;
 	for (unsigned i = 0; i < n; i++) {
 		struct sg_row g;
-		int ret = valid_sg_name(names[i], err);
-		if (ret)
-			return ret;
 		if ((ret = store_sg_get(vn->st, vpc_id, names[i], &g, err)))
 			return ret == -ENOENT ? vinput(err, VPCNET_NOT_FOUND, ENOENT,
 						       "--sg: no group '%s' in this VPC", names[i])

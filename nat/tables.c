@@ -315,11 +315,13 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		ADD_RULE(b, r);
 	}
 
-	/* ctl: iifname TRANSIT ip daddr TR tcp dport map @ctl_dnat: dnat ip to addr . port */
+	/* ctl: iifname TRANSIT ip saddr TH ip daddr TR tcp dport map @ctl_dnat: dnat ip to
+	 * addr . port -- from the host's end of the transit link only (were the host's table
+	 * flushed, what the uplink side routes here still would not get in) */
 	if ((r = rule(T, "ctl"))) {
 		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
 		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_EQ, transit_if);
-		m_nfproto(r, NFT_CMP_EQ, NFPROTO_IPV4);
+		m_ip_saddr(r, transit_ip - 1, 32);  /* the /31's other end (lib/addr.h) */
 		m_ip_daddr(r, transit_ip, 32);
 		m_l4proto(r, IPPROTO_TCP);
 		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);

@@ -757,14 +757,25 @@ void m_l4proto(struct nftnl_rule *r, uint8_t proto)
 	x_cmp_u8(r, NFT_REG_1, NFT_CMP_EQ, proto);
 }
 
-void m_ip_daddr(struct nftnl_rule *r, uint32_t addr, unsigned prefix)
+/* ip saddr (@offset 12) or daddr (16) in @addr/@prefix */
+static void m_ip_addr(struct nftnl_rule *r, uint32_t offset, uint32_t addr, unsigned prefix)
 {
 	m_nfproto(r, NFT_CMP_EQ, NFPROTO_IPV4);
-	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1);
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, 4, NFT_REG_1);
 	uint32_t mask = htonl(prefix ? ~0u << (32 - prefix) : 0), be = htonl(addr);
 	if (prefix < 32)
 		x_bitwise(r, NFT_REG_1, &mask, 4);
 	x_cmp(r, NFT_REG_1, NFT_CMP_EQ, &be, 4);
+}
+
+void m_ip_daddr(struct nftnl_rule *r, uint32_t addr, unsigned prefix)
+{
+	m_ip_addr(r, 16, addr, prefix);
+}
+
+void m_ip_saddr(struct nftnl_rule *r, uint32_t addr, unsigned prefix)
+{
+	m_ip_addr(r, 12, addr, prefix);
 }
 
 void m_iifname_in(struct nftnl_rule *r, const char *set)

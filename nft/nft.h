@@ -154,6 +154,7 @@ void m_ct_status(struct nftnl_rule *r, uint32_t bits);     /* ct status & bits !
 void m_nfproto(struct nftnl_rule *r, uint32_t op, uint8_t proto);
 void m_l4proto(struct nftnl_rule *r, uint8_t proto);
 void m_ip_daddr(struct nftnl_rule *r, uint32_t addr, unsigned prefix); /* host order */
+void m_ip_saddr(struct nftnl_rule *r, uint32_t addr, unsigned prefix); /* host order */
 void m_iifname_in(struct nftnl_rule *r, const char *set);
 
 #endif

@@ -275,8 +275,13 @@ Test(oci, hook_input_errors_exit_2_with_one_line)
 	/* a process in the host namespace, and this one (vpcnet's own namespace): a container
 	 * that shares either has no namespace of its own to give an eth0 to.  (Refused before
 	 * anything is touched; were it not, the unknown VPC would stop it, exit 3.) */
-	char host[256], in_host[96], in_self[96];
+	char host[256], in_host[96], in_self[96], in_mine[160];
 	struct listener hl;
+	/* a sandbox made by hand under a container's id is not the hook's to delete */
+	make_vpc(&T, "a", "10.64.0.0/24", false);
+	struct sbx mine;
+	make_sbx(&T, "a", "mine", &mine);
+	snprintf(in_mine, sizeof(in_mine), "{\"id\":\"%s\"}", mine.id);
 	listen_tcp(&T, nspath(T.host, host, sizeof(host)), 9, &hl);
 	snprintf(in_host, sizeof(in_host), "{\"id\":\"c\",\"pid\":%d}", (int)hl.pid);
 	snprintf(in_self, sizeof(in_self), "{\"id\":\"c\",\"pid\":%d}", (int)getpid());
@@ -292,6 +297,7 @@ Test(oci, hook_input_errors_exit_2_with_one_line)
 		  "annotation vpcnet.sg", 2 },
 		{ "{\"id\":\"c\",\"pid\":1}", "create --bogus", "unknown option", 2 },
 		{ "{\"id\":\"gone\"}", "delete", NULL, 0 },
+		{ in_mine, "delete", "not made by the OCI hook", 4 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(cmd, sizeof(cmd), "printf '%%s' '%s' | env -i %s --state-dir %s"
@@ -325,7 +331,7 @@ Test(oci, hook_input_errors_exit_2_with_one_line)
 			cr_assert_eq(n, 0, "case %zu said: %s", i, out);
 		}
 	}
-	cr_assert_eq(sandbox_count(), 0);
+	cr_assert_eq(sandbox_count(), 1, "the hand-made sandbox is still there");
 }
 
 /* examples/oci/vpcnet-{create,delete}.json as shipped, pointed at the binary under test and

@@ -442,18 +442,8 @@ Test(ops, sockets_that_freed_rules_are_released_at_close)
 		cr_assert_gt(open_fds(), opened, "the reap's socket is kept");
 		vpcnet_close(vn);
 		cr_assert_eq(open_fds(), before, "all released at close");
-		int status = -1, reaped = 0;
-		for (int tries = 0; tries < 500; tries++) {  /* at most 5 s */
-			pid_t pid = waitpid(-1, &status, WNOHANG);
-			if (pid > 0) {
-				reaped++;
-				cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-			} else if (pid < 0 || (reaped && tries > 20)) {
-				break;
-			}
-			usleep(10000);
-		}
-		cr_assert_eq(reaped, defer, "defer_release: one child closed them (%d)", reaped);
+		/* defer_release: a grandchild closes them, and no child is left to the caller */
+		cr_assert_leq(waitpid(-1, NULL, WNOHANG), 0, "a child of vpcnet's was left");
 	}
 }
 

@@ -19,6 +19,8 @@ static void name_of(char *buf, size_t n, const char *kind, int64_t g, enum sg_di
 	const char *d = dir == SG_EGRESS ? "e" : "i";
 	if (!strcmp(kind, "sgm"))
 		snprintf(buf, n, "sgm%lld", (long long)g);
+	else if (!strcmp(kind, "sgx"))
+		snprintf(buf, n, "sg%lld_%sx", (long long)g, d);
 	else if (r > 0)
 		snprintf(buf, n, "sg%lld_%s_%lld", (long long)g, d, (long long)r);
 	else
@@ -75,6 +77,15 @@ static struct nftnl_set *cidr_set(const char *name, uint32_t id)
 	if (s)
 		nft_set_concat_interval(s, fields, 3);
 	return s;
+}
+
+/* The cover's boxes that are one protocol, one address and one port: a hash set, whose
+ * lookup does not grow with the rules (an interval set's does) */
+static struct nftnl_set *exact_set(const char *name, uint32_t id)
+{
+	return nft_set_new(NFPROTO_INET, T, name,
+			   NFT_CONCAT3(NFT_TYPE_INET_PROTOCOL, NFT_TYPE_IPADDR,
+				       NFT_TYPE_INET_SERVICE), 12, 0, id);
 }
 
 static struct nftnl_set *ref_set(const char *name, uint32_t id)
@@ -137,15 +148,20 @@ void sg_group_build(struct nft_batch *b, int64_t g)
 	add_set(b, nft_set_new(NFPROTO_INET, T, name, NFT_TYPE_IPADDR, 4, 0, 1));
 	nftb_flush_set(b, NFPROTO_INET, T, name);
 	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
+		char exact[64];
 		name_of(name, sizeof(name), "sg", g, d, 0);
+		name_of(exact, sizeof(exact), "sgx", g, d, 0);
 		add_set(b, cidr_set(name, 2 + d));
 		nftb_flush_set(b, NFPROTO_INET, T, name);
+		add_set(b, exact_set(exact, 4 + d));
+		nftb_flush_set(b, NFPROTO_INET, T, exact);
 		struct nftnl_chain *c = nft_chain_new(NFPROTO_INET, T, name);
 		if (c) {
 			nftb_chain(b, NFT_MSG_NEWCHAIN, 0, c);
 			nftnl_chain_free(c);
 		}
 		flush_chain(b, name);
+		group_chain_rule(b, name, d, exact, NULL);
 		group_chain_rule(b, name, d, name, NULL);
 	}
 }
@@ -174,9 +190,11 @@ void sg_maps_flush(struct nft_batch *b)
 void sg_chain_rebuild(struct nft_batch *b, int64_t g, enum sg_dir dir, const int64_t *refs,
 		      size_t n)
 {
-	char chain[64], set[64], members[64];
+	char chain[64], set[64], members[64], exact[64];
 	name_of(chain, sizeof(chain), "sg", g, dir, 0);
+	name_of(exact, sizeof(exact), "sgx", g, dir, 0);
 	flush_chain(b, chain);
+	group_chain_rule(b, chain, dir, exact, NULL);
 	group_chain_rule(b, chain, dir, chain, NULL);
 	for (size_t i = 0; i < n; i++) {
 		name_of(set, sizeof(set), "sg", g, dir, refs[i]);
@@ -214,6 +232,8 @@ void sg_group_delete(struct nft_batch *b, int64_t g, const int64_t *refs_e, size
 			nftnl_chain_free(c);
 		}
 		del_set(b, name);
+		name_of(name, sizeof(name), "sgx", g, d, 0);
+		del_set(b, name);
 		const int64_t *refs = d == SG_EGRESS ? refs_e : refs_i;
 		for (size_t i = 0; i < (d == SG_EGRESS ? ne : ni); i++) {
 			name_of(name, sizeof(name), "sg", g, d, refs[i]);
@@ -243,11 +263,14 @@ void sg_cover_elems(struct nft_batch *b, uint16_t type, int64_t g, enum sg_dir d
 {
 	if (n == 0)
 		return;
-	char name[64];
+	char name[64], exact[64];
 	name_of(name, sizeof(name), "sg", g, dir, ref);
+	name_of(exact, sizeof(exact), "sgx", g, dir, 0);
 	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, name);
-	if (!s)
-		return;
+	struct nftnl_set *x = ref > 0 ? NULL : nft_set_ref(NFPROTO_INET, T, exact);
+	unsigned ns = 0, nx = 0;
+	if (!s || (ref <= 0 && !x))
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t lo[12] = { 0 }, hi[12] = { 0 };
 		put_field(lo, 0, v[i].lo[0], 1);
@@ -256,16 +279,31 @@ void sg_cover_elems(struct nft_batch *b, uint16_t type, int64_t g, enum sg_dir d
 			put_field(lo, 4, v[i].lo[1], 2);
 			put_field(hi, 4, v[i].hi[1], 2);
 			nft_set_add_range(s, lo, hi, 8);
-		} else {        /* protocol . address . port */
-			put_field(lo, 4, v[i].lo[1], 4);
-			put_field(hi, 4, v[i].hi[1], 4);
-			put_field(lo, 8, v[i].lo[2], 2);
-			put_field(hi, 8, v[i].hi[2], 2);
+			ns++;
+			continue;
+		}
+		/* protocol . address . port: one of each goes to the hash set */
+		put_field(lo, 4, v[i].lo[1], 4);
+		put_field(hi, 4, v[i].hi[1], 4);
+		put_field(lo, 8, v[i].lo[2], 2);
+		put_field(hi, 8, v[i].hi[2], 2);
+		if (!memcmp(v[i].lo, v[i].hi, sizeof(v[i].lo))) {
+			nft_set_add_key(x, lo, 12);
+			nx++;
+		} else {
 			nft_set_add_range(s, lo, hi, 12);
+			ns++;
 		}
 	}
-	nftb_elems(b, type, 0, s);
-	nftnl_set_free(s);
+	if (ns)
+		nftb_elems(b, type, 0, s);
+	if (nx)
+		nftb_elems(b, type, 0, x);
+out:
+	if (s)
+		nftnl_set_free(s);
+	if (x)
+		nftnl_set_free(x);
 }
 
 void sg_member_names(size_t slot, int64_t g, char map[16], char members[64])

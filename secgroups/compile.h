@@ -6,9 +6,13 @@
  * instances only @in1..@in5 to each group's ingress chain.  Group g owns:
  *   set sgm<g>         the addresses of its members (what sg:<g> targets match)
  *   set sg<g>_e / _i   its CIDR rules: protocol . address . port intervals, the disjoint
- *                      cover of the rules' union (the kernel refuses overlaps)
+ *                      cover of the rules' union (the kernel refuses overlaps), but for
+ *   set sg<g>_ex / _ix the boxes of that cover that are single points (one protocol, one
+ *                      address, one port): a hash set, whose lookup stays O(1) however
+ *                      many there are (an interval set's grows with its elements)
  *   set sg<g>_e_<r>    its rules towards sg:<r>: protocol . port intervals
- *   chain sg<g>_e      meta l4proto . ip daddr . th dport @sg<g>_e accept
+ *   chain sg<g>_e      meta l4proto . ip daddr . th dport @sg<g>_ex accept
+ *                      meta l4proto . ip daddr . th dport @sg<g>_e accept
  *                      ip daddr @sgm<r> meta l4proto . th dport @sg<g>_e_<r> accept  (per r)
  *   chain sg<g>_i      the same with ip saddr
  * A packet walks at most five map lookups and, per group, one lookup per referenced group:

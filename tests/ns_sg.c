@@ -139,6 +139,14 @@ Test(sg, the_matrix_allows_exactly_what_some_rule_of_some_group_allows)
 	cr_assert(strstr(rs, "meta l4proto . ip daddr . th dport @sg"), "%s", rs);
 	cr_assert(strstr(rs, "tcp . 203.0.113.3 . 9000-9001") || strstr(rs, "tcp . 203.0.113.3 . 9001"),
 		  "the cover prints: %s", rs);
+	/* one protocol, one address, one port: a point of the cover, in the group's hash set */
+	bool in_hash = false;
+	for (const char *p = rs; (p = strstr(p, "_ex {")); p++) {
+		const char *end = strstr(p, "}");
+		const char *e = strstr(p, "tcp . 203.0.113.2 . 8080");
+		in_hash |= e && end && e < end;
+	}
+	cr_assert(in_hash, "tcp:8080 203.0.113.2 is not in a hash set: %s", rs);
 	FILE *f = fopen(file, "w");
 	fputs(rs, f);
 	fclose(f);

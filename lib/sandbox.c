@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/addr.h"
@@ -219,7 +220,12 @@ static int tap_remove(const struct member_row *m, struct vpcnet_error *err)
 	int ret = netns_open(m->netns, &fd, err);
 	if (ret == -ENOENT)
 		return 0;  /* the namespace is gone, and the tap with it */
-	if (!ret && !(ret = nsconn_open(&c, fd, false, err)))
+	/* The path may name another namespace by now (/proc/PID/ns/net of a reused pid):
+	 * then the one adopted is gone, and its tap with it. */
+	struct stat ns;
+	bool same = ret || !m->netns_ino ||
+		    (!fstat(fd, &ns) && ns.st_dev == m->netns_dev && ns.st_ino == m->netns_ino);
+	if (!ret && same && !(ret = nsconn_open(&c, fd, false, err)))
 		ret = link_delete(c.rt, m->tap, err);
 	nsconn_close(&c);
 	if (fd >= 0)
@@ -542,6 +548,11 @@ static int member_create(struct vpcnet *vn, const char *kind,
 		if (ret == -ENOENT)
 			err->status = VPCNET_BAD_INPUT;
 		return ret;
+	}
+	struct stat ns;
+	if (adopted_fd >= 0 && !fstat(adopted_fd, &ns)) {
+		m.netns_dev = ns.st_dev;
+		m.netns_ino = ns.st_ino;
 	}
 
 	if ((ret = vpc_resolve(vn, spec->vpc, &v, err)) ||

@@ -14,7 +14,7 @@
 #include "lib/store.h"
 #include "secgroups/rule.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 30000
@@ -52,7 +52,7 @@ struct store {
 	"CREATE INDEX IF NOT EXISTS members_revoked ON members(vpc_id) WHERE state = '" \
 	ST_REVOKED "';"
 
-/* The schema of a new store (version 5).  vpcs.layout is the shape of the router's
+/* The schema of a new store (version 6).  vpcs.layout is the shape of the router's
  * nftables table that the VPC was made with (VPC_LAYOUT in store.h). */
 static const char schema[] =
 	"CREATE TABLE vpcs ("
@@ -76,6 +76,7 @@ static const char schema[] =
 	" max_conns INTEGER NOT NULL DEFAULT 0,"
 	" tap TEXT NOT NULL DEFAULT '', control_port INTEGER NOT NULL DEFAULT 0,"
 	" origin TEXT NOT NULL DEFAULT '',"
+	" netns_dev INTEGER NOT NULL DEFAULT 0, netns_ino INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
 	SG_TABLES
 	REVOKED_INDEX;
@@ -151,6 +152,12 @@ static const char migrate_v3[] =
 	"ALTER TABLE members ADD COLUMN origin TEXT NOT NULL DEFAULT '';";
 
 static const char migrate_v4[] = REVOKED_INDEX;
+
+/* Version 6: which namespace an adopted one was (device and inode of its nsfs file), so that
+ * a path that names another one later (/proc/PID/ns/net of a reused pid) is told apart. */
+static const char migrate_v5[] =
+	"ALTER TABLE members ADD COLUMN netns_dev INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE members ADD COLUMN netns_ino INTEGER NOT NULL DEFAULT 0;";
 
 static int migrate_from_v1(struct store *st, struct vpcnet_error *err)
 {
@@ -277,6 +284,8 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 		ret = exec(st, migrate_v3, err);
 	if (!ret && version >= 1 && version < 5)
 		ret = exec(st, migrate_v4, err);
+	if (!ret && version >= 1 && version < 6)
+		ret = exec(st, migrate_v5, err);
 	if (ret || (version < SCHEMA_VERSION &&
 		    (ret = exec(st, "PRAGMA user_version = " STR(SCHEMA_VERSION), err))))
 		goto fail_tx;
@@ -571,7 +580,8 @@ int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
 }
 
 #define MEMBER_COLS "id, name, vpc_id, ip, netns, netns_owned, ifname, state, owner_pid," \
-		    " owner_start, owner_nonce, kind, max_conns, tap, control_port, origin"
+		    " owner_start, owner_nonce, kind, max_conns, tap, control_port, origin," \
+		    " netns_dev, netns_ino"
 
 static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 {
@@ -592,6 +602,8 @@ static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 	copy_text(r->tap, sizeof(r->tap), s, 13);
 	r->control_port = sqlite3_column_int(s, 14);
 	copy_text(r->origin, sizeof(r->origin), s, 15);
+	r->netns_dev = (uint64_t)sqlite3_column_int64(s, 16);
+	r->netns_ino = (uint64_t)sqlite3_column_int64(s, 17);
 }
 
 /* Runs @fn over the member rows of statement @s. */
@@ -681,7 +693,8 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	if ((ret = prep(st, &s,
 			"INSERT INTO members (name, vpc_id, ip, netns, netns_owned, ifname, state,"
 			" owner_pid, owner_start, owner_nonce, created, kind, max_conns, tap,"
-			" control_port, origin) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", err)))
+			" control_port, origin, netns_dev, netns_ino)"
+			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", err)))
 		return ret;
 	sqlite3_bind_text(s, 1, row->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, row->vpc_id);
@@ -699,6 +712,8 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	sqlite3_bind_text(s, 14, row->tap, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 15, row->control_port);
 	sqlite3_bind_text(s, 16, row->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 17, (int64_t)row->netns_dev);
+	sqlite3_bind_int64(s, 18, (int64_t)row->netns_ino);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "its VPC is gone");

@@ -66,6 +66,7 @@ struct member_row {
 	char tap[VPCNET_IFNAME_MAX + 1];  /* microVM tap device in its namespace, or "" */
 	unsigned control_port;            /* TCP port the host may open, or 0 */
 	char origin[VPCNET_ORIGIN_MAX + 1]; /* what attached it: "" (CLI, library) or e.g. a CNI network */
+	uint64_t netns_dev, netns_ino;    /* an adopted namespace's nsfs file; 0: not known */
 	bool no_default_route;            /* not stored: create's wish, for building it */
 };
 

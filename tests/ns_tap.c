@@ -465,6 +465,19 @@ Test(tap, adopted_namespace_loses_only_its_tap)
 		      "the tap is gone: %s", out);
 	cr_assert_eq(access(path, F_OK), 0, "the adopted namespace stays");
 
+	/* By delete time the path names another namespace (as /proc/PID/ns/net does when the
+	 * pid is reused): the adopted one is gone with its tap, and the other's vm0 stays. */
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox create %s-s --vpc %s-a --netns %s"
+			    " --tap vm0", T.tag, T.tag, path), 0, "%s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip netns del %s", name), 0, "%s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip netns add %s", name), 0, "%s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip -n %s tuntap add vm0 mode tap", name), 0, "%s",
+		     out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s-s", T.tag), 0, "%s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip -n %s -o link show vm0", name), 0,
+		     "another namespace's tap was deleted: %s", out);
+	cr_assert_eq(run(out, sizeof(out), "ip -n %s link del vm0", name), 0, "%s", out);
+
 	/* crash after the tap was made: gc removes it */
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sandbox-create:addr",
 			    "sandbox create %s-s --vpc %s-a --netns %s --tap vm0", T.tag, T.tag,

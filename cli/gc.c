@@ -8,13 +8,14 @@ static const char usage[] =
 	"\n"
 	"Compares the state store with the kernel and repairs both ways: VPCs, sandboxes and\n"
 	"pool entries that a killed process left half-made or half-deleted are rolled back\n"
-	"(their leases released); deleted sandboxes are reaped (their router elements and\n"
-	"flows removed, their addresses free again); router ports that no member owns are\n"
-	"removed, and so are refusal counters of ports that are gone (and the tap of a\n"
-	"half-made sandbox in an adopted namespace); every VPC's security groups and\n"
-	"attachments are rebuilt from the store in one atomic change, and its control ports\n"
-	"in another.  Work that a live process still has in flight is left alone.  Carries\n"
-	"on past errors; exits 1 if any.\n";
+	"(their leases released); sandboxes whose adopted namespace is gone (its path opens\n"
+	"nothing, or another namespace than at create) are deleted; deleted sandboxes are\n"
+	"reaped (their router elements and flows removed, their addresses free again); router\n"
+	"ports that no member owns are removed, and so are refusal counters of ports that are\n"
+	"gone (and the tap of a half-made sandbox in an adopted namespace); every VPC's\n"
+	"security groups and attachments are rebuilt from the store in one atomic change, and\n"
+	"its control ports in another.  Work that a live process still has in flight is left\n"
+	"alone.  Carries on past errors; exits 1 if any.\n";
 
 int cmd_gc(struct cli *c, int argc, char **argv)
 {

@@ -428,7 +428,8 @@ VPCNET_API void vpcnet_last_batch(const struct vpcnet *vn, unsigned *messages,
 /** What vpcnet_gc() found and repaired. */
 struct vpcnet_gc_report {
 	unsigned vpcs_removed;       /**< half-created or half-deleted VPCs rolled back */
-	unsigned sandboxes_removed;  /**< half-created or half-deleted sandboxes rolled back */
+	unsigned sandboxes_removed;  /**< half-created or half-deleted sandboxes rolled back, and
+				      sandboxes whose adopted namespace is gone, deleted */
 	unsigned ports_removed;      /**< router ports that no sandbox owns */
 	unsigned elements_removed;   /**< refusal counters of ports that are gone */
 	unsigned vpcs_reconciled;    /**< VPCs whose groups and attachments were rebuilt */
@@ -440,7 +441,9 @@ struct vpcnet_gc_report {
  * Compares the store with the kernel and repairs both ways: rolls back VPCs, sandboxes and
  * pool entries that a killed process left half-made or half-deleted (work a live process
  * has in flight is left alone), removes router ports no member owns and counters of
- * ports that are gone, reaps deleted sandboxes (their set elements and flows removed, their
+ * ports that are gone, deletes sandboxes whose adopted namespace is gone (its path opens
+ * nothing, or another namespace than at create), reaps deleted sandboxes (their set
+ * elements and flows removed, their
  * addresses free again), rebuilds each VPC's groups and attachments.  Carries on past
  * errors.
  * @param report  filled with what was done, also on failure

@@ -3,15 +3,18 @@
  * process that no longer runs are rolled back (kernel objects first, then the row); router
  * ports that no row owns (a crash, or a namespace someone still held when its sandbox was
  * deleted) are removed with their set elements, and so are refusal counters of ports that
- * are gone; deleted sandboxes are reaped; every VPC's security groups and
+ * are gone; sandboxes whose adopted namespace is gone are deleted, and deleted sandboxes
+ * reaped; every VPC's security groups and
  * attachments, and its control ports, are rebuilt from the store.  gc carries on past errors. */
 #include <errno.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/error.h"
@@ -261,6 +264,48 @@ out:
 	router_close(g->vn, &r);
 }
 
+/* A ready member whose adopted namespace is gone: its path opens nothing, or another
+ * namespace than the one recorded at create (a container that died without its runtime's
+ * DEL or poststop hook). */
+static int grab_gone(const struct member_row *m, void *arg)
+{
+	if (m->netns_owned || !m->netns_ino || strcmp(m->state, ST_READY))
+		return 0;
+	struct stat ns;
+	int fd = open(m->netns, O_RDONLY | O_CLOEXEC);
+	bool same = fd >= 0 && !fstat(fd, &ns) && ns.st_dev == m->netns_dev &&
+		    ns.st_ino == m->netns_ino;
+	if (fd >= 0)
+		close(fd);
+	if (same || (fd < 0 && errno != ENOENT))
+		return 0;
+	return member_names_add(m, arg);
+}
+
+/* Deletes the members of @v whose adopted namespace is gone. */
+static void delete_gone(struct gc *g, const struct vpc_row *v)
+{
+	struct member_names gn = { 0 };
+	struct vpcnet_error e;
+	int ret = store_member_list(g->vn->st, NULL, v->id, grab_gone, &gn, &e);
+	if (ret == -ENOMEM)
+		verr(&e, VPCNET_FAILED, ENOMEM, "gc");
+	if (ret) {
+		verr_wrap(&e, "VPC %s", v->name);
+		gc_fail(g, &e);
+	}
+	for (size_t i = 0; i < gn.n; i++) {
+		if (member_delete(g->vn, gn.instance[i] ? KIND_INSTANCE : KIND_SANDBOX, gn.v[i],
+				  &e)) {
+			verr_wrap(&e, "sandbox %s (its namespace is gone)", gn.v[i]);
+			gc_fail(g, &e);
+			continue;
+		}
+		g->rep->sandboxes_removed++;
+	}
+	member_names_free(&gn);
+}
+
 VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
 			 struct vpcnet_error *err)
 {
@@ -287,6 +332,7 @@ VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
 	for (size_t i = 0; i < g.nvpcs; i++) {
 		const struct vpc_row *v = &g.vpcs[i];
 		if (!strcmp(v->state, ST_READY)) {
+			delete_gone(&g, v);
 			if (vpc_reap(vn, v, &rep.sandboxes_reaped, &e)) {
 				verr_wrap(&e, "VPC %s", v->name);
 				gc_fail(&g, &e);

@@ -86,6 +86,16 @@ int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct
 /* Fails (clearly) for a VPC made with an older router layout: only delete can use it. */
 int vpc_current(const struct vpc_row *v, struct vpcnet_error *err);
 /* Deletes member @id of @kind (sandbox, instance, pool); what is gone already is done. */
+/* Names of members, collected (by store_member_list) before they are deleted: no statement
+ * stays open while writing. */
+struct member_names {
+	char (*v)[VPCNET_ID_MAX + 1];
+	bool *instance;
+	size_t n, cap;
+};
+int member_names_add(const struct member_row *m, void *arg);  /* -ENOMEM */
+void member_names_free(struct member_names *ns);
+
 int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 		  struct vpcnet_error *err);
 void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);

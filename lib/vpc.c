@@ -352,15 +352,9 @@ int vpc_resolve(struct vpcnet *vn, const char *name, struct vpc_row *out,
 	return wret;
 }
 
-struct names {
-	char (*v)[VPCNET_ID_MAX + 1];
-	bool *instance;
-	size_t n, cap;
-};
-
-static int collect_name(const struct member_row *m, void *arg)
+int member_names_add(const struct member_row *m, void *arg)
 {
-	struct names *ns = arg;
+	struct member_names *ns = arg;
 	if (ns->n == ns->cap) {
 		size_t cap = ns->cap ? ns->cap * 2 : 16;
 		void *nv = realloc(ns->v, cap * sizeof(*ns->v));
@@ -377,17 +371,22 @@ static int collect_name(const struct member_row *m, void *arg)
 	return 0;
 }
 
+void member_names_free(struct member_names *ns)
+{
+	free(ns->v);
+	free(ns->instance);
+}
+
 /* Deletes every sandbox of VPC @vpc_id (names first: no statement open while writing). */
 static int delete_members(struct vpcnet *vn, int64_t vpc_id, struct vpcnet_error *err)
 {
-	struct names ns = { 0 };
-	int ret = store_member_list(vn->st, NULL, vpc_id, collect_name, &ns, err);
+	struct member_names ns = { 0 };
+	int ret = store_member_list(vn->st, NULL, vpc_id, member_names_add, &ns, err);
 	if (ret == -ENOMEM)
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "list sandboxes");
 	for (size_t i = 0; !ret && i < ns.n; i++)
 		ret = member_delete(vn, ns.instance[i] ? KIND_INSTANCE : KIND_SANDBOX, ns.v[i], err);
-	free(ns.v);
-	free(ns.instance);
+	member_names_free(&ns);
 	return ret;
 }
 

@@ -275,5 +275,15 @@ Test(core, an_adopted_namespace_is_left_in_place)
 	cr_assert_eq(access(path, F_OK), 0, "the orchestrator's namespace stays");
 	cr_assert_neq(run(out, sizeof(out), "ip -n %s link show dev net1", ns), 0,
 		      "our interface leaves it");
-	run(out, sizeof(out), "ip netns del %s", ns);
+	/* the orchestrator drops its namespace without a delete (a container that died
+	 * without its runtime's DEL): gc deletes the sandbox, and not another one */
+	struct sbx s2, s3;
+	snprintf(extra, sizeof(extra), "--netns %s --ifname net1", path);
+	make_sbx_args(&T, "a", "s2", extra, &s2);
+	make_sbx(&T, "a", "s3", &s3);
+	cr_assert_eq(run(out, sizeof(out), "ip netns del %s", ns), 0, "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json gc"), 0, "%s", out);
+	cr_assert(strstr(out, "\"sandboxes_removed\": 1"), "%s", out);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "--json sandbox list"), 0, "%s", out);
+	cr_assert(!strstr(out, s2.id) && strstr(out, s3.id), "%s", out);
 }

@@ -71,6 +71,31 @@ Test(reuse, the_flows_of_a_deleted_sandbox_do_not_reach_its_successor)
 		     "B's own flows work");
 }
 
+/* Until it is reaped, a deleted sandbox's flows are still tracked: the late replies to them
+ * must not reach a process that still holds its namespace (its port is revoked). */
+Test(reuse, late_replies_do_not_reach_a_deleted_sandbox_still_held)
+{
+	struct sbx a;
+	make_sbx(&T, "a", "sa", &a);
+	struct listener hold;
+	listen_tcp(&T, a.netns, 9, &hold);
+	char held[64], seen_ip[32];
+	snprintf(held, sizeof(held), "/proc/%d/ns/net", (int)hold.pid);
+	uint16_t seen_port;
+	struct udp_rx rx;
+	udp_rx_start(&rx, inet, 7005, ANSWER_MS);
+	cr_assert_eq(udp_send(a.netns, NULL, 40000, INET_ADDR, 7005, "flow-marker"), 0);
+	cr_assert_eq(udp_rx_end(&rx, seen_ip, sizeof(seen_ip), &seen_port), 1);
+
+	char out[4096];
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", a.id), 0, "%s", out);
+	cr_assert_gt(flows_of(a.ip), 0, "its flows wait for the reap");
+	udp_rx_start(&rx, held, 40000, QUIET_MS + 500);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(udp_send(inet, INET_ADDR, 7005, seen_ip, seen_port, "late-marker"), 0);
+	cr_assert_eq(udp_rx_end(&rx, NULL, 0, NULL), 0, "a late reply reached the deleted sandbox");
+}
+
 Test(reuse, a_failed_flush_keeps_the_address_taken)
 {
 	struct sbx a, b;

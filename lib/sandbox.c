@@ -233,6 +233,21 @@ static int tap_remove(const struct member_row *m, struct vpcnet_error *err)
 	return ret ? verr_wrap(err, "tap %s", m->tap) : 0;
 }
 
+/* Every router element of member @m (port @port, groups @groups) deleted, its refusal
+ * counters and its @revoked entry too: for a batch committed with gone_ok. */
+static void member_elems_del(struct nft_batch *b, const struct member_row *m,
+			     const struct vpc_row *v, const char *port, const int64_t *groups,
+			     size_t ng)
+{
+	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
+	if (m->control_port)
+		router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
+	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
+			!strcmp(m->kind, KIND_INSTANCE));
+	router_member_forget(b, port, m->max_conns);  /* a late refusal may count again: gc */
+	router_revoke_elem(b, NFT_MSG_DELSETELEM, port);
+}
+
 /* @revoke: a delete's kernel part: the port into @revoked (it is refused everything from
  * now on, one element added: no RCU grace period to wait for); its elements and flows wait
  * for vpc_reap.  Otherwise all of it at once (a rollback, gc, a router of an older layout):
@@ -262,17 +277,11 @@ static int teardown(struct vpcnet *vn, const struct member_row *m, const struct 
 		if ((ret = failpoint_err("sandbox-delete:revoke", err)))
 			goto out;
 	} else {
-		router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
-		if (m->control_port)
-			router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
 		int64_t groups[SG_PER_MEMBER];
 		size_t ng = 0;
 		if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
 			goto out;
-		sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
-				!strcmp(m->kind, KIND_INSTANCE));
-		router_member_forget(b, port, m->max_conns);  /* a late refusal may count again */
-		router_revoke_elem(b, NFT_MSG_DELSETELEM, port);  /* if a crash left it revoked */
+		member_elems_del(b, m, v, port, groups, ng);
 	}
 	if ((ret = nft_commit(&router->nf, b, !revoke, err))) {
 		verr_wrap(err, "router table");
@@ -352,13 +361,7 @@ int vpc_reap(struct vpcnet *vn, const struct vpc_row *v, unsigned *reaped,
 		port_name(port, m->id);
 		if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
 			goto out;
-		router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
-		if (m->control_port)
-			router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
-		sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
-				!strcmp(m->kind, KIND_INSTANCE));
-		router_member_forget(b, port, m->max_conns);
-		router_revoke_elem(b, NFT_MSG_DELSETELEM, port);
+		member_elems_del(b, m, v, port, groups, ng);
 		ips[i] = m->ip;
 	}
 	/* Elements first (nothing of theirs matches any more), then their flows: the
@@ -418,11 +421,7 @@ static void rollback_member(struct vpcnet *vn, const struct member_row *m,
 	struct router rt = { .fd = -1 };
 	struct nft_batch *b = nftb_new();
 	if (b && !router_open(&rt, v->name, &ignored)) {
-		router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
-		if (m->control_port)
-			router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
-		sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ngroups,
-				!strcmp(m->kind, KIND_INSTANCE));
+		member_elems_del(b, m, v, port, groups, ngroups);
 		nft_commit(&rt.conn.nf, b, true, &ignored);
 	}
 	nftb_free(b);

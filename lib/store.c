@@ -553,17 +553,9 @@ int store_pool_take(struct store *st, int64_t vpc_id, const char *name, const st
 
 int store_vpc_members(struct store *st, struct vpc_row *v, struct vpcnet_error *err)
 {
-	STMT s = NULL;
-	int ret = prep(st, &s, "SELECT count(*) FROM members WHERE vpc_id = ?1 AND kind != '"
-			       KIND_POOL "' AND state != '" ST_REVOKED "'", err);
-	if (ret)
-		return ret;
-	sqlite3_bind_int64(s, 1, v->id);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
-		return db_err(st, err, rc, "count sandboxes");
-	v->members = sqlite3_column_int64(s, 0);
-	return 0;
+	return query_int(st, "SELECT count(*) FROM members WHERE vpc_id = ?1 AND kind != '"
+			 KIND_POOL "' AND state != '" ST_REVOKED "' AND ?2 = 0", v->id, 0,
+			 &v->members, "count sandboxes", err);
 }
 
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)

@@ -14,7 +14,7 @@
 #include "lib/store.h"
 #include "secgroups/rule.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 30000
@@ -52,7 +52,16 @@ struct store {
 	"CREATE INDEX IF NOT EXISTS members_revoked ON members(vpc_id) WHERE state = '" \
 	ST_REVOKED "';"
 
-/* The schema of a new store (version 6).  vpcs.layout is the shape of the router's
+/* Version 7: how many elements each group's CIDR cover holds (per direction; no row: not
+ * known), and the rules by protocol and address, so that a rule change reads the rules near
+ * it instead of all of them. */
+#define COVER_TABLES \
+	"CREATE TABLE IF NOT EXISTS sg_covers (" \
+	" sg_id INTEGER NOT NULL REFERENCES sgs(id) ON DELETE CASCADE," \
+	" dir INTEGER NOT NULL, elems INTEGER NOT NULL, PRIMARY KEY(sg_id, dir));" \
+	"CREATE INDEX IF NOT EXISTS sg_rules_by_net ON sg_rules(sg_id, dir, proto, net);"
+
+/* The schema of a new store (version 7).  vpcs.layout is the shape of the router's
  * nftables table that the VPC was made with (VPC_LAYOUT in store.h). */
 static const char schema[] =
 	"CREATE TABLE vpcs ("
@@ -79,7 +88,8 @@ static const char schema[] =
 	" netns_dev INTEGER NOT NULL DEFAULT 0, netns_ino INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
 	SG_TABLES
-	REVOKED_INDEX;
+	REVOKED_INDEX
+	COVER_TABLES;
 
 /* Version 1 was shipped in two shapes: the first without owner nonces, both without
  * security groups in some builds.  Whatever it has, version 2 is reached by adding what is
@@ -158,6 +168,8 @@ static const char migrate_v4[] = REVOKED_INDEX;
 static const char migrate_v5[] =
 	"ALTER TABLE members ADD COLUMN netns_dev INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE members ADD COLUMN netns_ino INTEGER NOT NULL DEFAULT 0;";
+
+static const char migrate_v6[] = COVER_TABLES;
 
 static int migrate_from_v1(struct store *st, struct vpcnet_error *err)
 {
@@ -286,6 +298,8 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 		ret = exec(st, migrate_v4, err);
 	if (!ret && version >= 1 && version < 6)
 		ret = exec(st, migrate_v5, err);
+	if (!ret && version >= 1 && version < 7)
+		ret = exec(st, migrate_v6, err);
 	if (ret || (version < SCHEMA_VERSION &&
 		    (ret = exec(st, "PRAGMA user_version = " STR(SCHEMA_VERSION), err))))
 		goto fail_tx;
@@ -1035,6 +1049,111 @@ int store_rules(struct store *st, int64_t sg_id, struct sg_rule **rules, int64_t
 		(*n)++;
 	}
 	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "read rules");
+}
+
+/* Appends rule row @s (proto, port_lo, port_hi, net, len) to *@rules. */
+static int push_cidr_rule(sqlite3_stmt *s, struct sg_rule **rules, size_t *n, size_t *cap)
+{
+	struct sg_rule r = {
+		.proto = sqlite3_column_int(s, 0),
+		.port_lo = sqlite3_column_int(s, 1),
+		.port_hi = sqlite3_column_int(s, 2),
+		.net = sqlite3_column_int64(s, 3),
+		.len = sqlite3_column_int(s, 4),
+	};
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 16;
+		struct sg_rule *m = realloc(*rules, c * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		*rules = m;
+		*cap = c;
+	}
+	(*rules)[(*n)++] = r;
+	return 0;
+}
+
+int store_rules_near(struct store *st, int64_t sg_id, int dir, uint8_t proto, uint32_t lo,
+		     uint32_t hi, struct sg_rule **rules, size_t *n, struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	*rules = NULL;
+	*n = 0;
+	/* Prefixes meet [lo, hi] when they start in it or hold lo: those are at most 33,
+	 * one per length, each found by the index. */
+	int ret = prep(st, &s, "WITH RECURSIVE l(len) AS (SELECT 0 UNION ALL"
+			       " SELECT len + 1 FROM l WHERE len < 32)"
+			       " SELECT proto, port_lo, port_hi, net, len"
+			       " FROM sg_rules INDEXED BY sg_rules_by_net"
+			       " WHERE sg_id = ?1 AND dir = ?2 AND proto = ?3 AND net BETWEEN ?4 AND ?5"
+			       " AND to_sg = 0"
+			       " UNION ALL SELECT proto, port_lo, port_hi, net, len"
+			       " FROM sg_rules INDEXED BY sg_rules_by_net"
+			       " WHERE sg_id = ?1 AND dir = ?2 AND proto = ?3"
+			       " AND net IN (SELECT ?4 & (4294967295 << (32 - len)) & 4294967295 FROM l)"
+			       " AND +net = ?4 & (4294967295 << (32 - len)) & 4294967295"
+			       " AND +net < ?4 AND to_sg = 0", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, sg_id);
+	sqlite3_bind_int(s, 2, dir);
+	sqlite3_bind_int(s, 3, proto);
+	sqlite3_bind_int64(s, 4, lo);
+	sqlite3_bind_int64(s, 5, hi);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (push_cidr_rule(s, rules, n, &cap)) {
+			free(*rules);
+			*rules = NULL;
+			return verr(err, VPCNET_FAILED, ENOMEM, "read rules");
+		}
+	if (rc != SQLITE_DONE) {
+		free(*rules);
+		*rules = NULL;
+		return db_err(st, err, rc, "read rules");
+	}
+	return 0;
+}
+
+int store_rules_mixed(struct store *st, int64_t sg_id, int dir, uint8_t proto, bool *mixed,
+		      struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT EXISTS (SELECT 1 FROM sg_rules WHERE sg_id = ?1"
+			       " AND dir = ?2 AND proto IN (0, ?3 - 1, ?3 + 1) AND to_sg = 0)", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, sg_id);
+	sqlite3_bind_int(s, 2, dir);
+	sqlite3_bind_int(s, 3, proto);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return db_err(st, err, rc, "read rules");
+	*mixed = sqlite3_column_int(s, 0);
+	return 0;
+}
+
+int store_cover_get(struct store *st, int64_t sg_id, int dir, int64_t *elems,
+		    struct vpcnet_error *err)
+{
+	int ret = query_int(st, "SELECT coalesce((SELECT elems FROM sg_covers WHERE sg_id = ?1"
+				" AND dir = ?2), -1)", sg_id, dir, elems, "read a cover's size", err);
+	return ret;
+}
+
+int store_cover_set(struct store *st, int64_t sg_id, int dir, int64_t elems,
+		    struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "INSERT OR REPLACE INTO sg_covers (sg_id, dir, elems)"
+			       " VALUES (?1, ?2, ?3)", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, sg_id);
+	sqlite3_bind_int(s, 2, dir);
+	sqlite3_bind_int64(s, 3, elems);
+	return step_done(st, s, "record a cover's size", err);
 }
 
 int store_member_sgs_set(struct store *st, int64_t member_id, const int64_t *g, size_t n,

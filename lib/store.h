@@ -150,6 +150,19 @@ int store_rule_delete(struct store *st, int64_t sg_id, const struct sg_rule *r, 
 /* All rules of a group (malloc'd arrays): @ref_of[i] is rule i's target group id, or 0. */
 int store_rules(struct store *st, int64_t sg_id, struct sg_rule **rules, int64_t **ref_of,
 		size_t *n, struct vpcnet_error *err);
+/* The rules of @sg_id towards CIDRs (direction @dir, protocol @proto) whose addresses
+ * meet [lo, hi]: a malloc'd array (dir and to_group zero). */
+int store_rules_near(struct store *st, int64_t sg_id, int dir, uint8_t proto, uint32_t lo,
+		     uint32_t hi, struct sg_rule **rules, size_t *n, struct vpcnet_error *err);
+/* *@mixed: has @sg_id a rule towards CIDRs (direction @dir) for all protocols, or for a
+ * protocol next to @proto? */
+int store_rules_mixed(struct store *st, int64_t sg_id, int dir, uint8_t proto, bool *mixed,
+		      struct vpcnet_error *err);
+/* How many elements the CIDR cover of @sg_id's @dir rules has: -1 when not recorded. */
+int store_cover_get(struct store *st, int64_t sg_id, int dir, int64_t *elems,
+		    struct vpcnet_error *err);
+int store_cover_set(struct store *st, int64_t sg_id, int dir, int64_t elems,
+		    struct vpcnet_error *err);
 int store_member_sgs_set(struct store *st, int64_t member_id, const int64_t *g, size_t n,
 			 struct vpcnet_error *err);
 int store_member_sgs(struct store *st, int64_t member_id, int64_t *g, size_t max, size_t *n,

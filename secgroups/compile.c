@@ -27,6 +27,26 @@ static void name_of(char *buf, size_t n, const char *kind, int64_t g, enum sg_di
 		snprintf(buf, n, "sg%lld_%s", (long long)g, d);
 }
 
+/* Rule @r as a box.  Dimensions in sweep order: protocol, then address, then port.
+ * Prefixes nest at most 33 deep, so cutting by address first keeps the cover within ~66
+ * boxes per rule; port ranges nest arbitrarily, and cutting by them first grew it as rules
+ * squared. */
+static struct box rule_box(const struct sg_rule *r)
+{
+	struct box b = { 0 };
+	unsigned port_dim = r->to_group ? 1 : 2;
+	b.lo[0] = r->proto;
+	b.hi[0] = r->proto ? r->proto : 255;
+	b.lo[port_dim] = r->port_lo;
+	b.hi[port_dim] = r->port_hi;
+	if (!r->to_group) {
+		uint32_t mask = r->len ? ~0u << (32 - r->len) : 0;
+		b.lo[1] = r->net & mask;
+		b.hi[1] = r->net | ~mask;
+	}
+	return b;
+}
+
 int sg_cover(const struct sg_rule *rules, const int64_t *ref_of, size_t n, enum sg_dir dir,
 	     int64_t ref, struct box **out, size_t *nout)
 {
@@ -38,25 +58,122 @@ int sg_cover(const struct sg_rule *rules, const int64_t *ref_of, size_t n, enum 
 		const struct sg_rule *r = &rules[i];
 		if (r->dir != dir || (ref > 0 ? (!r->to_group || ref_of[i] != ref) : r->to_group))
 			continue;
-		/* Dimensions in sweep order: protocol, then address, then port.  Prefixes nest
-		 * at most 33 deep, so cutting by address first keeps the cover within ~66
-		 * boxes per rule; port ranges nest arbitrarily, and cutting by them first
-		 * grew it as rules squared. */
-		struct box b = { 0 };
-		unsigned port_dim = r->to_group ? 1 : 2;
-		b.lo[0] = r->proto;
-		b.hi[0] = r->proto ? r->proto : 255;
-		b.lo[port_dim] = r->port_lo;
-		b.hi[port_dim] = r->port_hi;
-		if (!r->to_group) {
-			uint32_t mask = r->len ? ~0u << (32 - r->len) : 0;
-			b.lo[1] = r->net & mask;
-			b.hi[1] = r->net | ~mask;
-		}
-		in[m++] = b;
+		in[m++] = rule_box(r);
 	}
 	int ret = boxes_union(in, m, ref > 0 ? 2 : 3, out, nout);
 	free(in);
+	return ret;
+}
+
+static bool same_rule(const struct sg_rule *a, const struct sg_rule *b)
+{
+	return a->proto == b->proto && a->port_lo == b->port_lo && a->port_hi == b->port_hi &&
+	       a->net == b->net && a->len == b->len;
+}
+
+/* The cover of @rules (one protocol, all intersecting [lo, hi]) cut to addresses [lo, hi],
+ * with @r added (@with) or left out. */
+static int cover_cut(const struct sg_rule *rules, size_t n, const struct sg_rule *r, bool with,
+		     uint32_t lo, uint32_t hi, struct box **out, size_t *nout)
+{
+	struct box *in = malloc((n + 1) * sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!same_rule(&rules[i], r))
+			in[m++] = rule_box(&rules[i]);
+	if (with)
+		in[m++] = rule_box(r);
+	for (size_t i = 0; i < m; i++) {
+		in[i].lo[1] = in[i].lo[1] > lo ? in[i].lo[1] : lo;
+		in[i].hi[1] = in[i].hi[1] < hi ? in[i].hi[1] : hi;
+	}
+	int ret = boxes_union(in, m, 3, out, nout);
+	free(in);
+	return ret;
+}
+
+/* The boxes of a cover whose addresses hold @x; *@lo, *@hi their address range. */
+static bool run_at(const struct box *c, size_t n, uint32_t x, uint32_t *lo, uint32_t *hi)
+{
+	for (size_t i = 0; i < n; i++)
+		if (c[i].lo[1] <= x && x <= c[i].hi[1]) {
+			*lo = c[i].lo[1];
+			*hi = c[i].hi[1];
+			return true;
+		}
+	return false;
+}
+
+/* Keeps the boxes of @c within addresses [lo, hi]. */
+static void keep_within(struct box *c, size_t *n, uint32_t lo, uint32_t hi)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (c[i].lo[1] >= lo && c[i].hi[1] <= hi)
+			c[m++] = c[i];
+	*n = m;
+}
+
+/* Why a window suffices.  With no rule for all protocols and none for a neighbouring
+ * protocol, protocol p is a run of its own in the cover's first dimension (or absent), and
+ * its boxes are its address runs: maximal ranges of addresses with the same set of ports,
+ * each cut into port intervals.  A change to a rule over addresses A = [a, b] changes the
+ * port sets inside A only; so the runs that hold a - 1 and b + 1 (if any) keep their outer
+ * edges, and between those edges, [L, H], the runs are those of the rules cut to [L, H].
+ * Finding L and H reads the rules over a window around A, widened while the run found
+ * reaches its edge. */
+int sg_cover_change(const struct sg_rule *r, bool add, sg_fetch_fn fetch, void *arg,
+		    struct box **minus, size_t *nminus, struct box **plus, size_t *nplus)
+{
+	const struct box rb = rule_box(r);
+	const uint32_t a = rb.lo[1], z = rb.hi[1];
+	struct sg_rule *rules = NULL;
+	struct box *before = NULL, *after = NULL;
+	size_t n = 0, nb = 0, na = 0;
+	int ret = -EAGAIN;
+	*minus = *plus = NULL;
+	*nminus = *nplus = 0;
+	if (r->to_group || !r->proto)
+		return -EINVAL;
+	for (uint64_t reach = SG_WINDOW_FIRST; reach <= SG_WINDOW_LAST; reach *= 8) {
+		uint32_t lo = a > reach ? a - reach : 0;
+		uint32_t hi = (uint64_t)z + reach < UINT32_MAX ? z + reach : UINT32_MAX;
+		free(rules);
+		free(before);
+		rules = NULL;
+		before = NULL;
+		if ((ret = fetch(arg, r->proto, lo, hi, &rules, &n)) ||
+		    (ret = cover_cut(rules, n, r, !add, lo, hi, &before, &nb)))
+			goto out;
+		uint32_t L = a, H = z, rlo, rhi;
+		if (a > 0 && run_at(before, nb, a - 1, &rlo, &rhi))
+			L = rlo;
+		if (z < UINT32_MAX && run_at(before, nb, z + 1, &rlo, &rhi))
+			H = rhi;
+		if ((L == lo && lo > 0) || (H == hi && hi < UINT32_MAX)) {
+			ret = -EAGAIN;  /* a run may go on past the window */
+			continue;
+		}
+		if ((ret = cover_cut(rules, n, r, add, lo, hi, &after, &na)))
+			goto out;
+		keep_within(before, &nb, L, H);
+		keep_within(after, &na, L, H);
+		if (!(ret = boxes_minus(before, nb, after, na, 3, minus, nminus)))
+			ret = boxes_minus(after, na, before, nb, 3, plus, nplus);
+		break;
+	}
+out:
+	free(rules);
+	free(before);
+	free(after);
+	if (ret) {
+		free(*minus);
+		free(*plus);
+		*minus = *plus = NULL;
+		*nminus = *nplus = 0;
+	}
 	return ret;
 }
 

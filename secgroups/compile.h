@@ -37,6 +37,25 @@ struct nft_batch;
 int sg_cover(const struct sg_rule *rules, const int64_t *ref_of, size_t n, enum sg_dir dir,
 	     int64_t ref, struct box **out, size_t *nout);
 
+/* The rules of one protocol towards CIDRs (of the group and direction at hand) whose
+ * addresses meet [lo, hi], as they are now (the change made): a malloc'd array, or a
+ * negative errno. */
+typedef int (*sg_fetch_fn)(void *arg, uint8_t proto, uint32_t lo, uint32_t hi,
+			   struct sg_rule **rules, size_t *n);
+
+/* Addresses read on each side of a changed rule first, and at most (the window grows
+ * 8-fold while a run reaches its edge). */
+#define SG_WINDOW_FIRST 4u
+#define SG_WINDOW_LAST (4u << 18)
+
+/* What a cover loses (@minus) and gains (@plus) when CIDR rule @r, of one protocol, is
+ * added (@add) or removed, reading only the rules near it through @fetch.  The caller
+ * vouches that no rule of that direction is for all protocols or for a protocol next to
+ * @r's.  0, -EAGAIN when the change reaches past SG_WINDOW_LAST (compute both covers
+ * whole), -ENOMEM, or @fetch's error. */
+int sg_cover_change(const struct sg_rule *r, bool add, sg_fetch_fn fetch, void *arg,
+		    struct box **minus, size_t *nminus, struct box **plus, size_t *nplus);
+
 /* Group g's sets and chains, made empty whatever they held, and its chains' first rule. */
 void sg_group_build(struct nft_batch *b, int64_t g);
 /* Removes group g's chains and sets, with its ref sets towards @refs[dir][..]. */

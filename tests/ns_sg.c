@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "lib/addr.h"
+#include "lib/store.h"
+#include "secgroups/rule.h"
 #include "tests/ns_util.h"
 
 static struct topo T;
@@ -204,6 +206,113 @@ Test(sg, changes_apply_to_the_next_connection)
 		     "out of db, out of reach of sg:db");
 	V("instance set-sg %s-db1 db", T.tag);
 	cr_assert_eq(probe_tcp(s.netns, ip, 5432, 3000, NULL, 0), P_OK);
+}
+
+static int line_order(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every element of the groups' CIDR sets (sgN_e, _ex, _i, _ix) in VPC @vpc's router as
+ * "SET ELEMENT" lines without blanks, sorted. */
+static void cover_dump(const char *vpc, char *out, size_t n)
+{
+	static char sets[65536], set[65536];
+	char *lines[1024];
+	size_t nl = 0, len = 0;
+	cr_assert_eq(run(sets, sizeof(sets), "ip netns exec vpcnet-vpc-%s nft list sets inet", vpc),
+		     0, "%s", sets);
+	for (const char *p = sets; (p = strstr(p, "set sg")); p += 4) {
+		char name[32];
+		if (sscanf(p, "set %31s {", name) != 1 || name[strspn(name, "sg0123456789")] != '_' ||
+		    strspn(name + strspn(name, "sg0123456789") + 1, "eix") !=
+			    strlen(name + strspn(name, "sg0123456789") + 1))
+			continue;  /* sgmN, sgN_e_R: not CIDR sets */
+		cr_assert_eq(run(set, sizeof(set), "ip netns exec vpcnet-vpc-%s nft list set inet "
+				 "vpcnet %s", vpc, name), 0, "%s", set);
+		size_t k = 0;
+		for (size_t i = 0; set[i]; i++)
+			if (!strchr(" \t\n", set[i]))
+				set[k++] = set[i];
+		set[k] = '\0';
+		char *e = strstr(set, "elements={");
+		if (!e)
+			continue;
+		e += strlen("elements={");
+		*strchrnul(e, '}') = '\0';
+		for (char *save, *tok = strtok_r(e, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			cr_assert_lt(nl, 1024);
+			cr_assert_neq(asprintf(&lines[nl++], "%s %s", name, tok), -1);
+		}
+	}
+	qsort(lines, nl, sizeof(*lines), line_order);
+	out[0] = '\0';
+	for (size_t i = 0; i < nl; i++) {
+		len += snprintf(out + len, len < n ? n - len : 0, "%s\n", lines[i]);
+		free(lines[i]);
+	}
+	cr_assert_lt(len, n, "the sets do not fit");
+}
+
+/* Rule changes read only the rules near them (sg_cover_change): a run of neighbouring
+ * addresses with the same ports merges and splits as rules come and go, packets follow each
+ * change, and the sets end exactly as a rebuild from the store (gc) makes them. */
+Test(sg, rules_changed_one_by_one_are_the_cover_a_rebuild_makes)
+{
+	struct listener l;
+	char vpc[64], before[16384], after[16384];
+	struct sbx s;
+	none_allowed("10.42.0.0/16", &l, vpc, &s);
+	/* each step, and whether tcp 203.0.113.2:8080 is allowed after it (-1: not probed) */
+	static const struct { const char *change; int open; } steps[] = {
+		{ "add tcp:8080 203.0.113.2", 1 }, { "add tcp:8080 203.0.113.1", -1 },
+		{ "add tcp:8080 203.0.113.3", -1 }, { "add tcp:8081 203.0.113.4", -1 },
+		{ "add tcp:8080 203.0.113.0/30", -1 }, { "add udp:53 203.0.113.2", -1 },
+		{ "add tcp:8080-8081 203.0.113.8/29", -1 }, { "add tcp:22 203.0.113.5", -1 },
+		{ "add tcp:8080 203.0.113.6", -1 },
+		{ "del tcp:8080 203.0.113.2", 1 },  /* the /30 still allows it */
+		{ "del tcp:8080 203.0.113.1", -1 }, { "add tcp:9000 198.51.100.0/24", -1 },
+		{ "del tcp:8080 203.0.113.0/30", 0 }, { "add tcp:8080 203.0.113.2", 1 },
+		{ "del tcp:8081 203.0.113.4", -1 }, { "add tcp:1-65535 203.0.113.7", -1 },
+		{ "del tcp:22 203.0.113.5", -1 }, { "del tcp:8080 203.0.113.2", 0 },
+		{ "add tcp:8080 203.0.113.2/31", 1 },
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		char verb[4], pp[32], target[32];
+		cr_assert_eq(sscanf(steps[i].change, "%3s %31s %31s", verb, pp, target), 3);
+		V("sg rule %s none egress %s %s --vpc %s", verb, pp, target, vpc);
+		if (steps[i].open >= 0)
+			cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, steps[i].open ? 3000 : WAIT,
+					       NULL, 0), steps[i].open ? P_OK : P_REFUSED,
+				     "after '%s'", steps[i].change);
+		cover_dump(vpc, before, sizeof(before));
+		V("gc");
+		cover_dump(vpc, after, sizeof(after));
+		cr_assert_str_eq(before, after, "after '%s': the sets differ from a rebuild's",
+				 steps[i].change);
+	}
+	cr_assert(strstr(before, "_e tcp.203.0.113.2/31.8080") ||
+		  strstr(before, "_e tcp.203.0.113.2-203.0.113.3.8080"),
+		  "203.0.113.2-3 share their ports: one run, one interval: %s", before);
+	cr_assert(strstr(before, "_ex udp.203.0.113.2.53"), "%s", before);
+	/* the size of the cover the store keeps (for the 65,536 elements limit) is the kernel's */
+	struct store *st;
+	struct vpcnet_error e;
+	struct vpc_row v;
+	struct sg_row g;
+	int64_t elems;
+	cr_assert_eq(store_open(&st, T.state_dir, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_vpc_get(st, vpc, &v, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_sg_get(st, v.id, "none", &g, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_cover_get(st, g.id, SG_EGRESS, &elems, &e), 0, "%s", e.msg);
+	store_close(st);
+	char prefix[32];
+	int lines = 0;
+	snprintf(prefix, sizeof(prefix), "sg%lld_e", (long long)g.id);
+	for (const char *p = before; *p; p = strchr(p, '\n') + 1)
+		lines += !strncmp(p, prefix, strlen(prefix));
+	cr_assert_eq(elems, lines, "the store counts %lld elements, the kernel holds %d",
+		     (long long)elems, lines);
 }
 
 Test(sg, ingress_rules_open_instances_never_sandboxes)

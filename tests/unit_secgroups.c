@@ -193,3 +193,120 @@ Test(boxes, random_unions_match_brute_force)
 		free(o); free(o2); free(d1); free(d2);
 	}
 }
+
+struct rule_set {
+	struct sg_rule r[512];
+	size_t n;
+};
+
+static void prefix_range(const struct sg_rule *r, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t mask = r->len ? ~0u << (32 - r->len) : 0;
+	*lo = r->net;
+	*hi = r->net | ~mask;
+}
+
+/* What the store would answer: every rule of @proto whose prefix meets [lo, hi]. */
+static int fetch_from(void *arg, uint8_t proto, uint32_t lo, uint32_t hi, struct sg_rule **out,
+		      size_t *n)
+{
+	const struct rule_set *s = arg;
+	*out = malloc(sizeof(s->r));
+	*n = 0;
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		uint32_t a, z;
+		prefix_range(&s->r[i], &a, &z);
+		if (s->r[i].proto == proto && a <= hi && z >= lo)
+			(*out)[(*n)++] = s->r[i];
+	}
+	return 0;
+}
+
+static int box_order(const void *pa, const void *pb)
+{
+	return memcmp(pa, pb, sizeof(struct box));
+}
+
+static void assert_same_boxes(struct box *a, size_t na, struct box *b, size_t nb, int it,
+			      const char *what)
+{
+	cr_assert_eq(na, nb, "iteration %d: %s: %zu boxes near the rule, %zu from the whole covers",
+		     it, what, na, nb);
+	if (!na)
+		return;
+	qsort(a, na, sizeof(*a), box_order);
+	qsort(b, nb, sizeof(*b), box_order);
+	cr_assert( !memcmp(a, b, na * sizeof(*a)), "iteration %d: %s differ", it, what);
+}
+
+/* A rule change computed from the rules near it is exactly the difference of the two whole
+ * covers: random rules of tcp and udp over a few thousand addresses (at 0, in the middle and
+ * at the top of the address space), ports from a small palette so that neighbouring addresses
+ * often share their ports (long runs, which widen the window), added and removed at random. */
+Test(boxes, a_change_read_near_the_rule_is_the_whole_difference)
+{
+	static const uint32_t bases[] = { 0, 0x0a000000, 0xfffff000 };
+	static const uint16_t ports[][2] = { { 80, 80 }, { 443, 443 }, { 80, 443 }, { 0, 65535 },
+					     { 1000, 2000 }, { 22, 22 } };
+	static struct rule_set s;
+	unsigned seed = 7, near = 0, whole = 0;
+	int64_t ref_of[512] = { 0 };
+	for (int it = 0; it < 6000; it++) {
+		if (it % 1500 == 0)
+			s.n = 0;
+		uint32_t base = bases[(it / 1500) % 3];
+		bool add = s.n == 0 || (s.n < 400 && rand_r(&seed) % 10 < 7);
+		struct sg_rule r;
+		size_t at = 0;
+		if (add) {
+			unsigned k = rand_r(&seed) % 20;
+			unsigned len = k < 14 ? 32 : k < 18 ? 28 + rand_r(&seed) % 4 : 20 + rand_r(&seed) % 8;
+			uint32_t off = rand_r(&seed) % (k < 10 ? 64 : 4096);
+			uint32_t mask = ~0u << (32 - len);
+			const uint16_t *p = ports[rand_r(&seed) % 6];
+			r = (struct sg_rule){ .dir = SG_EGRESS,
+					      .proto = rand_r(&seed) % 4 ? IPPROTO_TCP : IPPROTO_UDP,
+					      .port_lo = p[0], .port_hi = p[1],
+					      .net = (base + off) & mask, .len = len };
+			bool dup = false;
+			for (size_t i = 0; i < s.n && !dup; i++)
+				dup = s.r[i].proto == r.proto && s.r[i].port_lo == r.port_lo &&
+				      s.r[i].port_hi == r.port_hi && s.r[i].net == r.net &&
+				      s.r[i].len == r.len;
+			if (dup)
+				continue;
+		} else {
+			at = rand_r(&seed) % s.n;
+			r = s.r[at];
+		}
+		struct box *before, *after, *plus, *minus, *nplus_b, *nminus_b;
+		size_t nb, na, np, nm, nnp, nnm;
+		cr_assert_eq(sg_cover(s.r, ref_of, s.n, SG_EGRESS, 0, &before, &nb), 0);
+		if (add)
+			s.r[s.n++] = r;
+		else
+			s.r[at] = s.r[--s.n];
+		cr_assert_eq(sg_cover(s.r, ref_of, s.n, SG_EGRESS, 0, &after, &na), 0);
+		cr_assert_eq(boxes_minus(after, na, before, nb, 3, &plus, &np), 0);
+		cr_assert_eq(boxes_minus(before, nb, after, na, 3, &minus, &nm), 0);
+		int ret = sg_cover_change(&r, add, fetch_from, &s, &nminus_b, &nnm, &nplus_b, &nnp);
+		cr_assert(ret == 0 || ret == -EAGAIN, "iteration %d: %d", it, ret);
+		if (ret == 0) {
+			near++;
+			assert_same_boxes(nplus_b, nnp, plus, np, it, "boxes added");
+			assert_same_boxes(nminus_b, nnm, minus, nm, it, "boxes removed");
+		} else {
+			whole++;
+		}
+		free(before); free(after); free(plus); free(minus); free(nplus_b); free(nminus_b);
+	}
+	cr_assert_gt(near, 20 * whole, "near %u, whole %u: the window should rarely run out", near,
+		     whole);
+	struct sg_rule all = { .dir = SG_EGRESS, .port_hi = 65535 };
+	struct box *m, *p;
+	size_t nm, np;
+	cr_assert_eq(sg_cover_change(&all, true, fetch_from, &s, &m, &nm, &p, &np), -EINVAL,
+		     "a rule for all protocols is the caller's to compute whole");
+}

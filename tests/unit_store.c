@@ -3,6 +3,7 @@
  * exhausted), transit indexes, owners. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "lib/addr.h"
 #include "lib/store.h"
+#include "secgroups/rule.h"
 
 static char dir[64];
 static struct store *st;
@@ -198,6 +200,7 @@ Test(store, version_1_stores_are_migrated)
 		snprintf(g.name, sizeof(g.name), "web");
 		cr_assert_eq(store_begin(old, &e), 0);
 		cr_assert_eq(store_sg_insert(old, &g, &e), 0, "%s", e.msg);
+		cr_assert_eq(store_cover_set(old, g.id, SG_EGRESS, 3, &e), 0, "version 7: %s", e.msg);
 		cr_assert_eq(store_commit(old, &e), 0);
 		store_close(old);
 		/* and it opens again as it is */
@@ -269,4 +272,85 @@ Test(store, a_members_tap_control_port_and_origin_are_kept)
 	cr_assert_str_eq(got.tap, "tap0");
 	cr_assert_eq(got.control_port, 8022);
 	cr_assert_str_eq(got.origin, "cni:fns");
+}
+
+/* The rules a rule change reads: those of one group, direction and protocol, towards CIDRs,
+ * whose prefix meets an address range (starting inside it or holding its first address),
+ * checked against every rule on random ranges. */
+Test(store, the_rules_near_an_address_range)
+{
+	struct vpcnet_error e;
+	struct vpc_row v = vpc("near", 0x0a000000, 16);
+	struct sg_row g = { 0 }, h = { 0 };
+	cr_assert_eq(store_begin(st, &e), 0);
+	cr_assert_eq(store_vpc_insert(st, &v, &e), 0, "%s", e.msg);
+	g.vpc_id = h.vpc_id = v.id;
+	snprintf(g.name, sizeof(g.name), "g");
+	snprintf(h.name, sizeof(h.name), "h");
+	cr_assert_eq(store_sg_insert(st, &g, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_sg_insert(st, &h, &e), 0, "%s", e.msg);
+	enum { N = 300 };
+	struct sg_rule r[N];
+	unsigned seed = 3;
+	for (int i = 0; i < N; i++) {
+		unsigned len = i % 5 == 0 ? rand_r(&seed) % 33 : 24 + rand_r(&seed) % 9;
+		uint32_t mask = len ? ~0u << (32 - len) : 0;
+		uint32_t at = i % 7 == 0 ? rand_r(&seed) * 2654435761u : 0xc0a80000 + rand_r(&seed) % 2048;
+		r[i] = (struct sg_rule){ .dir = i % 11 == 0 ? SG_INGRESS : SG_EGRESS,
+					 .proto = i % 3 ? IPPROTO_TCP : IPPROTO_UDP,
+					 .port_lo = i, .port_hi = i, .net = at & mask, .len = len };
+		int ret = store_rule_insert(st, i % 13 == 0 ? h.id : g.id, &r[i], 0, &e);
+		cr_assert(ret == 0 || ret == -EEXIST, "%s", e.msg);
+		if (ret) {  /* not stored: never expected */
+			r[i].port_lo = 1;
+			r[i].port_hi = 0;
+		}
+	}
+	struct sg_rule to_h = { .dir = SG_EGRESS, .proto = IPPROTO_TCP, .port_hi = 9,
+				.to_group = true };
+	cr_assert_eq(store_rule_insert(st, g.id, &to_h, h.id, &e), 0, "%s", e.msg);
+	for (int t = 0; t < 400; t++) {
+		uint32_t lo = t % 4 == 0 ? rand_r(&seed) * 2654435761u : 0xc0a80000 + rand_r(&seed) % 2100;
+		uint32_t hi = lo + rand_r(&seed) % (t % 5 == 0 ? 1000 : 20);
+		if (hi < lo)
+			hi = UINT32_MAX;
+		uint8_t proto = t % 2 ? IPPROTO_TCP : IPPROTO_UDP;
+		struct sg_rule *got;
+		size_t n, want = 0;
+		cr_assert_eq(store_rules_near(st, g.id, SG_EGRESS, proto, lo, hi, &got, &n, &e), 0,
+			     "%s", e.msg);
+		for (int i = 0; i < N; i++) {
+			uint32_t mask = r[i].len ? ~0u << (32 - r[i].len) : 0;
+			if (i % 13 == 0 || r[i].dir != SG_EGRESS || r[i].proto != proto ||
+			    r[i].port_lo > r[i].port_hi || r[i].net > hi || (r[i].net | ~mask) < lo)
+				continue;
+			want++;
+			bool found = false;
+			for (size_t j = 0; j < n && !found; j++)
+				found = got[j].net == r[i].net && got[j].len == r[i].len &&
+					got[j].port_lo == r[i].port_lo && got[j].proto == proto;
+			cr_assert(found, "range %08x-%08x: rule %d (%08x/%u) missing", lo, hi, i,
+				  r[i].net, r[i].len);
+		}
+		cr_assert_eq(n, want, "range %08x-%08x: %zu rules, want %zu", lo, hi, n, want);
+		free(got);
+	}
+	bool mixed;
+	cr_assert_eq(store_rules_mixed(st, g.id, SG_EGRESS, IPPROTO_TCP, &mixed, &e), 0);
+	cr_assert(!mixed, "tcp and udp only (a group reference does not count)");
+	struct sg_rule all = { .dir = SG_EGRESS, .port_hi = 65535, .net = 0x01000000, .len = 8 };
+	cr_assert_eq(store_rule_insert(st, g.id, &all, 0, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_rules_mixed(st, g.id, SG_EGRESS, IPPROTO_TCP, &mixed, &e), 0);
+	cr_assert(mixed, "a rule for all protocols");
+	cr_assert_eq(store_rules_mixed(st, g.id, SG_INGRESS, IPPROTO_TCP, &mixed, &e), 0);
+	cr_assert(!mixed, "but not in the other direction");
+	int64_t elems;
+	cr_assert_eq(store_cover_get(st, g.id, SG_EGRESS, &elems, &e), 0);
+	cr_assert_eq(elems, -1, "not recorded yet");
+	cr_assert_eq(store_cover_set(st, g.id, SG_EGRESS, 42, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_cover_get(st, g.id, SG_EGRESS, &elems, &e), 0);
+	cr_assert_eq(elems, 42);
+	cr_assert_eq(store_cover_get(st, g.id, SG_INGRESS, &elems, &e), 0);
+	cr_assert_eq(elems, -1);
+	cr_assert_eq(store_commit(st, &e), 0);
 }

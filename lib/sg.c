@@ -90,10 +90,11 @@ int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsi
  * can grow as n squared, and a change must stay one bounded batch. */
 #define SG_MAX_ELEMS 65536
 
-/* Compiles the cover of @g's rules (direction @d, towards @ref or CIDRs) into @b. */
-static int cover_into(struct nft_batch *b, int64_t g, const char *name, enum sg_dir d,
-		      int64_t ref, const struct sg_rule *rules, const int64_t *ref_of, size_t n,
-		      unsigned *elems, struct vpcnet_error *err)
+/* Compiles the cover of @g's rules (direction @d, towards @ref or CIDRs) into @b; the size
+ * of a CIDR cover is recorded (rule changes keep it). */
+static int cover_into(struct vpcnet *vn, struct nft_batch *b, int64_t g, const char *name,
+		      enum sg_dir d, int64_t ref, const struct sg_rule *rules,
+		      const int64_t *ref_of, size_t n, unsigned *elems, struct vpcnet_error *err)
 {
 	struct box *cover = NULL;
 	size_t nb;
@@ -103,7 +104,7 @@ static int cover_into(struct nft_batch *b, int64_t g, const char *name, enum sg_
 	sg_cover_elems(b, NFT_MSG_NEWSETELEM, g, d, ref, cover, nb);
 	*elems += nb;
 	free(cover);
-	return 0;
+	return ref ? 0 : store_cover_set(vn->st, g, d, nb, err);
 }
 
 /* Fills group @g (its chains and sets made empty earlier in @b by sg_group_build()): the
@@ -116,12 +117,13 @@ static int group_fill(struct vpcnet *vn, struct nft_batch *b, const struct sg_ro
 	size_t n, nrefs;
 	int ret = store_rules(vn->st, g->id, &rules, &ref_of, &n, err);
 	for (int d = SG_EGRESS; !ret && d <= SG_INGRESS; d++) {
-		if ((ret = cover_into(b, g->id, g->name, d, 0, rules, ref_of, n, elems, err)) ||
+		if ((ret = cover_into(vn, b, g->id, g->name, d, 0, rules, ref_of, n, elems, err)) ||
 		    (ret = store_refs(vn->st, g->id, d, &refs, &nrefs, err)))
 			break;
 		for (size_t i = 0; !ret && i < nrefs; i++) {
 			sg_ref_build(b, g->id, d, refs[i]);
-			ret = cover_into(b, g->id, g->name, d, refs[i], rules, ref_of, n, elems, err);
+			ret = cover_into(vn, b, g->id, g->name, d, refs[i], rules, ref_of, n, elems,
+					 err);
 		}
 		free(refs);
 		refs = NULL;

@@ -229,6 +229,27 @@ static int check_db(int fd, const char *path, struct vpcnet_error *err)
 	return 0;
 }
 
+/* WAL frames past which a commit checkpoints and empties the log. */
+#define WAL_MAX_FRAMES 128
+
+/* A CLI run opens the store as its only connection, so SQLite rebuilds the log's index by
+ * reading the whole log, and that index no longer knows what was checkpointed: after
+ * SQLite's automatic (passive) checkpoint, only a second write of the same process would
+ * start the log over.  A run of commands that write once each (rule adds) grew it without
+ * end — 235 MB after 10,000 rules, every command reading all of it.  So a commit past
+ * WAL_MAX_FRAMES checkpoints and truncates the log, without waiting for anyone: if other
+ * processes hold it, a later commit does it. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)arg;
+	if (frames >= WAL_MAX_FRAMES) {
+		sqlite3_busy_timeout(db, 0);
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	}
+	return SQLITE_OK;
+}
+
 int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 {
 	int ret = ensure_dir(dir, err);
@@ -260,11 +281,12 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(st->db, 1);
 	/* Every CLI run is the last connection to close: without this each one would
-	 * checkpoint the WAL and fsync on its way out.  Checkpoints still run as it grows. */
+	 * checkpoint the WAL and fsync on its way out.  Checkpoints run as it grows. */
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	if ((ret = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=128;"
+	if ((ret = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 			    "PRAGMA foreign_keys=ON;", err)))
 		goto fail;
+	sqlite3_wal_hook(st->db, wal_hook, NULL);
 
 	/* Schema: versioned with user_version; made or migrated under the write lock.  The
 	 * common case (current) is one read and no lock: this runs on every command. */

@@ -72,9 +72,7 @@ static int sbx_init(void *arg)
 {
 	struct sbx_init *si = arg;
 	int ret;
-	/* One write: "all" also sets "default" (and lo).  Each lookup under /proc/sys/net
-	 * compares the dentries of every namespace that looked the name up, so a create
-	 * pays it in proportion to the sandboxes present; it is paid once. */
+	/* One write: "all" also sets "default" (and lo). */
 	if (!si->ifname && (ret = sysctl_write("net/ipv6/conf/all/disable_ipv6", "1", si->err)))
 		return ret;
 	si->conn.err = si->err;

@@ -53,10 +53,9 @@ static int router_init(void *arg)
 		{ "net/ipv4/ip_forward", "1" },
 		{ "net/ipv4/conf/default/proxy_arp", "1" },
 	};
-	int ret;
-	for (size_t i = 0; i < sizeof(sysctls) / sizeof(sysctls[0]); i++)
-		if ((ret = sysctl_write(sysctls[i][0], sysctls[i][1], err)))
-			return ret;
+	int ret = sysctl_set(sysctls, sizeof(sysctls) / sizeof(sysctls[0]), err);
+	if (ret)
+		return ret;
 	ri->conn.want_nf = true;
 	ri->conn.err = err;
 	if ((ret = nsconn_open_here(&ri->conn)))

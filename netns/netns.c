@@ -137,18 +137,46 @@ int netns_remove(const char *path, struct vpcnet_error *err)
 	return 0;
 }
 
+/* A procfs instance of our own, not mounted anywhere: -1 when one cannot be made (a kernel
+ * without fsopen, a container that forbids mounting proc). */
+static int proc_fresh(void)
+{
+	int fs = fsopen("proc", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -1;
+	int m = -1;
+	if (!fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		m = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	close(fs);
+	return m;
+}
+
+int sysctl_set(const char *const kv[][2], size_t n, struct vpcnet_error *err)
+{
+	int proc = proc_fresh(), ret = 0;
+	for (size_t i = 0; i < n && !ret; i++) {
+		char path[256];
+		snprintf(path, sizeof(path), "%s/sys/%s", proc < 0 ? "/proc" : ".", kv[i][0]);
+		int fd = openat(proc < 0 ? AT_FDCWD : proc, path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			ret = verr(err, VPCNET_FAILED, errno, "sysctl %s", kv[i][0]);
+			break;
+		}
+		size_t len = strlen(kv[i][1]);
+		ssize_t w = write(fd, kv[i][1], len);
+		int e = errno;
+		close(fd);
+		if (w != (ssize_t)len)
+			ret = verr(err, VPCNET_FAILED, w < 0 ? e : EIO, "sysctl %s=%s", kv[i][0],
+				   kv[i][1]);
+	}
+	if (proc >= 0)
+		close(proc);
+	return ret;
+}
+
 int sysctl_write(const char *key, const char *value, struct vpcnet_error *err)
 {
-	char path[256];
-	snprintf(path, sizeof(path), "/proc/sys/%s", key);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return verr(err, VPCNET_FAILED, errno, "sysctl %s", key);
-	size_t n = strlen(value);
-	ssize_t w = write(fd, value, n);
-	int e = errno;
-	close(fd);
-	if (w != (ssize_t)n)
-		return verr(err, VPCNET_FAILED, w < 0 ? e : EIO, "sysctl %s=%s", key, value);
-	return 0;
+	const char *const kv[1][2] = { { key, value } };
+	return sysctl_set(kv, 1, err);
 }

@@ -238,7 +238,9 @@ static int check_db(int fd, const char *path, struct vpcnet_error *err)
  * start the log over.  A run of commands that write once each (rule adds) grew it without
  * end — 235 MB after 10,000 rules, every command reading all of it.  So a commit past
  * WAL_MAX_FRAMES checkpoints and truncates the log, without waiting for anyone: if other
- * processes hold it, a later commit does it. */
+ * processes hold it, a later commit does it (while they overlap without a gap, the log
+ * grows, as it does under SQLite's own checkpoint).  A wal_autocheckpoint pragma would
+ * replace this hook; its busy timeout goes back to BUSY_TIMEOUT_MS, the only one set. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	(void)arg;

@@ -137,9 +137,10 @@ int sg_cover_change(const struct sg_rule *r, bool add, sg_fetch_fn fetch, void *
 	*nminus = *nplus = 0;
 	if (r->to_group || !r->proto)
 		return -EINVAL;
-	for (uint64_t reach = SG_WINDOW_FIRST; reach <= SG_WINDOW_LAST; reach *= 8) {
-		uint32_t lo = a > reach ? a - reach : 0;
-		uint32_t hi = (uint64_t)z + reach < UINT32_MAX ? z + reach : UINT32_MAX;
+	uint64_t reach = SG_WINDOW_FIRST;
+	uint32_t lo = a > reach ? a - reach : 0;
+	uint32_t hi = (uint64_t)z + reach < UINT32_MAX ? z + reach : UINT32_MAX;
+	for (;;) {
 		free(rules);
 		free(before);
 		rules = NULL;
@@ -153,7 +154,22 @@ int sg_cover_change(const struct sg_rule *r, bool add, sg_fetch_fn fetch, void *
 		if (z < UINT32_MAX && run_at(before, nb, z + 1, &rlo, &rhi))
 			H = rhi;
 		if ((L == lo && lo > 0) || (H == hi && hi < UINT32_MAX)) {
-			ret = -EAGAIN;  /* a run may go on past the window */
+			/* A run may go on past the window: widen it 8-fold, and at once to one
+			 * address past the rules read (a broad rule under a few narrow ones
+			 * carries runs to its own edges: 0.0.0.0/0 reads the protocol's rules
+			 * whole, 10.0.0.0/8 those in it and next to it). */
+			ret = -EAGAIN;
+			if ((reach *= 8) > SG_WINDOW_LAST)
+				goto out;
+			lo = a > reach ? a - reach : 0;
+			hi = (uint64_t)z + reach < UINT32_MAX ? z + reach : UINT32_MAX;
+			for (size_t i = 0; i < n; i++) {
+				struct box b = rule_box(&rules[i]);
+				if (b.lo[1] <= lo)
+					lo = b.lo[1] ? b.lo[1] - 1 : 0;
+				if (b.hi[1] >= hi)
+					hi = b.hi[1] < UINT32_MAX ? b.hi[1] + 1 : UINT32_MAX;
+			}
 			continue;
 		}
 		if ((ret = cover_cut(rules, n, r, add, lo, hi, &after, &na)))

@@ -262,9 +262,11 @@ Test(boxes, a_change_read_near_the_rule_is_the_whole_difference)
 		size_t at = 0;
 		if (add) {
 			unsigned k = rand_r(&seed) % 20;
-			unsigned len = k < 14 ? 32 : k < 18 ? 28 + rand_r(&seed) % 4 : 20 + rand_r(&seed) % 8;
+			unsigned len = k < 14 ? 32 : k < 18 ? 28 + rand_r(&seed) % 4 :
+				       k < 19 || rand_r(&seed) % 8 ? 20 + rand_r(&seed) % 8 :
+				       rand_r(&seed) % 9;  /* now and then a broad one: /0 to /8 */
 			uint32_t off = rand_r(&seed) % (k < 10 ? 64 : 4096);
-			uint32_t mask = ~0u << (32 - len);
+			uint32_t mask = len ? ~0u << (32 - len) : 0;
 			const uint16_t *p = ports[rand_r(&seed) % 6];
 			r = (struct sg_rule){ .dir = SG_EGRESS,
 					      .proto = rand_r(&seed) % 4 ? IPPROTO_TCP : IPPROTO_UDP,
@@ -302,6 +304,7 @@ Test(boxes, a_change_read_near_the_rule_is_the_whole_difference)
 		}
 		free(before); free(after); free(plus); free(minus); free(nplus_b); free(nminus_b);
 	}
+	cr_log_info("near %u, whole %u", near, whole);
 	cr_assert_gt(near, 20 * whole, "near %u, whole %u: the window should rarely run out", near,
 		     whole);
 	struct sg_rule all = { .dir = SG_EGRESS, .port_hi = 65535 };
@@ -309,4 +312,39 @@ Test(boxes, a_change_read_near_the_rule_is_the_whole_difference)
 	size_t nm, np;
 	cr_assert_eq(sg_cover_change(&all, true, fetch_from, &s, &m, &nm, &p, &np), -EINVAL,
 		     "a rule for all protocols is the caller's to compute whole");
+}
+
+struct counted {
+	struct rule_set *s;
+	unsigned calls;
+};
+
+static int fetch_counted(void *arg, uint8_t proto, uint32_t lo, uint32_t hi, struct sg_rule **out,
+			 size_t *n)
+{
+	struct counted *c = arg;
+	c->calls++;
+	return fetch_from(c->s, proto, lo, hi, out, n);
+}
+
+/* A broad rule under a narrow one carries the address runs to its own edges: the window
+ * jumps there at once instead of growing 8-fold until it gives up. */
+Test(boxes, a_broad_rule_widens_the_window_to_its_edges_at_once)
+{
+	static struct rule_set s;
+	s.n = 0;
+	s.r[s.n++] = (struct sg_rule){ .dir = SG_EGRESS, .proto = IPPROTO_TCP, .port_lo = 443,
+				       .port_hi = 443 };  /* 0.0.0.0/0 */
+	s.r[s.n++] = (struct sg_rule){ .dir = SG_EGRESS, .proto = IPPROTO_TCP, .port_lo = 22,
+				       .port_hi = 22, .net = 0x0a010203, .len = 32 };
+	struct counted c = { &s, 0 };
+	struct box *m, *p;
+	size_t nm, np;
+	cr_assert_eq(sg_cover_change(&s.r[1], true, fetch_counted, &c, &m, &nm, &p, &np), 0);
+	cr_assert_leq(c.calls, 2, "%u reads of the rules", c.calls);
+	/* 0.0.0.0-10.1.2.2 and 10.1.2.4-255.255.255.255 on 443, 10.1.2.3 on 22 and 443 */
+	cr_assert_eq(nm, 1, "the one box of 0.0.0.0/0 goes");
+	cr_assert_eq(np, 4, "%zu boxes come", np);
+	free(m);
+	free(p);
 }

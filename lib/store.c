@@ -1161,9 +1161,8 @@ int store_rules_mixed(struct store *st, int64_t sg_id, int dir, uint8_t proto, b
 int store_cover_get(struct store *st, int64_t sg_id, int dir, int64_t *elems,
 		    struct vpcnet_error *err)
 {
-	int ret = query_int(st, "SELECT coalesce((SELECT elems FROM sg_covers WHERE sg_id = ?1"
-				" AND dir = ?2), -1)", sg_id, dir, elems, "read a cover's size", err);
-	return ret;
+	return query_int(st, "SELECT coalesce((SELECT elems FROM sg_covers WHERE sg_id = ?1"
+			     " AND dir = ?2), -1)", sg_id, dir, elems, "read a cover's size", err);
 }
 
 int store_cover_set(struct store *st, int64_t sg_id, int dir, int64_t elems,

@@ -127,7 +127,8 @@ static void attachment_id(struct cni *c, const char *cid, const char *ifname)
 
 /* --- input ------------------------------------------------------------------------------ */
 
-/* Reads all of stdin (at most STDIN_MAX bytes) into *@out, NUL-terminated; -errno. */
+/* Reads all of stdin (at most STDIN_MAX bytes) into *@out, NUL-terminated; -errno, -EFBIG
+ * for more. */
 static int slurp_stdin(char **out, size_t *len)
 {
 	size_t cap = 8192, n = 0;
@@ -135,14 +136,15 @@ static int slurp_stdin(char **out, size_t *len)
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		if (n + 1 >= cap) {
-			char *nb = cap < STDIN_MAX ? realloc(buf, cap * 2) : NULL;
+		if (n + 1 >= cap) {  /* full: room for one more byte than STDIN_MAX, to tell */
+			size_t want = cap * 2 < STDIN_MAX + 2 ? cap * 2 : STDIN_MAX + 2;
+			char *nb = want > cap ? realloc(buf, want) : NULL;
 			if (!nb) {
 				free(buf);
-				return cap < STDIN_MAX ? -ENOMEM : -EFBIG;
+				return want > cap ? -ENOMEM : -EFBIG;
 			}
 			buf = nb;
-			cap *= 2;
+			cap = want;
 		}
 		ssize_t r = read(0, buf + n, cap - 1 - n);
 		if (r < 0 && errno == EINTR)
@@ -155,6 +157,10 @@ static int slurp_stdin(char **out, size_t *len)
 		if (r == 0)
 			break;
 		n += r;
+		if (n > STDIN_MAX) {
+			free(buf);
+			return -EFBIG;
+		}
 	}
 	buf[n] = '\0';
 	*out = buf;

@@ -339,7 +339,12 @@ int cni_gc(struct cni *c)
 	snprintf(prefix, sizeof(prefix), ORIGIN_PREFIX "%s/", c->name);
 	struct gc_arg g = { .prefix = prefix };
 	struct vpcnet_error err = { 0 };
-	if (vpcnet_sandbox_list(vn, NULL, gc_collect, &g, &err)) {
+	if ((ret = vpcnet_sandbox_list(vn, NULL, gc_collect, &g, &err))) {
+		if (!err.msg[0]) {  /* gc_collect's own failure: the library said nothing */
+			err.status = VPCNET_FAILED;
+			err.errnum = -ret;
+			snprintf(err.msg, sizeof(err.msg), "collect attachments: %s", strerror(-ret));
+		}
 		ret = cni_fail(c, "cannot list attachments", &err);
 		goto out;
 	}

@@ -148,7 +148,7 @@ rules_cycle() {  # rules_cycle GROUP LABEL
 		timed "$OUT.ruleadd.$2" vpcnet sg rule add "$1" egress udp:9999 "192.0.2.$i"
 		timed "$OUT.setsg.$2" vpcnet sandbox set-sg "r$2" "$1,web"
 		vpcnet sg rule del "$1" egress udp:9999 "192.0.2.$i" >/dev/null
-		vpcnet sandbox set-sg "r$2" "$1" >/dev/null
+		timed "$OUT.setsgdel.$2" vpcnet sandbox set-sg "r$2" "$1"
 	done
 }
 rules_cycle few 10
@@ -209,8 +209,10 @@ printf "%-44s %9.2f s, p99 %s ms, %s distinct addresses\n" "burst: $BURST create
 	"$(awk '{ print $1 / 1e6 }' "$OUT.burst.total")" "$(stats "$OUT.burst" | cut -d' ' -f2)" "$distinct"
 row "sg rule add, 10 rules" $(stats "$OUT.ruleadd.10") ""
 row "sg rule add, $RULES rules" $(stats "$OUT.ruleadd.$RULES") "$(ratio "$(med "$OUT.ruleadd.$RULES")" "$(med "$OUT.ruleadd.10")") of 10"
-row "sandbox set-sg, 10 rules" $(stats "$OUT.setsg.10") ""
-row "sandbox set-sg, $RULES rules" $(stats "$OUT.setsg.$RULES") "$(ratio "$(med "$OUT.setsg.$RULES")" "$(med "$OUT.setsg.10")") of 10"
+row "sandbox set-sg adding a group, 10 rules" $(stats "$OUT.setsg.10") ""
+row "sandbox set-sg adding a group, $RULES rules" $(stats "$OUT.setsg.$RULES") "$(ratio "$(med "$OUT.setsg.$RULES")" "$(med "$OUT.setsg.10")") of 10"
+row "sandbox set-sg removing it, 10 rules" $(stats "$OUT.setsgdel.10") ""
+row "sandbox set-sg removing it, $RULES rules" $(stats "$OUT.setsgdel.$RULES") "$(ratio "$(med "$OUT.setsgdel.$RULES")" "$(med "$OUT.setsgdel.10")") of 10"
 mid() { sort -g "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }  # median
 printf "%-44s %9.2f Gbit/s bare, %.2f loaded: %s\n" "iperf3, 1 TCP stream, $IPERF_S s, median of $DP_RUNS" \
 	"$(mid "$OUT.iperf.bare")" "$(mid "$OUT.iperf.loaded")" \

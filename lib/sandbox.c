@@ -761,7 +761,7 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 	port_name(port, m.id);
 	if ((ret = router_open(&rt, v.name, err)))
 		goto out;
-	/* Under the write lock: the old attachments out, the new in, one batch. */
+	/* Under the write lock: the attachments that change, one batch. */
 	if ((ret = store_begin(vn->st, err)))
 		goto out;
 	if ((ret = store_member_get(vn->st, kind, id, &m, err)) ||
@@ -776,8 +776,7 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
 		goto fail;
 	}
-	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m.ip, old, nold, instance);
-	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m.ip, groups, ngroups, instance);
+	sg_member_change(b, port, m.ip, old, nold, groups, ngroups, instance);
 	ret = sg_apply(vn, v.id, &rt.conn.nf, b, nftb_count(b), err);  /* one element each */
 	goto out;
 fail:

@@ -445,6 +445,39 @@ void sg_member_names(size_t slot, int64_t g, char map[16], char members[64])
 	name_of(members, 64, "sgm", g, 0, 0);
 }
 
+/* Slot @slot's map entries of member port @key (to group @g's chains). */
+static void slot_elems(struct nft_batch *b, uint16_t type, const uint8_t *key, size_t slot,
+		       int64_t g, bool instance)
+{
+	for (int d = SG_EGRESS; d <= (instance ? SG_INGRESS : SG_EGRESS); d++) {
+		char map[16], chain[64];
+		snprintf(map, sizeof(map), "%s%zu", d == SG_EGRESS ? "out" : "in", slot + 1);
+		name_of(chain, sizeof(chain), "sg", g, d, 0);
+		struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, map);
+		if (!s)
+			continue;
+		if (type == NFT_MSG_NEWSETELEM)
+			nft_set_add_jump(s, key, NFT_IFNAME_LEN, chain);
+		else
+			nft_set_add_key(s, key, NFT_IFNAME_LEN);
+		nftb_elems(b, type, 0, s);
+		nftnl_set_free(s);
+	}
+}
+
+/* Address @be (network order) in group @g's member set. */
+static void member_addr(struct nft_batch *b, uint16_t type, const uint32_t *be, int64_t g)
+{
+	char members[64];
+	name_of(members, sizeof(members), "sgm", g, 0, 0);
+	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, members);
+	if (s) {
+		nft_set_add_key(s, be, 4);
+		nftb_elems(b, type, 0, s);
+		nftnl_set_free(s);
+	}
+}
+
 void sg_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
 		     const int64_t *groups, size_t n, bool instance)
 {
@@ -452,26 +485,38 @@ void sg_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint3
 	strncpy((char *)key, port, NFT_IFNAME_LEN - 1);
 	uint32_t be = htonl(ip);
 	for (size_t i = 0; i < n && i < SG_PER_MEMBER; i++) {
-		char map[16], chain[64], members[64];
-		for (int d = SG_EGRESS; d <= (instance ? SG_INGRESS : SG_EGRESS); d++) {
-			snprintf(map, sizeof(map), "%s%zu", d == SG_EGRESS ? "out" : "in", i + 1);
-			name_of(chain, sizeof(chain), "sg", groups[i], d, 0);
-			struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, map);
-			if (!s)
-				continue;
-			if (type == NFT_MSG_NEWSETELEM)
-				nft_set_add_jump(s, key, sizeof(key), chain);
-			else
-				nft_set_add_key(s, key, sizeof(key));
-			nftb_elems(b, type, 0, s);
-			nftnl_set_free(s);
-		}
-		name_of(members, sizeof(members), "sgm", groups[i], 0, 0);
-		struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, members);
-		if (s) {
-			nft_set_add_key(s, &be, 4);
-			nftb_elems(b, type, 0, s);
-			nftnl_set_free(s);
-		}
+		slot_elems(b, type, key, i, groups[i], instance);
+		member_addr(b, type, &be, groups[i]);
 	}
+}
+
+static bool has_group(const int64_t *groups, size_t n, int64_t g)
+{
+	for (size_t i = 0; i < n; i++)
+		if (groups[i] == g)
+			return true;
+	return false;
+}
+
+void sg_member_change(struct nft_batch *b, const char *port, uint32_t ip, const int64_t *old,
+		      size_t nold, const int64_t *now, size_t nnow, bool instance)
+{
+	uint8_t key[NFT_IFNAME_LEN] = { 0 };
+	strncpy((char *)key, port, NFT_IFNAME_LEN - 1);
+	uint32_t be = htonl(ip);
+	for (size_t i = 0; i < SG_PER_MEMBER && (i < nold || i < nnow); i++) {
+		int64_t was = i < nold ? old[i] : 0, is = i < nnow ? now[i] : 0;
+		if (was == is)
+			continue;
+		if (was)
+			slot_elems(b, NFT_MSG_DELSETELEM, key, i, was, instance);
+		if (is)
+			slot_elems(b, NFT_MSG_NEWSETELEM, key, i, is, instance);
+	}
+	for (size_t i = 0; i < nold && i < SG_PER_MEMBER; i++)
+		if (!has_group(now, nnow, old[i]))
+			member_addr(b, NFT_MSG_DELSETELEM, &be, old[i]);
+	for (size_t i = 0; i < nnow && i < SG_PER_MEMBER; i++)
+		if (!has_group(old, nold, now[i]))
+			member_addr(b, NFT_MSG_NEWSETELEM, &be, now[i]);
 }

@@ -80,5 +80,11 @@ void sg_member_names(size_t slot, int64_t g, char map[16], char members[64]);
 /* A member's map entries and its address in its groups' sgm sets. */
 void sg_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
 		     const int64_t *groups, size_t n, bool instance);
+/* What changes when a member's groups go from @old to @now (each in slot order): a slot
+ * whose group differs is deleted and added again, a group it leaves loses its address, one
+ * it joins gains it, and nothing else is touched (removing an element makes the batch's
+ * socket wait for an RCU grace period at close; adding one does not). */
+void sg_member_change(struct nft_batch *b, const char *port, uint32_t ip, const int64_t *old,
+		      size_t nold, const int64_t *now, size_t nnow, bool instance);
 
 #endif

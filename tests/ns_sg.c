@@ -8,6 +8,7 @@
 #include "lib/store.h"
 #include "secgroups/rule.h"
 #include "tests/ns_util.h"
+#include "vpcnet.h"
 
 static struct topo T;
 static void setup(void) { topo_setup(&T); }
@@ -313,6 +314,47 @@ Test(sg, rules_changed_one_by_one_are_the_cover_a_rebuild_makes)
 		lines += !strncmp(p, prefix, strlen(prefix));
 	cr_assert_eq(elems, lines, "the store counts %lld elements, the kernel holds %d",
 		     (long long)elems, lines);
+}
+
+/* set-sg touches only what changes (vpcnet_last_batch counts the elements sent): a group
+ * added takes its slot's map entry and the member set's address, and nothing of the groups
+ * kept is removed and added again — a removal costs the batch an RCU grace period. */
+Test(sg, set_sg_changes_only_the_slots_and_memberships_that_differ)
+{
+	struct listener l;
+	char vpc[64], id[80];
+	struct sbx s;
+	none_allowed("10.43.0.0/16", &l, vpc, &s);
+	V("sg create a --vpc %s", vpc);
+	V("sg create b --vpc %s", vpc);
+	V("sg rule add a egress tcp:8080 0.0.0.0/0 --vpc %s", vpc);
+	struct vpcnet *vn;
+	struct vpcnet_error err;
+	struct vpcnet_config cfg = { .state_dir = T.state_dir, .host_netns = T.host };
+	cr_assert_eq(vpcnet_open(&vn, &cfg, &err), 0, "%s", err.msg);
+	snprintf(id, sizeof(id), "%s", s.id);
+	static const struct {
+		const char *groups[3];
+		unsigned n, elems;
+		bool open;
+	} steps[] = {
+		{ { "none", "a" }, 2, 2, true },       /* out2 and sgm of a, added */
+		{ { "none", "a" }, 2, 0, true },       /* nothing changes */
+		{ { "a", "none" }, 2, 4, true },       /* two slots, each out and in; members stay */
+		{ { "a", "none", "b" }, 3, 2, true },  /* out3 and sgm of b */
+		{ { "b" }, 1, 6, false },  /* out1 a->b (2), out2 and out3 gone, a and none lose it */
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		unsigned msgs, elems;
+		cr_assert_eq(vpcnet_sandbox_set_sg(vn, id, steps[i].groups, steps[i].n, &err), 0,
+			     "step %zu: %s", i, err.msg);
+		vpcnet_last_batch(vn, &msgs, &elems);
+		cr_assert_eq(elems, steps[i].elems, "step %zu: %u elements, want %u", i, elems,
+			     steps[i].elems);
+		cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, steps[i].open ? 3000 : WAIT, NULL, 0),
+			     steps[i].open ? P_OK : P_REFUSED, "step %zu", i);
+	}
+	vpcnet_close(vn);
 }
 
 Test(sg, ingress_rules_open_instances_never_sandboxes)

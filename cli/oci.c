@@ -38,6 +38,7 @@ static const char usage[] =
 	"createRuntime hook makes the runtime abort the container's start.\n";
 
 #define STATE_MAX (1 << 20)  /* a container state is a few KiB; annotations are bounded */
+#define OCI_ORIGIN "oci"    /* the origin of the sandboxes the create hook makes */
 
 /* One line on stderr, "vpcnet: oci-hook VERB: ...", and @code. */
 static int hook_fail(const char *verb, int code, const char *fmt, ...)
@@ -193,7 +194,7 @@ static int hook_create(struct cli *c, int argc, char **argv)
 	}
 	struct vpcnet_sandbox_spec spec = {
 		.id = st.id, .vpc = vpc, .netns = netns, .sgs = ngroups ? names : NULL,
-		.nsgs = ngroups, .origin = "oci",
+		.nsgs = ngroups, .origin = OCI_ORIGIN,
 	};
 	struct vpcnet *vn = NULL;
 	struct vpcnet_error err = { 0 };
@@ -228,7 +229,7 @@ static int hook_delete(struct cli *c, int argc, char **argv)
 	if (vpcnet_sandbox_get(vn, st.id, &sb, &err)) {
 		if (err.errnum != ENOENT)
 			code = hook_fail("delete", (int)err.status, "container %s: %s", st.id, err.msg);
-	} else if (strcmp(sb.origin, "oci")) {
+	} else if (strcmp(sb.origin, OCI_ORIGIN)) {
 		code = hook_fail("delete", VPCNET_EXISTS, "container %s: sandbox %s was not made by"
 				 " the OCI hook (origin '%s'): left alone", st.id, st.id, sb.origin);
 	} else if (vpcnet_sandbox_delete(vn, st.id, &err)) {

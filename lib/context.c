@@ -39,8 +39,6 @@ static int check_privileges(struct vpcnet_error *err)
 
 #define RELEASE_DELAY_MS 50  /* a few RCU grace periods on the machines we measured */
 
-/* Closes the parked sockets: here (one grace period for all of them), or in a child that
- * holds the only other references when the handle may defer. */
 /* In the grandchild of release_parked: everything of the caller's closed but the parked
  * sockets (@fds, sorted here), which close on _exit after the kernel's destroy work is
  * done.  Only async-signal-safe calls: the caller may have threads. */
@@ -65,6 +63,8 @@ static void hold_then_exit(int *fds, unsigned n, long open_max)
 	_exit(0);
 }
 
+/* Closes the parked sockets: here (one grace period for all of them), or in a grandchild
+ * that holds the only other references when the handle may defer. */
 static void release_parked(struct vpcnet *vn)
 {
 	if (!vn->nparked)

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/error.h"
@@ -271,10 +270,8 @@ static int grab_gone(const struct member_row *m, void *arg)
 {
 	if (m->netns_owned || !m->netns_ino || strcmp(m->state, ST_READY))
 		return 0;
-	struct stat ns;
 	int fd = open(m->netns, O_RDONLY | O_CLOEXEC);
-	bool same = fd >= 0 && !fstat(fd, &ns) && ns.st_dev == m->netns_dev &&
-		    ns.st_ino == m->netns_ino;
+	bool same = fd >= 0 && netns_is_adopted(m, fd);
 	if (fd >= 0)
 		close(fd);
 	if (same || (fd < 0 && errno != ENOENT))

@@ -83,9 +83,11 @@ int vpc_reap(struct vpcnet *vn, const struct vpc_row *v, unsigned *reaped,
 	     struct vpcnet_error *err);
 int sandbox_teardown(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
 		     unsigned *ct_removed, struct vpcnet_error *err);
+/* Is @fd the namespace member @m adopted (the device and inode recorded at create; true
+ * when none was recorded)?  Its path may name another one by now. */
+bool netns_is_adopted(const struct member_row *m, int fd);
 /* Fails (clearly) for a VPC made with an older router layout: only delete can use it. */
 int vpc_current(const struct vpc_row *v, struct vpcnet_error *err);
-/* Deletes member @id of @kind (sandbox, instance, pool); what is gone already is done. */
 /* Names of members, collected (by store_member_list) before they are deleted: no statement
  * stays open while writing. */
 struct member_names {
@@ -95,16 +97,16 @@ struct member_names {
 };
 int member_names_add(const struct member_row *m, void *arg);  /* -ENOMEM */
 void member_names_free(struct member_names *ns);
-
+/* Deletes member @id of @kind (sandbox, instance, pool); what is gone already is done. */
 int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 		  struct vpcnet_error *err);
 void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);
 /* The default group of a new VPC, in the router reached by @nf. */
 int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
 		      struct vpcnet_error *err);
-/* Names -> ids of groups of VPC @vpc_id (none: its default group). */
 /* The syntax of group names, and how many: checked before anything is made. */
 int sg_names_check(const char *const *names, unsigned n, struct vpcnet_error *err);
+/* Names -> ids of groups of VPC @vpc_id (none: its default group). */
 int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsigned n,
 	       int64_t *ids, size_t *nids, struct vpcnet_error *err);
 /* Refuses (VPCNET_BAD_INPUT) to adopt @nsfd (@path) when it is the host's namespace or VPC

@@ -220,15 +220,19 @@ static int tap_remove(const struct member_row *m, struct vpcnet_error *err)
 		return 0;  /* the namespace is gone, and the tap with it */
 	/* The path may name another namespace by now (/proc/PID/ns/net of a reused pid):
 	 * then the one adopted is gone, and its tap with it. */
-	struct stat ns;
-	bool same = ret || !m->netns_ino ||
-		    (!fstat(fd, &ns) && ns.st_dev == m->netns_dev && ns.st_ino == m->netns_ino);
-	if (!ret && same && !(ret = nsconn_open(&c, fd, false, err)))
+	if (!ret && netns_is_adopted(m, fd) && !(ret = nsconn_open(&c, fd, false, err)))
 		ret = link_delete(c.rt, m->tap, err);
 	nsconn_close(&c);
 	if (fd >= 0)
 		close(fd);
 	return ret ? verr_wrap(err, "tap %s", m->tap) : 0;
+}
+
+bool netns_is_adopted(const struct member_row *m, int fd)
+{
+	struct stat ns;
+	return !m->netns_ino ||
+	       (!fstat(fd, &ns) && ns.st_dev == m->netns_dev && ns.st_ino == m->netns_ino);
 }
 
 /* Every router element of member @m (port @port, groups @groups) deleted, its refusal

@@ -110,29 +110,31 @@ out:
 	return ret;
 }
 
-/* Its groups' elements: its port in the egress map of each slot, its address in each
- * group's member set. */
+/* Its groups: its port in its membership profile, and that profile's elements: the profile
+ * in the egress map of each slot and in each group's member set. */
 static int groups_present(struct vpcnet *vn, struct nf_sock *nf, const struct member_row *m,
-			  const char *port, struct vpcnet_error *err)
+			  const char *port, uint32_t group, struct vpcnet_error *err)
 {
-	int64_t g[SG_PER_MEMBER];
-	size_t n = 0;
-	uint8_t key[NFT_IFNAME_LEN] = { 0 };
-	memcpy(key, port, strnlen(port, NFT_IFNAME_LEN - 1));
-	uint32_t be = htonl(m->ip);
-	int ret = store_member_sgs(vn->st, m->id, g, SG_PER_MEMBER, &n, err);
-	for (size_t i = 0; !ret && i < n; i++) {
+	if (group != (uint32_t)m->profile)
+		return differs(err, "port %s is in device group %u, not in its profile %lld", port,
+			       group, (long long)m->profile);
+	if (!m->profile)
+		return 0;
+	struct profile_row p;
+	int ret = store_profile_get(vn->st, m->profile, &p, err);
+	uint32_t key = (uint32_t)p.id;
+	for (size_t i = 0; !ret && i < p.n; i++) {
 		char map[16], members[64];
 		bool in_map, in_set;
-		sg_member_names(i, g[i], map, members);
-		if ((ret = nft_elem_exists(nf, NFPROTO_INET, ROUTER_TABLE, map, key, sizeof(key),
+		sg_profile_names(i, p.sgs[i], map, members);
+		if ((ret = nft_elem_exists(nf, NFPROTO_INET, ROUTER_TABLE, map, &key, sizeof(key),
 					   &in_map, err)) ||
-		    (ret = nft_elem_exists(nf, NFPROTO_INET, ROUTER_TABLE, members, &be, 4, &in_set,
-					   err)))
+		    (ret = nft_elem_exists(nf, NFPROTO_INET, ROUTER_TABLE, members, &key,
+					   sizeof(key), &in_set, err)))
 			break;
 		if (!in_map || !in_set)
-			ret = differs(err, "inet vpcnet @%s holds no element for %s (group %zu)",
-				      in_map ? members : map, port, i + 1);
+			ret = differs(err, "inet vpcnet @%s holds no element for %s's profile %u"
+				      " (group %zu)", in_map ? members : map, port, key, i + 1);
 	}
 	return ret;
 }
@@ -160,9 +162,11 @@ VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned 
 	if ((ret = netns_run(sfd, check_inside, &in, err)))
 		goto out;
 	port_name(port, m.id);
+	struct link_state ps;
 	if ((ret = router_open(&rt, v.name, err)) ||
-	    (ret = link_index(rt.conn.rt, port, &pidx, err)))
+	    (ret = link_state_get(rt.conn.rt, port, &ps, err)))
 		goto out;
+	pidx = ps.ifindex;
 	bool found;
 	const char *missing;
 	if ((ret = route_present(rt.conn.rt, m.ip, 32, pidx, 0, &found, err)))
@@ -177,7 +181,7 @@ VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned 
 		ret = differs(err, "%s holds no element for %s", missing, port);
 		goto out;
 	}
-	ret = groups_present(vn, &rt.conn.nf, &m, port, err);
+	ret = groups_present(vn, &rt.conn.nf, &m, port, ps.group, err);
 out:
 	router_close(vn, &rt);
 	if (sfd >= 0)

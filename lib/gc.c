@@ -248,7 +248,7 @@ static void scan_router(struct gc *g, const struct vpc_row *v)
 	/* Groups and attachments as the store says, whatever a crash between the kernel's
 	 * commit and the store's left in the router: rebuilt under the write lock. */
 	if (store_begin(g->vn->st, &e) == 0) {
-		if (sg_reconcile(g->vn, v, &r.conn.nf, &e) ||
+		if (sg_reconcile(g->vn, v, &r.conn, &e) ||
 		    control_reconcile(g, v, &r.conn, &e) || store_commit(g->vn->st, &e)) {
 			store_rollback(g->vn->st);
 			verr_wrap(&e, "VPC %s: security groups and control ports", v->name);

@@ -101,8 +101,8 @@ void member_names_free(struct member_names *ns);
 int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 		  struct vpcnet_error *err);
 void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);
-/* The default group of a new VPC, in the router reached by @nf. */
-int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+/* The default group of a new VPC, in the router reached by @router. */
+int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *router,
 		      struct vpcnet_error *err);
 /* The syntax of group names, and how many: checked before anything is made. */
 int sg_names_check(const char *const *names, unsigned n, struct vpcnet_error *err);
@@ -133,17 +133,24 @@ static inline int array_push(void *pv, size_t *n, size_t *cap, const void *item,
 	return 0;
 }
 
-/* Security groups: rebuilds VPC @v's groups and members' attachments in the router
- * reached by @nf from the store, whatever the kernel holds (one atomic batch).  Inside the
- * caller's store transaction. */
-int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+/* Security groups: rebuilds VPC @v's groups and membership profiles in the router reached
+ * by @router from the store, whatever the kernel holds (one atomic batch), puts each
+ * member's port in its profile and forgets profiles no member names.  Inside the caller's
+ * store transaction. */
+int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *router,
 		 struct vpcnet_error *err);
 /* Ends a change made under the store's write lock: sends @b (@elems elements, for
- * vpcnet_last_batch()) to the router reached by @nf, then commits the store — or, when the
- * kernel refuses, rolls the store back; when the store's commit fails after the kernel took
- * the batch, rolls back and puts the router back to the store's state. */
-int sg_apply(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf, struct nft_batch *b,
-	     unsigned elems, struct vpcnet_error *err);
+ * vpcnet_last_batch()) to the router reached by @router, runs @then (when not NULL), then
+ * commits the store — or, when the kernel or @then fails, rolls the store back; when the
+ * store's commit fails after the kernel took the batch, rolls back and puts the router
+ * back to the store's state. */
+int sg_apply(struct vpcnet *vn, int64_t vpc_id, struct nsconn *router, struct nft_batch *b,
+	     unsigned elems, int (*then)(void *arg, struct vpcnet_error *err), void *arg,
+	     struct vpcnet_error *err);
+/* Deletes VPC @v's membership profiles that no member names: their elements (idempotently),
+ * then their rows, in a transaction of its own. */
+int profiles_gc(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+		struct vpcnet_error *err);
 
 #ifdef VPCNET_FAILPOINTS
 /* Test builds: exits the process at the named point when VPCNET_FAILPOINT names it, and

@@ -93,7 +93,9 @@ static int sbx_ipv6_off(void *arg)
 	return sysctl_write(key, "1", si->err);
 }
 
-/* Makes @m a member in the router: its addresses, limit and groups' elements, one batch. */
+/* Makes @m a member in the router: its addresses, limit and its profile's elements (added
+ * by every member that has it: idempotent, and what a crash left out comes back), one
+ * batch.  Its port is in the profile's device group already. */
 static int member_enlist(struct vpcnet *vn, struct nf_sock *nf, const struct member_row *m,
 			 const struct vpc_row *v, const int64_t *groups, size_t ngroups,
 			 struct vpcnet_error *err)
@@ -112,8 +114,9 @@ static int member_enlist(struct vpcnet *vn, struct nf_sock *nf, const struct mem
 	if (!have)
 		router_climit_build(b, m->max_conns);
 	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, m->max_conns);
-	sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ngroups,
-			!strcmp(m->kind, KIND_INSTANCE));
+	if (m->profile)
+		sg_profile_elems(b, NFT_MSG_NEWSETELEM, (uint32_t)m->profile, groups, ngroups,
+				 !strcmp(m->kind, KIND_INSTANCE));
 	if (m->control_port)
 		router_control_elem(b, NFT_MSG_NEWSETELEM, v->net, m->ip, m->control_port);
 	if ((ret = nft_commit(nf, b, false, err)))
@@ -161,7 +164,8 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 		}
 	}
 	failpoint("sandbox-create:netns");
-	if ((ret = link_veth_create(router->rt, port, m->ifname, sfd, mac, err)))
+	if ((ret = link_veth_create(router->rt, port, (uint32_t)m->profile, m->ifname, sfd, mac,
+				    err)))
 		goto out;
 	failpoint("sandbox-create:veth");
 	int pidx, eidx;
@@ -235,17 +239,15 @@ bool netns_is_adopted(const struct member_row *m, int fd)
 	       (!fstat(fd, &ns) && ns.st_dev == m->netns_dev && ns.st_ino == m->netns_ino);
 }
 
-/* Every router element of member @m (port @port, groups @groups) deleted, its refusal
- * counters and its @revoked entry too: for a batch committed with gone_ok. */
+/* Every router element of member @m (port @port) deleted, its refusal counters and its
+ * @revoked entry too: for a batch committed with gone_ok.  Its profile's elements are
+ * shared: they go with the profile, once no member names it (profiles_gc). */
 static void member_elems_del(struct nft_batch *b, const struct member_row *m,
-			     const struct vpc_row *v, const char *port, const int64_t *groups,
-			     size_t ng)
+			     const struct vpc_row *v, const char *port)
 {
 	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
 	if (m->control_port)
 		router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
-	sg_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, groups, ng,
-			!strcmp(m->kind, KIND_INSTANCE));
 	router_member_forget(b, port, m->max_conns);  /* a late refusal may count again: gc */
 	router_revoke_elem(b, NFT_MSG_DELSETELEM, port);
 }
@@ -279,11 +281,7 @@ static int teardown(struct vpcnet *vn, const struct member_row *m, const struct 
 		if ((ret = failpoint_err("sandbox-delete:revoke", err)))
 			goto out;
 	} else {
-		int64_t groups[SG_PER_MEMBER];
-		size_t ng = 0;
-		if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
-			goto out;
-		member_elems_del(b, m, v, port, groups, ng);
+		member_elems_del(b, m, v, port);
 	}
 	if ((ret = nft_commit(&router->nf, b, !revoke, err))) {
 		verr_wrap(err, "router table");
@@ -358,12 +356,8 @@ int vpc_reap(struct vpcnet *vn, const struct vpc_row *v, unsigned *reaped,
 	for (size_t i = 0; i < rv.n; i++) {
 		const struct member_row *m = &rv.m[i];
 		char port[VPCNET_IFNAME_MAX + 1];
-		int64_t groups[SG_PER_MEMBER];
-		size_t ng = 0;
 		port_name(port, m->id);
-		if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
-			goto out;
-		member_elems_del(b, m, v, port, groups, ng);
+		member_elems_del(b, m, v, port);
 		ips[i] = m->ip;
 	}
 	/* Elements first (nothing of theirs matches any more), then their flows: the
@@ -389,6 +383,11 @@ rows:
 	}
 	if (reaped)
 		*reaped += (unsigned)rv.n;
+	/* Their profiles, where no other member has them, go with the same wait at close (a
+	 * failure leaves them to the next reap or gc: unused, they let nothing through). */
+	struct vpcnet_error ignored;
+	if (rt.conn.rt)
+		profiles_gc(vn, v, &rt.conn.nf, &ignored);
 out:
 	nftb_free(b);
 	router_close(vn, &rt);
@@ -413,7 +412,7 @@ static int sandbox_forget(struct vpcnet *vn, int64_t id, struct vpcnet_error *er
  * more, now that no row names it: a gc that rebuilt the router from the store while the
  * row was still in flight may have put them back. */
 static void rollback_member(struct vpcnet *vn, const struct member_row *m,
-			    const struct vpc_row *v, const int64_t *groups, size_t ngroups)
+			    const struct vpc_row *v)
 {
 	struct vpcnet_error ignored;
 	if (sandbox_teardown(vn, m, v, NULL, &ignored) || sandbox_forget(vn, m->id, &ignored))
@@ -423,7 +422,7 @@ static void rollback_member(struct vpcnet *vn, const struct member_row *m,
 	struct router rt = { .fd = -1 };
 	struct nft_batch *b = nftb_new();
 	if (b && !router_open(&rt, v->name, &ignored)) {
-		member_elems_del(b, m, v, port, groups, ngroups);
+		member_elems_del(b, m, v, port);
 		nft_commit(&rt.conn.nf, b, true, &ignored);
 	}
 	nftb_free(b);
@@ -443,7 +442,10 @@ static int pool_claim(struct vpcnet *vn, const struct vpc_row *v, const char *id
 		return vinput(err, VPCNET_EXISTS, EEXIST, "sandbox '%s' already exists", id);
 	if (ret != -ENOENT || (ret = store_pool_take(vn->st, v->id, id, &me, mid, err)))
 		return ret == -ENOENT ? -EAGAIN : ret;
-	return store_member_sgs_set(vn->st, *mid, groups, ngroups, err);
+	struct member_row taken = { .id = *mid, .vpc_id = v->id, .kind = KIND_SANDBOX };
+	int64_t profile;
+	bool made;
+	return store_member_sgs_set(vn->st, &taken, groups, ngroups, &profile, &made, err);
 }
 
 /* After pool_claim committed: one batch of elements makes the network sandbox @mid. */
@@ -456,12 +458,16 @@ static int pool_finish(struct vpcnet *vn, const struct vpc_row *v, int64_t mid,
 	if (ret)
 		return ret;
 	struct router rt = { .fd = -1 };
-	if (!(ret = router_open(&rt, v->name, err)))
+	char port[VPCNET_IFNAME_MAX + 1];
+	port_name(port, m.id);
+	/* In its profile first: once the batch lets its port send, its groups are in place. */
+	if (!(ret = router_open(&rt, v->name, err)) &&
+	    !(ret = link_set_group(rt.conn.rt, port, (uint32_t)m.profile, err)))
 		ret = member_enlist(vn, &rt.conn.nf, &m, v, groups, ngroups, err);
 	router_close(vn, &rt);
 	if (ret) {  /* gone as a failed create goes */
 		verr_wrap(err, "sandbox %s", m.name);
-		rollback_member(vn, &m, v, groups, ngroups);
+		rollback_member(vn, &m, v);
 		return ret;
 	}
 	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err)))
@@ -596,9 +602,12 @@ again:
 			ret = pool_finish(vn, &v, pooled_id, groups, ngroups, out, err);
 		goto out;
 	}
+	bool new_profile;
 	if ((ret = store_member_insert(vn->st, &m, subnet_first(v.net),
 				       subnet_last(v.net, v.prefix), err)) ||
-	    (ret = store_member_sgs_set(vn->st, m.id, groups, ngroups, err)) ||
+	    (!pooled &&
+	     (ret = store_member_sgs_set(vn->st, &m, groups, ngroups, &m.profile, &new_profile,
+				       err))) ||
 	    (ret = store_commit(vn->st, err))) {
 		store_rollback(vn->st);
 		/* a full subnet: what deleted sandboxes hold comes back once reaped */
@@ -621,7 +630,7 @@ again:
 		undo.netns_owned = made;
 		if (!tap_made)
 			undo.tap[0] = '\0';  /* a tap of that name, if any, is not ours */
-		rollback_member(vn, &undo, &v, groups, ngroups);
+		rollback_member(vn, &undo, &v);
 		goto out;
 	}
 	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err)))
@@ -677,7 +686,7 @@ int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 		store_rollback(vn->st);
 		return ret;
 	}
-	if (v.layout < VPC_LAYOUT) {  /* no @revoked: all of it at once */
+	if (v.layout < REVOKED_LAYOUT) {  /* no @revoked: all of it at once */
 		if ((ret = sandbox_teardown(vn, &m, &v, NULL, err)))
 			return verr_wrap(err, "%s %s", kind, id);
 		return sandbox_forget(vn, m.id, err);
@@ -742,14 +751,32 @@ VPCNET_API int vpcnet_instance_get(struct vpcnet *vn, const char *name,
 	return member_get(vn, KIND_INSTANCE, name, out, err);
 }
 
+struct regroup {
+	struct nl_sock *rt;
+	const char *port;
+	uint32_t profile;
+};
+
+static int regroup(void *arg, struct vpcnet_error *err)
+{
+	struct regroup *r = arg;
+	return link_set_group(r->rt, r->port, r->profile, err);
+}
+
+/* Tries of set-sg when the profile it adds is collected (unused) before it is used. */
+#define SET_SG_TRIES 3
+
+/* The member's port moves to the profile of its new groups: one device group change, after
+ * that profile's elements are in (added only: nothing is deleted, so nothing waits for the
+ * kernel to free it).  A new profile's row is committed first, in a transaction of its own. */
 static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 			 const char *const *sgs, unsigned nsgs, struct vpcnet_error *err)
 {
 	bool instance = !strcmp(kind, KIND_INSTANCE);
 	struct member_row m;
 	struct vpc_row v;
-	int64_t old[SG_PER_MEMBER], groups[SG_PER_MEMBER];
-	size_t nold = 0, ngroups = 0;
+	int64_t groups[SG_PER_MEMBER], profile;
+	size_t ngroups = 0;
 	char port[VPCNET_IFNAME_MAX + 1];
 	struct router rt = { .fd = -1 };
 	struct nft_batch *b = NULL;
@@ -765,23 +792,46 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 	port_name(port, m.id);
 	if ((ret = router_open(&rt, v.name, err)))
 		goto out;
-	/* Under the write lock: the attachments that change, one batch. */
-	if ((ret = store_begin(vn->st, err)))
+	for (int tries = 1;; tries++) {
+		bool made;
+		/* Under the write lock: the new groups, and the profile they make. */
+		if ((ret = store_begin(vn->st, err)))
+			goto out;
+		if ((ret = store_member_get(vn->st, kind, id, &m, err)) ||
+		    (ret = store_member_sgs_set(vn->st, &m, groups, ngroups, &profile, &made, err)))
+			goto fail;
+		if (strcmp(m.state, ST_READY)) {
+			ret = vinput(err, VPCNET_FAILED, EBUSY, "%s '%s' is %s", kind, id, m.state);
+			goto fail;
+		}
+		if (!made)
+			break;
+		store_rollback(vn->st);
+		if (tries == SET_SG_TRIES) {
+			ret = vinput(err, VPCNET_FAILED, EAGAIN, "set-sg: its membership profile was"
+				     " collected %d times before use: try again", tries - 1);
+			goto out;
+		}
+		if ((ret = store_begin(vn->st, err)))
+			goto out;
+		if ((ret = store_profile_add(vn->st, v.id, instance, groups, ngroups, &profile,
+					     &made, err)) ||
+		    (ret = store_commit(vn->st, err)))
+			goto fail;
+	}
+	if (profile == m.profile) {  /* the same groups (in another order, maybe) */
+		vn->last_msgs = vn->last_elems = 0;
+		if ((ret = store_commit(vn->st, err)))
+			goto fail;
 		goto out;
-	if ((ret = store_member_get(vn->st, kind, id, &m, err)) ||
-	    (ret = store_member_sgs(vn->st, m.id, old, SG_PER_MEMBER, &nold, err)) ||
-	    (ret = store_member_sgs_set(vn->st, m.id, groups, ngroups, err)))
-		goto fail;
-	if (strcmp(m.state, ST_READY)) {
-		ret = vinput(err, VPCNET_FAILED, EBUSY, "%s '%s' is %s", kind, id, m.state);
-		goto fail;
 	}
 	if (!(b = nftb_new())) {
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
 		goto fail;
 	}
-	sg_member_change(b, port, m.ip, old, nold, groups, ngroups, instance);
-	ret = sg_apply(vn, v.id, &rt.conn.nf, b, nftb_count(b), err);  /* one element each */
+	sg_profile_elems(b, NFT_MSG_NEWSETELEM, (uint32_t)profile, groups, ngroups, instance);
+	struct regroup r = { rt.conn.rt, port, (uint32_t)profile };
+	ret = sg_apply(vn, v.id, &rt.conn, b, nftb_count(b), regroup, &r, err);
 	goto out;
 fail:
 	store_rollback(vn->st);

@@ -15,6 +15,7 @@
 #include "lib/error.h"
 #include "lib/internal.h"
 #include "lib/names.h"
+#include "netns/link.h"
 #include "netns/netns.h"
 #include "secgroups/compile.h"
 
@@ -184,10 +185,22 @@ static int grab_member(const struct member_row *r, void *arg)
 	return array_push(&l->m, &l->n, &l->cap, r, sizeof(*r));
 }
 
-int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+/* @m's profile among the @n in @ids, added when new (-ENOMEM). */
+static int profile_note(int64_t **ids, size_t *n, size_t *cap, int64_t id)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*ids)[i] == id)
+			return 0;
+	return array_push(ids, n, cap, &id, sizeof(id));
+}
+
+int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *router,
 		 struct vpcnet_error *err)
 {
 	struct id_list gl = { 0 }, ml = { 0 };
+	struct profile_row *unused = NULL;
+	int64_t *profiles = NULL;
+	size_t np = 0, pcap = 0, nunused = 0;
 	unsigned elems = 0;
 	struct nft_batch *b = nftb_new();
 	int ret = b ? 0 : -ENOMEM;
@@ -200,28 +213,77 @@ int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
 		if ((ret = group_fill(vn, b, &gl.g[i], &elems, err)))
 			goto out;
 	sg_maps_flush(b);
-	for (size_t i = 0; i < ml.n; i++) {
-		const struct member_row *m = &ml.m[i];
-		int64_t groups[SG_PER_MEMBER];
-		size_t ng;
-		char port[VPCNET_IFNAME_MAX + 1];
-		if ((ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err)))
+	for (size_t i = 0; i < ml.n; i++)
+		if (ml.m[i].profile && (ret = profile_note(&profiles, &np, &pcap, ml.m[i].profile)))
 			goto out;
-		port_name(port, m->id);
-		sg_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, groups, ng,
-				!strcmp(m->kind, KIND_INSTANCE));
+	for (size_t i = 0; i < np; i++) {
+		struct profile_row p;
+		if ((ret = store_profile_get(vn->st, profiles[i], &p, err)))
+			goto out;
+		sg_profile_elems(b, NFT_MSG_NEWSETELEM, (uint32_t)p.id, p.sgs, p.n, p.ingress);
 	}
-	ret = commit(vn, nf, b, elems, err);
+	if ((ret = commit(vn, &router->nf, b, elems, err)))
+		goto out;
+	/* Each port in its member's profile (a crash between the kernel's change and the
+	 * store's may have left one in another); a port not there yet or gone is skipped. */
+	for (size_t i = 0; i < ml.n; i++) {
+		char port[VPCNET_IFNAME_MAX + 1];
+		port_name(port, ml.m[i].id);
+		if ((ret = link_set_group(router->rt, port, (uint32_t)ml.m[i].profile, err)) &&
+		    ret != -ENODEV)
+			goto out;
+		ret = 0;
+	}
+	/* Profiles no member names: their elements were just flushed with the maps. */
+	if ((ret = store_profiles_unused(vn->st, v->id, &unused, &nunused, err)))
+		goto out;
+	for (size_t i = 0; i < nunused && !ret; i++)
+		ret = store_profile_delete(vn->st, unused[i].id, err);
 out:
 	if (ret == -ENOMEM)
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "reconcile VPC %s", v->name);
 	nftb_free(b);
 	free(gl.g);
 	free(ml.m);
+	free(profiles);
+	free(unused);
 	return ret;
 }
 
-static int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf,
+int profiles_gc(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+		struct vpcnet_error *err)
+{
+	struct profile_row *unused = NULL;
+	size_t n = 0;
+	struct nft_batch *b = NULL;
+	int ret = store_begin(vn->st, err);
+	if (ret)
+		return ret;
+	if ((ret = store_profiles_unused(vn->st, v->id, &unused, &n, err)) || n == 0)
+		goto fail;
+	if (!(b = nftb_new())) {
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+		goto fail;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		sg_profile_elems(b, NFT_MSG_DELSETELEM, (uint32_t)unused[i].id, unused[i].sgs,
+				 unused[i].n, unused[i].ingress);
+		ret = store_profile_delete(vn->st, unused[i].id, err);
+	}
+	/* Elements before rows: an id whose elements may remain keeps its row (never reused). */
+	if (ret || (ret = nft_commit(nf, b, true, err)))
+		goto fail;
+	ret = store_commit(vn->st, err);
+	goto out;
+fail:
+	store_rollback(vn->st);
+out:
+	nftb_free(b);
+	free(unused);
+	return ret;
+}
+
+static int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nsconn *router,
 			       struct vpcnet_error *err)
 {
 	failpoint("sg:commit");
@@ -233,7 +295,7 @@ static int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nf_sock
 	struct vpc_row v;
 	int r = store_begin(vn->st, &e);
 	if (!r && !(r = store_vpc_get_id(vn->st, vpc_id, &v, &e)) &&
-	    !(r = sg_reconcile(vn, &v, nf, &e)))
+	    !(r = sg_reconcile(vn, &v, router, &e)))
 		r = store_commit(vn->st, &e);
 	if (r) {
 		store_rollback(vn->st);
@@ -244,19 +306,22 @@ static int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nf_sock
 	return ret;
 }
 
-int sg_apply(struct vpcnet *vn, int64_t vpc_id, struct nf_sock *nf, struct nft_batch *b,
-	     unsigned elems, struct vpcnet_error *err)
+int sg_apply(struct vpcnet *vn, int64_t vpc_id, struct nsconn *router, struct nft_batch *b,
+	     unsigned elems, int (*then)(void *arg, struct vpcnet_error *err), void *arg,
+	     struct vpcnet_error *err)
 {
-	int ret = commit(vn, nf, b, elems, err);
+	int ret = commit(vn, &router->nf, b, elems, err);
+	if (!ret && then)
+		ret = then(arg, err);
 	if (ret) {
 		store_rollback(vn->st);
 		return ret;
 	}
-	return sg_commit_or_repair(vn, vpc_id, nf, err);
+	return sg_commit_or_repair(vn, vpc_id, router, err);
 }
 
 /* Inside a transaction: the group row and its rules (of @v), then the kernel. */
-static int sg_create_tx(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+static int sg_create_tx(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *router,
 			const char *name, const char *desc, bool dflt, struct vpcnet_error *err)
 {
 	struct sg_row g = { .vpc_id = v->id };
@@ -272,19 +337,19 @@ static int sg_create_tx(struct vpcnet *vn, const struct vpc_row *v, struct nf_so
 		    (ret = store_rule_insert(vn->st, g.id, &in, g.id, err)))
 			return ret;
 	}
-	return sg_build(vn, nf, &g, err);
+	return sg_build(vn, &router->nf, &g, err);
 }
 
-int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+int sg_create_default(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *router,
 		      struct vpcnet_error *err)
 {
 	int ret = store_begin(vn->st, err);
 	if (ret)
 		return ret;
-	if ((ret = sg_create_tx(vn, v, nf, "default", "the VPC's default group", true, err)))
+	if ((ret = sg_create_tx(vn, v, router, "default", "the VPC's default group", true, err)))
 		store_rollback(vn->st);
 	else
-		ret = sg_commit_or_repair(vn, v->id, nf, err);
+		ret = sg_commit_or_repair(vn, v->id, router, err);
 	return ret;
 }
 
@@ -306,10 +371,10 @@ VPCNET_API int vpcnet_sg_create(struct vpcnet *vn, const char *vpc, const char *
 	if ((ret = router_open(&r, vpc, err)))
 		return ret;
 	if (!(ret = store_begin(vn->st, err))) {
-		if ((ret = sg_create_tx(vn, &v, &r.conn.nf, name, description, false, err)))
+		if ((ret = sg_create_tx(vn, &v, &r.conn, name, description, false, err)))
 			store_rollback(vn->st);
 		else
-			ret = sg_commit_or_repair(vn, v.id, &r.conn.nf, err);
+			ret = sg_commit_or_repair(vn, v.id, &r.conn, err);
 	}
 	router_close(vn, &r);
 	return ret;
@@ -333,6 +398,11 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 	struct router r;
 	if ((ret = router_open(&r, g.vpc, err)))
 		return ret;
+	/* Profiles that held it jump to its chains: with no member left in it, none is used. */
+	if ((ret = profiles_gc(vn, &v, &r.conn.nf, err))) {
+		router_close(vn, &r);
+		return ret;
+	}
 	struct nft_batch *b = NULL;
 	int64_t *own[2] = { NULL, NULL }, *holders = NULL, *refs = NULL;
 	size_t nown[2], nh, nrefs;
@@ -376,7 +446,7 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 	sg_group_delete(b, g.id, own[0], nown[0], own[1], nown[1]);
 	if ((ret = store_sg_delete(vn->st, g.id, err)))
 		goto fail;
-	ret = sg_apply(vn, g.vpc_id, &r.conn.nf, b, 0, err);
+	ret = sg_apply(vn, g.vpc_id, &r.conn, b, 0, NULL, NULL, err);
 	goto out;
 fail:
 	store_rollback(vn->st);
@@ -618,7 +688,7 @@ static int rule_change(struct vpcnet *vn, const char *vpc, const char *name, con
 		sg_ref_build(b, g.id, rule.dir, ref);
 	sg_cover_elems(b, NFT_MSG_DELSETELEM, g.id, rule.dir, ref, minus, nminus);
 	sg_cover_elems(b, NFT_MSG_NEWSETELEM, g.id, rule.dir, ref, plus, nplus);
-	ret = sg_apply(vn, g.vpc_id, &r.conn.nf, b, nplus + nminus, err);
+	ret = sg_apply(vn, g.vpc_id, &r.conn, b, nplus + nminus, NULL, NULL, err);
 	goto out;
 fail:
 	store_rollback(vn->st);

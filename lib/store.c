@@ -14,7 +14,7 @@
 #include "lib/store.h"
 #include "secgroups/rule.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 30000
@@ -61,7 +61,20 @@ struct store {
 	" dir INTEGER NOT NULL, elems INTEGER NOT NULL, PRIMARY KEY(sg_id, dir));" \
 	"CREATE INDEX IF NOT EXISTS sg_rules_by_net ON sg_rules(sg_id, dir, proto, net);"
 
-/* The schema of a new store (version 7).  vpcs.layout is the shape of the router's
+/* Version 8: membership profiles.  A member's router port carries its profile's id as its
+ * device group, and the router's maps and member sets are keyed by profile, so members
+ * with the same groups share elements and set-sg changes one attribute of a port.  A
+ * profile row is committed before its id reaches the kernel and deleted only after its
+ * elements are gone from it, so an id is never reused while elements of it may remain. */
+#define PROFILE_TABLES \
+	"CREATE TABLE IF NOT EXISTS profiles (" \
+	" id INTEGER PRIMARY KEY AUTOINCREMENT," \
+	" vpc_id INTEGER NOT NULL REFERENCES vpcs(id) ON DELETE CASCADE," \
+	" ingress INTEGER NOT NULL, sgs TEXT NOT NULL," \
+	" UNIQUE(vpc_id, ingress, sgs));" \
+	"CREATE INDEX IF NOT EXISTS members_by_profile ON members(profile);"
+
+/* The schema of a new store (version 8).  vpcs.layout is the shape of the router's
  * nftables table that the VPC was made with (VPC_LAYOUT in store.h). */
 static const char schema[] =
 	"CREATE TABLE vpcs ("
@@ -86,10 +99,12 @@ static const char schema[] =
 	" tap TEXT NOT NULL DEFAULT '', control_port INTEGER NOT NULL DEFAULT 0,"
 	" origin TEXT NOT NULL DEFAULT '',"
 	" netns_dev INTEGER NOT NULL DEFAULT 0, netns_ino INTEGER NOT NULL DEFAULT 0,"
+	" profile INTEGER NOT NULL DEFAULT 0,"
 	" UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
 	SG_TABLES
 	REVOKED_INDEX
-	COVER_TABLES;
+	COVER_TABLES
+	PROFILE_TABLES;
 
 /* Version 1 was shipped in two shapes: the first without owner nonces, both without
  * security groups in some builds.  Whatever it has, version 2 is reached by adding what is
@@ -170,6 +185,12 @@ static const char migrate_v5[] =
 	"ALTER TABLE members ADD COLUMN netns_ino INTEGER NOT NULL DEFAULT 0;";
 
 static const char migrate_v6[] = COVER_TABLES;
+
+/* Version 8: members of VPCs made before (router layout 5) keep profile 0: those VPCs can
+ * only be deleted. */
+static const char migrate_v7[] =
+	"ALTER TABLE members ADD COLUMN profile INTEGER NOT NULL DEFAULT 0;"
+	PROFILE_TABLES;
 
 static int migrate_from_v1(struct store *st, struct vpcnet_error *err)
 {
@@ -324,6 +345,8 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 		ret = exec(st, migrate_v5, err);
 	if (!ret && version >= 1 && version < 7)
 		ret = exec(st, migrate_v6, err);
+	if (!ret && version >= 1 && version < 8)
+		ret = exec(st, migrate_v7, err);
 	if (ret || (version < SCHEMA_VERSION &&
 		    (ret = exec(st, "PRAGMA user_version = " STR(SCHEMA_VERSION), err))))
 		goto fail_tx;
@@ -611,7 +634,7 @@ int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
 
 #define MEMBER_COLS "id, name, vpc_id, ip, netns, netns_owned, ifname, state, owner_pid," \
 		    " owner_start, owner_nonce, kind, max_conns, tap, control_port, origin," \
-		    " netns_dev, netns_ino"
+		    " netns_dev, netns_ino, profile"
 
 static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 {
@@ -634,6 +657,7 @@ static void member_from_row(sqlite3_stmt *s, struct member_row *r)
 	copy_text(r->origin, sizeof(r->origin), s, 15);
 	r->netns_dev = (uint64_t)sqlite3_column_int64(s, 16);
 	r->netns_ino = (uint64_t)sqlite3_column_int64(s, 17);
+	r->profile = sqlite3_column_int64(s, 18);
 }
 
 /* Runs @fn over the member rows of statement @s. */
@@ -1179,14 +1203,89 @@ int store_cover_set(struct store *st, int64_t sg_id, int dir, int64_t elems,
 	return step_done(st, s, "record a cover's size", err);
 }
 
-int store_member_sgs_set(struct store *st, int64_t member_id, const int64_t *g, size_t n,
-			 struct vpcnet_error *err)
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* "3,7,12": a profile's groups, sorted (slot order does not change what passes). */
+static void profile_key(char *buf, size_t size, int64_t *g, size_t n)
+{
+	qsort(g, n, sizeof(*g), cmp_id);
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? "," : "",
+					(long long)g[i]);
+}
+
+static int profile_parse(struct profile_row *p, const char *sgs)
+{
+	p->n = 0;
+	for (const char *c = sgs; *c;) {
+		char *end;
+		long long id = strtoll(c, &end, 10);
+		if (end == c || id <= 0 || p->n == SG_PER_MEMBER || (*end && *end != ','))
+			return -EINVAL;
+		p->sgs[p->n++] = id;
+		c = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+int store_profile_add(struct store *st, int64_t vpc_id, bool ingress, const int64_t *g, size_t n,
+		      int64_t *profile, bool *made, struct vpcnet_error *err)
+{
+	*profile = 0;
+	*made = false;
+	if (n == 0)
+		return 0;
+	if (n > SG_PER_MEMBER)
+		return vinput(err, VPCNET_BAD_INPUT, E2BIG, "at most %d groups", SG_PER_MEMBER);
+	int64_t sorted[SG_PER_MEMBER];
+	char key[SG_PER_MEMBER * 21];
+	memcpy(sorted, g, n * sizeof(*g));
+	profile_key(key, sizeof(key), sorted, n);
+	STMT q = NULL;
+	int ret = prep(st, &q, "SELECT id FROM profiles WHERE vpc_id = ?1 AND ingress = ?2"
+			       " AND sgs = ?3", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(q, 1, vpc_id);
+	sqlite3_bind_int(q, 2, ingress);
+	sqlite3_bind_text(q, 3, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*profile = sqlite3_column_int64(q, 0);
+	} else if (rc == SQLITE_DONE) {
+		STMT ins = NULL;
+		if ((ret = prep(st, &ins, "INSERT INTO profiles (vpc_id, ingress, sgs)"
+					  " VALUES (?1, ?2, ?3)", err)))
+			return ret;
+		sqlite3_bind_int64(ins, 1, vpc_id);
+		sqlite3_bind_int(ins, 2, ingress);
+		sqlite3_bind_text(ins, 3, key, -1, SQLITE_STATIC);
+		if ((ret = step_done(st, ins, "add a membership profile", err)))
+			return ret;
+		*profile = sqlite3_last_insert_rowid(st->db);
+		*made = true;
+	} else {
+		return db_err(st, err, rc, "read membership profiles");
+	}
+	if (*profile > (int64_t)UINT32_MAX)  /* a device group is 32 bits */
+		return vinput(err, VPCNET_FAILED, EOVERFLOW, "membership profile ids exhausted");
+	return 0;
+}
+
+int store_member_sgs_set(struct store *st, const struct member_row *m, const int64_t *g,
+			 size_t n, int64_t *profile, bool *made, struct vpcnet_error *err)
 {
 	STMT d = NULL;
 	int ret = prep(st, &d, "DELETE FROM member_sgs WHERE member_id = ?1", err);
 	if (ret)
 		return ret;
-	sqlite3_bind_int64(d, 1, member_id);
+	sqlite3_bind_int64(d, 1, m->id);
 	if ((ret = step_done(st, d, "detach groups", err)))
 		return ret;
 	for (size_t i = 0; i < n; i++) {
@@ -1194,13 +1293,91 @@ int store_member_sgs_set(struct store *st, int64_t member_id, const int64_t *g, 
 		if ((ret = prep(st, &s, "INSERT INTO member_sgs (member_id, sg_id, slot)"
 					" VALUES (?,?,?)", err)))
 			return ret;
-		sqlite3_bind_int64(s, 1, member_id);
+		sqlite3_bind_int64(s, 1, m->id);
 		sqlite3_bind_int64(s, 2, g[i]);
 		sqlite3_bind_int64(s, 3, i);
 		if ((ret = step_done(st, s, "attach group", err)))
 			return ret;
 	}
+	if ((ret = store_profile_add(st, m->vpc_id, !strcmp(m->kind, KIND_INSTANCE), g, n,
+				     profile, made, err)))
+		return ret;
+	STMT u = NULL;
+	if ((ret = prep(st, &u, "UPDATE members SET profile = ?2 WHERE id = ?1", err)))
+		return ret;
+	sqlite3_bind_int64(u, 1, m->id);
+	sqlite3_bind_int64(u, 2, *profile);
+	return step_done(st, u, "set the membership profile", err);
+}
+
+static int profile_rows(struct store *st, sqlite3_stmt *s, struct profile_row **out, size_t *n,
+			struct vpcnet_error *err)
+{
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct profile_row p = { .id = sqlite3_column_int64(s, 0),
+					 .ingress = sqlite3_column_int(s, 1) };
+		const char *sgs = (const char *)sqlite3_column_text(s, 2);
+		if (profile_parse(&p, sgs ? sgs : "")) {
+			free(*out);
+			return vinput(err, VPCNET_FAILED, EINVAL, "state store: profile %lld: bad"
+				      " groups '%s'", (long long)p.id, sgs);
+		}
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			struct profile_row *more = realloc(*out, cap * sizeof(p));
+			if (!more) {
+				free(*out);
+				return verr(err, VPCNET_FAILED, ENOMEM, "membership profiles");
+			}
+			*out = more;
+		}
+		(*out)[(*n)++] = p;
+	}
+	if (rc != SQLITE_DONE) {
+		free(*out);
+		return db_err(st, err, rc, "read membership profiles");
+	}
 	return 0;
+}
+
+int store_profile_get(struct store *st, int64_t id, struct profile_row *out,
+		      struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT id, ingress, sgs FROM profiles WHERE id = ?1", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, id);
+	struct profile_row *rows;
+	size_t n;
+	if ((ret = profile_rows(st, s, &rows, &n, err)))
+		return ret;
+	if (n)
+		*out = rows[0];
+	free(rows);
+	return n ? 0 : vinput(err, VPCNET_NOT_FOUND, ENOENT, "membership profile %lld not found",
+			      (long long)id);
+}
+
+int store_profiles_unused(struct store *st, int64_t vpc_id, struct profile_row **out, size_t *n,
+			  struct vpcnet_error *err)
+{
+	STMT s = NULL;
+	int ret = prep(st, &s, "SELECT id, ingress, sgs FROM profiles p WHERE vpc_id = ?1 AND"
+			       " NOT EXISTS (SELECT 1 FROM members m WHERE m.profile = p.id)", err);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, vpc_id);
+	return profile_rows(st, s, out, n, err);
+}
+
+int store_profile_delete(struct store *st, int64_t id, struct vpcnet_error *err)
+{
+	return delete_id(st, "DELETE FROM profiles WHERE id = ?1", id, err);
 }
 
 int store_member_sgs(struct store *st, int64_t member_id, int64_t *g, size_t max, size_t *n,

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "vpcnet.h"
+#include "secgroups/rule.h"
 
 struct store;
 
@@ -43,9 +44,10 @@ struct vpc_row {
 
 /* The shape of the router table that this vpcnet makes (security groups, instances).
  * VPCs made by an earlier shape (1: no security groups; 2: no ARP filter, MAC pinning,
- * drop counters or connection limits; 3: no control-port DNAT; 4: no @revoked) can only
- * be deleted. */
-#define VPC_LAYOUT 5
+ * drop counters or connection limits; 3: no control-port DNAT; 4: no @revoked; 5: groups
+ * keyed by port name and member address, not by membership profile) can only be deleted. */
+#define VPC_LAYOUT 6
+#define REVOKED_LAYOUT 5  /* the first with @revoked */
 
 #define KIND_SANDBOX "sandbox"
 #define KIND_INSTANCE "instance"
@@ -67,6 +69,7 @@ struct member_row {
 	unsigned control_port;            /* TCP port the host may open, or 0 */
 	char origin[VPCNET_ORIGIN_MAX + 1]; /* what attached it: "" (CLI, library) or e.g. a CNI network */
 	uint64_t netns_dev, netns_ino;    /* an adopted namespace's nsfs file; 0: not known */
+	int64_t profile;                  /* its membership profile (0: none), its port's group */
 	bool no_default_route;            /* not stored: create's wish, for building it */
 };
 
@@ -163,8 +166,29 @@ int store_cover_get(struct store *st, int64_t sg_id, int dir, int64_t *elems,
 		    struct vpcnet_error *err);
 int store_cover_set(struct store *st, int64_t sg_id, int dir, int64_t elems,
 		    struct vpcnet_error *err);
-int store_member_sgs_set(struct store *st, int64_t member_id, const int64_t *g, size_t n,
-			 struct vpcnet_error *err);
+/* Member @m's groups, in slot order, and so its membership profile: the one of its VPC
+ * with those groups (and ingress rules, for an instance), added if there is none
+ * (*@made; commit it before its id reaches the kernel).  *@profile 0: no groups. */
+int store_member_sgs_set(struct store *st, const struct member_row *m, const int64_t *g,
+			 size_t n, int64_t *profile, bool *made, struct vpcnet_error *err);
+/* The profile of VPC @vpc_id with groups @g (any order; @ingress: an instance's), added if
+ * there is none (*@made). */
+int store_profile_add(struct store *st, int64_t vpc_id, bool ingress, const int64_t *g, size_t n,
+		      int64_t *profile, bool *made, struct vpcnet_error *err);
+/* A membership profile: the groups (sorted) whose chains a port carrying its id as device
+ * group reaches, and whose member sets hold the id. */
+struct profile_row {
+	int64_t id;
+	bool ingress;  /* an instance's: its in-maps too */
+	int64_t sgs[SG_PER_MEMBER];
+	size_t n;
+};
+int store_profile_get(struct store *st, int64_t id, struct profile_row *out,
+		      struct vpcnet_error *err);
+/* VPC @vpc_id's profiles that no member row names: a malloc'd array. */
+int store_profiles_unused(struct store *st, int64_t vpc_id, struct profile_row **out, size_t *n,
+			  struct vpcnet_error *err);
+int store_profile_delete(struct store *st, int64_t id, struct vpcnet_error *err);
 int store_member_sgs(struct store *st, int64_t member_id, int64_t *g, size_t max, size_t *n,
 		     struct vpcnet_error *err);
 int store_ref_add(struct store *st, int64_t sg_id, int dir, int64_t ref_id, bool *added,

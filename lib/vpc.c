@@ -87,7 +87,7 @@ static int vpc_build(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *
 	failpoint("vpc-create:netns");
 	struct nl_sock *rt = ri.conn.rt;
 	int hidx, ridx, upidx;
-	if ((ret = link_veth_create(host->rt, tname, ROUTER_TRANSIT_IF, rfd, NULL, err)))
+	if ((ret = link_veth_create(host->rt, tname, 0, ROUTER_TRANSIT_IF, rfd, NULL, err)))
 		goto out;
 	failpoint("vpc-create:transit");
 	if ((ret = link_index(host->rt, tname, &hidx, err)) ||
@@ -115,7 +115,7 @@ static int vpc_build(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *
 		verr_wrap(err, "router table");
 		goto out;
 	}
-	if ((ret = sg_create_default(vn, v, &ri.conn.nf, err))) {
+	if ((ret = sg_create_default(vn, v, &ri.conn, err))) {
 		verr_wrap(err, "default group");
 		goto out;
 	}

@@ -251,8 +251,8 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		char map[16];
 		for (int d = 0; d < 2; d++) {
 			snprintf(map, sizeof(map), "%s%d", d ? "in" : "out", i);
-			struct nftnl_set *s = nft_set_new(NFPROTO_INET, T, map, NFT_TYPE_IFNAME,
-							  NFT_IFNAME_LEN, 0, 10 + 2 * i + d);
+			struct nftnl_set *s = nft_set_new(NFPROTO_INET, T, map, NFT_TYPE_DEVGROUP,
+							  4, 0, 10 + 2 * i + d);
 			if (s) {
 				nft_set_verdict_map(s);
 				nftb_set(b, NFT_MSG_NEWSET, 0, s);
@@ -376,12 +376,13 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		x_vmap(r, NFT_REG_1, "climit");
 		ADD_RULE(b, r);
 	}
-	/* forward: iifname vmap @outK, K = 1..5: the sender's groups; then refused */
+	/* forward: iifgroup vmap @outK, K = 1..5: the sender's groups (its port's device group
+	 * is its membership profile); then refused */
 	for (int i = 1; i <= MEMBER_SLOTS; i++) {
 		char map[16];
 		snprintf(map, sizeof(map), "out%d", i);
 		if ((r = rule(T, "forward"))) {
-			x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
+			x_meta(r, NFT_META_IIFGROUP, NFT_REG_1);
 			x_vmap(r, NFT_REG_1, map);
 			ADD_RULE(b, r);
 		}
@@ -391,14 +392,14 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		x_verdict(r, NFT_GOTO, "deny_out");
 		ADD_RULE(b, r);
 	}
-	/* forward_in: replies; oifname vmap @inK; oifname @ports goto deny */
+	/* forward_in: replies; oifgroup vmap @inK; oifname @ports goto deny */
 	add_ct_replies_accept(b, T, "forward_in");
 	add_control_accept(b, transit_if, "forward_in");
 	for (int i = 1; i <= MEMBER_SLOTS; i++) {
 		char map[16];
 		snprintf(map, sizeof(map), "in%d", i);
 		if ((r = rule(T, "forward_in"))) {
-			x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+			x_meta(r, NFT_META_OIFGROUP, NFT_REG_1);
 			x_vmap(r, NFT_REG_1, map);
 			ADD_RULE(b, r);
 		}

@@ -34,6 +34,7 @@ int link_state_get(struct nl_sock *sk, const char *name, struct link_state *out,
 	memset(out, 0, sizeof(*out));
 	out->ifindex = rtnl_link_get_ifindex(l);
 	out->up = rtnl_link_get_flags(l) & IFF_UP;
+	out->group = rtnl_link_get_group(l);
 	struct nl_addr *a = rtnl_link_get_addr(l);
 	if (a && nl_addr_get_len(a) == 6)
 		memcpy(out->mac, nl_addr_get_binary_addr(a), 6);

@@ -14,6 +14,7 @@ struct link_state {
 	int ifindex;
 	bool up;
 	uint8_t mac[6];
+	uint32_t group;  /* device group */
 };
 
 /* -ENODEV (status NOT_FOUND) when there is no link @name. */

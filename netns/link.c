@@ -83,14 +83,16 @@ void rtnl_close(struct nl_sock *sk)
 		nl_socket_free(sk);
 }
 
-int link_veth_create(struct nl_sock *sk, const char *name, const char *peer, int peer_nsfd,
-		     const uint8_t *peer_mac, struct vpcnet_error *err)
+int link_veth_create(struct nl_sock *sk, const char *name, uint32_t group, const char *peer,
+		     int peer_nsfd, const uint8_t *peer_mac, struct vpcnet_error *err)
 {
 	cleanup(link_put) struct rtnl_link *veth = rtnl_link_veth_alloc();
 	if (!veth)
 		return verr(err, VPCNET_FAILED, ENOMEM, "veth %s", name);
 	rtnl_link_set_name(veth, name);
 	rtnl_link_set_flags(veth, IFF_UP);
+	if (group)
+		rtnl_link_set_group(veth, group);
 	cleanup(link_put) struct rtnl_link *p = rtnl_link_veth_get_peer(veth);
 	rtnl_link_set_name(p, peer);
 	rtnl_link_set_ns_fd(p, peer_nsfd);
@@ -144,6 +146,20 @@ int link_up(struct nl_sock *sk, int ifindex, struct vpcnet_error *err)
 		return verr(err, VPCNET_FAILED, ENOMEM, "link up");
 	rtnl_link_set_flags(change, IFF_UP);
 	return link_change(sk, ifindex, change, "link up", err);
+}
+
+int link_set_group(struct nl_sock *sk, const char *name, uint32_t group,
+		   struct vpcnet_error *err)
+{
+	int ifindex;
+	int ret = link_index(sk, name, &ifindex, err);
+	if (ret)
+		return ret;
+	cleanup(link_put) struct rtnl_link *change = rtnl_link_alloc();
+	if (!change)
+		return verr(err, VPCNET_FAILED, ENOMEM, "device group");
+	rtnl_link_set_group(change, group);
+	return link_change(sk, ifindex, change, "device group", err);
 }
 
 int link_set_forwarding(struct nl_sock *sk, int ifindex, struct vpcnet_error *err)

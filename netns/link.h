@@ -13,13 +13,17 @@ struct nl_sock;
 int rtnl_open(struct nl_sock **out, struct vpcnet_error *err);
 void rtnl_close(struct nl_sock *sk);
 
-/* A veth pair: @name in the socket's namespace, up; its peer @peer born in namespace
- * @peer_nsfd (down: it is brought up from inside), with MAC @peer_mac when non-NULL. */
-int link_veth_create(struct nl_sock *sk, const char *name, const char *peer, int peer_nsfd,
-		     const uint8_t *peer_mac, struct vpcnet_error *err);
+/* A veth pair: @name in the socket's namespace, up, in device group @group; its peer @peer
+ * born in namespace @peer_nsfd (down: it is brought up from inside), with MAC @peer_mac
+ * when non-NULL. */
+int link_veth_create(struct nl_sock *sk, const char *name, uint32_t group, const char *peer,
+		     int peer_nsfd, const uint8_t *peer_mac, struct vpcnet_error *err);
 /* -ENODEV (status NOT_FOUND) when there is no such link. */
 int link_index(struct nl_sock *sk, const char *name, int *ifindex, struct vpcnet_error *err);
 int link_up(struct nl_sock *sk, int ifindex, struct vpcnet_error *err);
+/* Puts link @name in device group @group: -ENODEV (status NOT_FOUND) when it is gone. */
+int link_set_group(struct nl_sock *sk, const char *name, uint32_t group,
+		   struct vpcnet_error *err);
 /* Deleting a link that is gone succeeds. */
 int link_delete(struct nl_sock *sk, const char *name, struct vpcnet_error *err);
 /* IPv4 forwarding on one device (its devconf, not the namespace-wide sysctl). */

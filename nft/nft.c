@@ -565,7 +565,8 @@ struct nftnl_set *nft_set_new(uint32_t family, const char *table, const char *na
 	if (id)
 		nftnl_set_set_u32(s, NFTNL_SET_ID, id);
 	/* nft prints single-type keys by the byte order it finds in the userdata. */
-	uint32_t order = key_type == NFT_TYPE_IFNAME ? NFT_BYTEORDER_HOST
+	uint32_t order = key_type == NFT_TYPE_IFNAME || key_type == NFT_TYPE_DEVGROUP
+				 ? NFT_BYTEORDER_HOST
 			 : key_type == NFT_TYPE_IPADDR ? NFT_BYTEORDER_BIG : 0;
 	struct nftnl_udata_buf *ud = order ? nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN) : NULL;
 	if (ud) {

@@ -21,6 +21,7 @@
 #define NFT_TYPE_ETHERADDR 9
 #define NFT_TYPE_INET_PROTOCOL 12
 #define NFT_TYPE_INET_SERVICE 13
+#define NFT_TYPE_DEVGROUP 35
 #define NFT_TYPE_IFNAME 41
 #define NFT_CONCAT2(a, b) (((a) << 6) | (b))
 #define NFT_CONCAT3(a, b, c) (((((a) << 6) | (b)) << 6) | (c))

@@ -248,8 +248,10 @@ static void group_chain_rule(struct nft_batch *b, const char *chain, enum sg_dir
 	uint32_t addr_off = dir == SG_EGRESS ? 16 : 12;  /* ip daddr / ip saddr */
 	m_nfproto(r, NFT_CMP_EQ, NFPROTO_IPV4);
 	if (members) {
-		/* ip daddr @sgm<r> meta l4proto . th dport @sg<g>_e_<r> accept */
-		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, addr_off, 4, NFT_REG_1);
+		/* meta oifgroup @sgm<r> meta l4proto . th dport @sg<g>_e_<r> accept (ingress:
+		 * iifgroup): the other end's port, whose device group is its profile, reached by
+		 * its /32 route (and its address pinned to that port) */
+		x_meta(r, dir == SG_EGRESS ? NFT_META_OIFGROUP : NFT_META_IIFGROUP, NFT_REG_1);
 		x_lookup(r, NFT_REG_1, members, 0, false);
 		load_l4proto(r);
 		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);
@@ -278,7 +280,7 @@ void sg_group_build(struct nft_batch *b, int64_t g)
 {
 	char name[64];
 	name_of(name, sizeof(name), "sgm", g, 0, 0);
-	add_set(b, nft_set_new(NFPROTO_INET, T, name, NFT_TYPE_IPADDR, 4, 0, 1));
+	add_set(b, nft_set_new(NFPROTO_INET, T, name, NFT_TYPE_DEVGROUP, 4, 0, 1));
 	nftb_flush_set(b, NFPROTO_INET, T, name);
 	for (int d = SG_EGRESS; d <= SG_INGRESS; d++) {
 		char exact[64];
@@ -439,84 +441,47 @@ out:
 		nftnl_set_free(x);
 }
 
-void sg_member_names(size_t slot, int64_t g, char map[16], char members[64])
+void sg_profile_names(size_t slot, int64_t g, char map[16], char members[64])
 {
 	snprintf(map, 16, "out%zu", slot + 1);
 	name_of(members, 64, "sgm", g, 0, 0);
 }
 
-/* Slot @slot's map entries of member port @key (to group @g's chains). */
-static void slot_elems(struct nft_batch *b, uint16_t type, const uint8_t *key, size_t slot,
-		       int64_t g, bool instance)
+static int cmp_group(const void *a, const void *b)
 {
-	for (int d = SG_EGRESS; d <= (instance ? SG_INGRESS : SG_EGRESS); d++) {
-		char map[16], chain[64];
-		snprintf(map, sizeof(map), "%s%zu", d == SG_EGRESS ? "out" : "in", slot + 1);
-		name_of(chain, sizeof(chain), "sg", g, d, 0);
-		struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, map);
-		if (!s)
-			continue;
-		if (type == NFT_MSG_NEWSETELEM)
-			nft_set_add_jump(s, key, NFT_IFNAME_LEN, chain);
-		else
-			nft_set_add_key(s, key, NFT_IFNAME_LEN);
-		nftb_elems(b, type, 0, s);
-		nftnl_set_free(s);
-	}
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
 }
 
-/* Address @be (network order) in group @g's member set. */
-static void member_addr(struct nft_batch *b, uint16_t type, const uint32_t *be, int64_t g)
+void sg_profile_elems(struct nft_batch *b, uint16_t type, uint32_t profile, const int64_t *in,
+		      size_t n, bool ingress)
 {
-	char members[64];
-	name_of(members, sizeof(members), "sgm", g, 0, 0);
-	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, members);
-	if (s) {
-		nft_set_add_key(s, be, 4);
-		nftb_elems(b, type, 0, s);
-		nftnl_set_free(s);
+	int64_t groups[SG_PER_MEMBER];  /* a profile's slots are its groups in order */
+	n = n < SG_PER_MEMBER ? n : SG_PER_MEMBER;
+	memcpy(groups, in, n * sizeof(*in));
+	qsort(groups, n, sizeof(*groups), cmp_group);
+	for (size_t i = 0; i < n; i++) {
+		for (int d = SG_EGRESS; d <= (ingress ? SG_INGRESS : SG_EGRESS); d++) {
+			char map[16], chain[64];
+			snprintf(map, sizeof(map), "%s%zu", d == SG_EGRESS ? "out" : "in", i + 1);
+			name_of(chain, sizeof(chain), "sg", groups[i], d, 0);
+			struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, map);
+			if (!s)
+				continue;
+			if (type == NFT_MSG_NEWSETELEM)
+				nft_set_add_jump(s, &profile, sizeof(profile), chain);
+			else
+				nft_set_add_key(s, &profile, sizeof(profile));
+			nftb_elems(b, type, 0, s);
+			nftnl_set_free(s);
+		}
+		char members[64];
+		name_of(members, sizeof(members), "sgm", groups[i], 0, 0);
+		struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, members);
+		if (s) {
+			nft_set_add_key(s, &profile, sizeof(profile));
+			nftb_elems(b, type, 0, s);
+			nftnl_set_free(s);
+		}
 	}
-}
-
-void sg_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
-		     const int64_t *groups, size_t n, bool instance)
-{
-	uint8_t key[NFT_IFNAME_LEN] = { 0 };
-	strncpy((char *)key, port, NFT_IFNAME_LEN - 1);
-	uint32_t be = htonl(ip);
-	for (size_t i = 0; i < n && i < SG_PER_MEMBER; i++) {
-		slot_elems(b, type, key, i, groups[i], instance);
-		member_addr(b, type, &be, groups[i]);
-	}
-}
-
-static bool has_group(const int64_t *groups, size_t n, int64_t g)
-{
-	for (size_t i = 0; i < n; i++)
-		if (groups[i] == g)
-			return true;
-	return false;
-}
-
-void sg_member_change(struct nft_batch *b, const char *port, uint32_t ip, const int64_t *old,
-		      size_t nold, const int64_t *now, size_t nnow, bool instance)
-{
-	uint8_t key[NFT_IFNAME_LEN] = { 0 };
-	strncpy((char *)key, port, NFT_IFNAME_LEN - 1);
-	uint32_t be = htonl(ip);
-	for (size_t i = 0; i < SG_PER_MEMBER && (i < nold || i < nnow); i++) {
-		int64_t was = i < nold ? old[i] : 0, is = i < nnow ? now[i] : 0;
-		if (was == is)
-			continue;
-		if (was)
-			slot_elems(b, NFT_MSG_DELSETELEM, key, i, was, instance);
-		if (is)
-			slot_elems(b, NFT_MSG_NEWSETELEM, key, i, is, instance);
-	}
-	for (size_t i = 0; i < nold && i < SG_PER_MEMBER; i++)
-		if (!has_group(now, nnow, old[i]))
-			member_addr(b, NFT_MSG_DELSETELEM, &be, old[i]);
-	for (size_t i = 0; i < nnow && i < SG_PER_MEMBER; i++)
-		if (!has_group(old, nold, now[i]))
-			member_addr(b, NFT_MSG_NEWSETELEM, &be, now[i]);
 }

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Security groups compiled to the router's nftables table (pure: batches only).
  *
- * Theory of operation.  A member (sandbox or instance) reaches its groups through verdict
- * maps keyed by its port: @out1..@out5 jump to each group's egress chain, and for
- * instances only @in1..@in5 to each group's ingress chain.  Group g owns:
- *   set sgm<g>         the addresses of its members (what sg:<g> targets match)
+ * Theory of operation.  A member (sandbox or instance) has a membership profile: its
+ * groups, shared by every member of its VPC with the same ones (and the same kind).  Its
+ * router port carries the profile's id as device group, and verdict maps keyed by device
+ * group reach the groups: @out1..@out5 (meta iifgroup) jump to each group's egress chain,
+ * and for instances' profiles only @in1..@in5 (meta oifgroup) to each ingress chain.
+ * Group g owns:
+ *   set sgm<g>         the profiles that hold it (what sg:<g> targets match)
  *   set sg<g>_e / _i   its CIDR rules: protocol . address . port intervals, the disjoint
  *                      cover of the rules' union (the kernel refuses overlaps), but for
  *   set sg<g>_ex / _ix the boxes of that cover that are single points (one protocol, one
@@ -13,12 +16,14 @@
  *   set sg<g>_e_<r>    its rules towards sg:<r>: protocol . port intervals
  *   chain sg<g>_e      meta l4proto . ip daddr . th dport @sg<g>_ex accept
  *                      meta l4proto . ip daddr . th dport @sg<g>_e accept
- *                      ip daddr @sgm<r> meta l4proto . th dport @sg<g>_e_<r> accept  (per r)
- *   chain sg<g>_i      the same with ip saddr
+ *                      meta oifgroup @sgm<r> meta l4proto . th dport @sg<g>_e_<r> accept
+ *                      (per r: the receiver's port, reached by its /32 route)
+ *   chain sg<g>_i      the same with ip saddr and meta iifgroup (the sender's port)
  * A packet walks at most five map lookups and, per group, one lookup per referenced group:
  * nothing grows with the number of members or rules.  Adding a rule adds the elements by
- * which the cover changed; attaching a member adds its map entries and its address in
- * sgm<g>; the first rule from g to a group r adds set sg<g>_e_<r> and appends its rule. */
+ * which the cover changed; a new profile adds its map entries and its id in its groups'
+ * sgm sets; a member changing groups changes its port's device group and deletes nothing;
+ * the first rule from g to a group r adds set sg<g>_e_<r> and appends its rule. */
 #ifndef VPCNET_SG_COMPILE_H
 #define VPCNET_SG_COMPILE_H
 
@@ -74,17 +79,13 @@ void sg_maps_flush(struct nft_batch *b);
 /* Elements of a cover: @type NFT_MSG_NEWSETELEM or DELSETELEM. */
 void sg_cover_elems(struct nft_batch *b, uint16_t type, int64_t g, enum sg_dir dir, int64_t ref,
 		    const struct box *v, size_t n);
-/* Where a member's group in slot @slot (0-based), group @g, shows: the egress map keyed by
- * its port, and the group's member set holding its address. */
-void sg_member_names(size_t slot, int64_t g, char map[16], char members[64]);
-/* A member's map entries and its address in its groups' sgm sets. */
-void sg_member_elems(struct nft_batch *b, uint16_t type, const char *port, uint32_t ip,
-		     const int64_t *groups, size_t n, bool instance);
-/* What changes when a member's groups go from @old to @now (each in slot order): a slot
- * whose group differs is deleted and added again, a group it leaves loses its address, one
- * it joins gains it, and nothing else is touched (removing an element makes the batch's
- * socket wait for an RCU grace period at close; adding one does not). */
-void sg_member_change(struct nft_batch *b, const char *port, uint32_t ip, const int64_t *old,
-		      size_t nold, const int64_t *now, size_t nnow, bool instance);
+/* Where slot @slot (0-based), group @g, of a profile shows: the egress map keyed by the
+ * profile, and the group's member set holding it. */
+void sg_profile_names(size_t slot, int64_t g, char map[16], char members[64]);
+/* Membership profile @profile's elements: with @groups sorted, slot i of map out<i+1> (and
+ * in<i+1> when @ingress) jumps to group @groups[i]'s chain, and sgm<g> holds it for each of them.  A
+ * port whose device group is @profile is a member of those groups. */
+void sg_profile_elems(struct nft_batch *b, uint16_t type, uint32_t profile, const int64_t *groups,
+		      size_t n, bool ingress);
 
 #endif

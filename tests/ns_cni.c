@@ -283,10 +283,14 @@ Test(cni, add_egress_through_nat_inbound_refused_check_del)
 	EXPECT_ERR(104, "1.0.0", check_env, cc);
 	cr_assert_eq(run(o2, sizeof(o2), "ip -n %s-c1 route add default via 10.80.0.1", T.tag), 0);
 	cr_assert_eq(plugin(check_env, cc, o2, sizeof(o2)), 0, "CHECK: %s", o2);
-	/* its group's map entry gone from the router: broken; gc rebuilds it from the store */
+	/* its profile's map entry gone from the router: broken; gc rebuilds it from the store */
 	const char *port = json_string_value(json_object_get(json_array_get(ifs, 0), "name"));
-	cr_assert_eq(run(o2, sizeof(o2), "ip netns exec vpcnet-vpc-%s-a nft delete element inet "
-			 "vpcnet out1 { %s }", T.tag, port), 0, "%s", o2);
+	char router[96];
+	snprintf(router, sizeof(router), "vpcnet-vpc-%s-a", T.tag);
+	long profile = link_group(router, port);
+	cr_assert_gt(profile, 0, "the port is in its profile's device group");
+	cr_assert_eq(run(o2, sizeof(o2), "ip netns exec %s nft delete element inet vpcnet out1"
+			 " { %ld }", router, profile), 0, "%s", o2);
 	cr_assert_neq(plugin(check_env, cc, o2, sizeof(o2)), 0);
 	cr_assert_eq(err_code(o2, "1.0.0"), 104);
 	cr_assert(strstr(o2, "@out1"), "names what is missing: %s", o2);

@@ -316,13 +316,25 @@ Test(sg, rules_changed_one_by_one_are_the_cover_a_rebuild_makes)
 		     (long long)elems, lines);
 }
 
-/* set-sg touches only what changes (vpcnet_last_batch counts the elements sent): a group
- * added takes its slot's map entry and the member set's address, and nothing of the groups
- * kept is removed and added again — a removal costs the batch an RCU grace period. */
-Test(sg, set_sg_changes_only_the_slots_and_memberships_that_differ)
+/* Whether map @map of the router of VPC @vpc holds key @profile (nft lists it). */
+static bool map_holds(const char *vpc, const char *map, long profile)
+{
+	char out[8192], key[32];
+	cr_assert_eq(run(out, sizeof(out), "ip netns exec vpcnet-vpc-%s nft list map inet vpcnet %s",
+			 vpc, map), 0, "%s", out);
+	snprintf(key, sizeof(key), " %ld : jump", profile);
+	return strstr(out, key) != NULL;
+}
+
+/* set-sg moves the sandbox's port to the profile of its new groups and deletes nothing (a
+ * deletion would cost the batch an RCU grace period): it adds that profile's elements
+ * (each slot's map entry and the profile in each group's member set: vpcnet_last_batch
+ * counts them), none when the groups are the same in another order; the profile left
+ * keeps its elements until gc finds that no member has it. */
+Test(sg, set_sg_moves_the_port_to_a_profile_and_deletes_nothing)
 {
 	struct listener l;
-	char vpc[64], id[80];
+	char vpc[64], id[80], router[96];
 	struct sbx s;
 	none_allowed("10.43.0.0/16", &l, vpc, &s);
 	V("sg create a --vpc %s", vpc);
@@ -333,17 +345,24 @@ Test(sg, set_sg_changes_only_the_slots_and_memberships_that_differ)
 	struct vpcnet_config cfg = { .state_dir = T.state_dir, .host_netns = T.host };
 	cr_assert_eq(vpcnet_open(&vn, &cfg, &err), 0, "%s", err.msg);
 	snprintf(id, sizeof(id), "%s", s.id);
+	snprintf(router, sizeof(router), "vpcnet-vpc-%s", vpc);
+	struct vpcnet_sandbox sb;
+	cr_assert_eq(vpcnet_sandbox_get(vn, id, &sb, &err), 0, "%s", err.msg);
+	long first = link_group(router, sb.port);
+	cr_assert_gt(first, 0, "a port is born in its profile");
 	static const struct {
 		const char *groups[3];
 		unsigned n, elems;
-		bool open;
+		bool open, moves;
 	} steps[] = {
-		{ { "none", "a" }, 2, 2, true },       /* out2 and sgm of a, added */
-		{ { "none", "a" }, 2, 0, true },       /* nothing changes */
-		{ { "a", "none" }, 2, 4, true },       /* two slots, each out and in; members stay */
-		{ { "a", "none", "b" }, 3, 2, true },  /* out3 and sgm of b */
-		{ { "b" }, 1, 6, false },  /* out1 a->b (2), out2 and out3 gone, a and none lose it */
+		{ { "none", "a" }, 2, 4, true, true },       /* out1, out2, sgm of none and a */
+		{ { "none", "a" }, 2, 0, true, false },      /* nothing changes */
+		{ { "a", "none" }, 2, 0, true, false },      /* the same profile */
+		{ { "a", "none", "b" }, 3, 6, true, true },  /* a new profile: three slots */
+		{ { "b" }, 1, 2, false, true },
 	};
+	long was = first, seen[8] = { first };
+	size_t nseen = 1;
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
 		unsigned msgs, elems;
 		cr_assert_eq(vpcnet_sandbox_set_sg(vn, id, steps[i].groups, steps[i].n, &err), 0,
@@ -351,10 +370,61 @@ Test(sg, set_sg_changes_only_the_slots_and_memberships_that_differ)
 		vpcnet_last_batch(vn, &msgs, &elems);
 		cr_assert_eq(elems, steps[i].elems, "step %zu: %u elements, want %u", i, elems,
 			     steps[i].elems);
+		long now = link_group(router, sb.port);
+		cr_assert_eq(now != was, steps[i].moves, "step %zu: port group %ld -> %ld", i, was,
+			     now);
+		if (now != was)
+			seen[nseen++] = now;
+		was = now;
 		cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, steps[i].open ? 3000 : WAIT, NULL, 0),
 			     steps[i].open ? P_OK : P_REFUSED, "step %zu", i);
+		/* every profile the port was in keeps its map entry: nothing was deleted */
+		for (size_t k = 0; k < nseen; k++)
+			cr_assert(map_holds(vpc, "out1", seen[k]), "step %zu: profile %ld lost its"
+				  " entry", i, seen[k]);
 	}
 	vpcnet_close(vn);
+	/* gc forgets the profiles no member has: the last one stays */
+	V("gc");
+	for (size_t k = 0; k + 1 < nseen; k++)
+		cr_assert_not(map_holds(vpc, "out1", seen[k]), "profile %ld outlived its last"
+			      " member", seen[k]);
+	cr_assert(map_holds(vpc, "out1", was));
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED);
+	V("sandbox set-sg %s a", id);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
+}
+
+/* Members with the same groups (and kind) share a profile: one device group, one set of
+ * elements; it stays while one of them is left and goes once the last one is reaped. */
+Test(sg, members_with_the_same_groups_share_a_profile_until_the_last_goes)
+{
+	struct listener l;
+	char inet[256], vpc[64], router[96];
+	nspath(T.inet, inet, sizeof(inet));
+	listen_tcp(&T, inet, 8080, &l);
+	make_vpc(&T, "a", "10.44.0.0/16", true);
+	tname(&T, "a", vpc, sizeof(vpc));
+	snprintf(router, sizeof(router), "vpcnet-vpc-%s", vpc);
+	V("sg create a --vpc %s", vpc);
+	V("sg rule add a egress tcp:8080 0.0.0.0/0 --vpc %s", vpc);
+	struct sbx s1, s2, i1;
+	make_sbx_args(&T, "a", "s1", "--sg a", &s1);
+	make_sbx_args(&T, "a", "s2", "--sg a", &s2);
+	make_instance(&T, "a", "i1", "a", &i1);
+	long p1 = link_group(router, s1.port), p2 = link_group(router, s2.port),
+	     pi = link_group(router, i1.port);
+	cr_assert(p1 > 0 && p1 == p2, "one profile: %ld, %ld", p1, p2);
+	cr_assert(pi > 0 && pi != p1, "an instance's profile has ingress maps: %ld", pi);
+	cr_assert(map_holds(vpc, "in1", pi) && !map_holds(vpc, "in1", p1));
+	V("sandbox delete %s", s1.id);
+	cr_assert_eq(probe_tcp(s2.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
+	cr_assert(map_holds(vpc, "out1", p1), "s2 still has it");
+	V("sandbox delete %s", s2.id);
+	V("gc");
+	cr_assert_not(map_holds(vpc, "out1", p1), "no member has it: gone");
+	cr_assert(map_holds(vpc, "out1", pi) && map_holds(vpc, "in1", pi));
+	cr_assert_eq(probe_tcp(i1.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
 }
 
 Test(sg, ingress_rules_open_instances_never_sandboxes)

@@ -15,6 +15,7 @@ struct sbx {
 	char id[80];
 	char ip[16];
 	char netns[256];
+	char port[16];  /* its end in the VPC router */
 };
 
 /* "<tag>-<suffix>" */
@@ -46,6 +47,7 @@ static inline void make_sbx_args(struct topo *t, const char *vpc_suffix, const c
 	cr_assert(j, "sandbox create printed no JSON: %s", out);
 	snprintf(s->ip, sizeof(s->ip), "%s", json_string_value(json_object_get(j, "ip")));
 	snprintf(s->netns, sizeof(s->netns), "%s", json_string_value(json_object_get(j, "netns")));
+	snprintf(s->port, sizeof(s->port), "%s", json_string_value(json_object_get(j, "port")));
 	json_decref(j);
 }
 
@@ -85,6 +87,7 @@ static inline void make_instance(struct topo *t, const char *vpc_suffix, const c
 	cr_assert(j, "instance create printed no JSON: %s", out);
 	snprintf(s->ip, sizeof(s->ip), "%s", json_string_value(json_object_get(j, "ip")));
 	snprintf(s->netns, sizeof(s->netns), "%s", json_string_value(json_object_get(j, "netns")));
+	snprintf(s->port, sizeof(s->port), "%s", json_string_value(json_object_get(j, "port")));
 	json_decref(j);
 }
 

@@ -106,6 +106,18 @@ int run(char *out, size_t outlen, const char *fmt, ...)
 	return rc;
 }
 
+long link_group(const char *netns, const char *ifname)
+{
+	char out[1024];
+	if (run(out, sizeof(out), "ip -n %s -o link show %s", netns, ifname))
+		return -1;
+	const char *g = strstr(out, " group ");
+	if (!g)
+		return -1;
+	g += strlen(" group ");
+	return !strncmp(g, "default ", 8) ? 0 : strtol(g, NULL, 10);
+}
+
 int vpcnet(struct topo *t, char *out, size_t outlen, const char *env, const char *fmt, ...)
 {
 	char prefix[512];

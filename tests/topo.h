@@ -42,6 +42,8 @@ int vpcnet(struct topo *t, char *out, size_t outlen, const char *env, const char
 	__attribute__((format(printf, 5, 6)));
 /* Runs a command (argv split on spaces) and returns its exit code; output to @out. */
 int run(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The device group of link @ifname in namespace @netns (read with ip), or -1. */
+long link_group(const char *netns, const char *ifname);
 
 /* Runs @prefix + ARGS (split on spaces) with stdin /dev/null and stdout and stderr on the
  * file @dir/run.out (a detached container inherits them, so not a pipe the test would wait

@@ -195,6 +195,7 @@ Test(store, version_1_stores_are_migrated)
 		cr_assert_eq(store_member_get(old, KIND_SANDBOX, "fn-1", &m, &e), 0, "%s", e.msg);
 		cr_assert_eq(m.owner.nonce, 0);
 		cr_assert(!m.tap[0] && !m.control_port && !m.origin[0], "version 4 columns");
+		cr_assert_eq(m.profile, 0, "version 8: no membership profile");
 		/* the group tables exist now: a group can be made */
 		struct sg_row g = { .vpc_id = 1 };
 		snprintf(g.name, sizeof(g.name), "web");
@@ -272,6 +273,70 @@ Test(store, a_members_tap_control_port_and_origin_are_kept)
 	cr_assert_str_eq(got.tap, "tap0");
 	cr_assert_eq(got.control_port, 8022);
 	cr_assert_str_eq(got.origin, "cni:fns");
+}
+
+/* A membership profile is a VPC's set of groups (any order) for one kind: members with the
+ * same ones share it, and it is unused once no member row names it. */
+Test(store, members_with_the_same_groups_share_a_profile)
+{
+	struct vpcnet_error e;
+	struct vpc_row v = vpc("prof", 0x0a000000, 16);
+	store_begin(st, &e);
+	cr_assert_eq(store_vpc_insert(st, &v, &e), 0, "%s", e.msg);
+	struct member_row m[3];
+	const char *kinds[] = { KIND_SANDBOX, KIND_SANDBOX, KIND_INSTANCE };
+	for (int i = 0; i < 3; i++) {
+		m[i] = (struct member_row){ .vpc_id = v.id, .netns_owned = true,
+					    .owner = owner_self(1) };
+		snprintf(m[i].kind, sizeof(m[i].kind), "%s", kinds[i]);
+		snprintf(m[i].name, sizeof(m[i].name), "m%d", i);
+		snprintf(m[i].state, sizeof(m[i].state), ST_READY);
+		snprintf(m[i].netns, sizeof(m[i].netns), "/run/netns/m%d", i);
+		snprintf(m[i].ifname, sizeof(m[i].ifname), "eth0");
+		cr_assert_eq(store_member_insert(st, &m[i], 0x0a000002, 0x0a00fffe, &e), 0, "%s",
+			     e.msg);
+	}
+	struct sg_row g[2] = { { .vpc_id = v.id }, { .vpc_id = v.id } };
+	snprintf(g[0].name, sizeof(g[0].name), "low");
+	snprintf(g[1].name, sizeof(g[1].name), "high");
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(store_sg_insert(st, &g[i], &e), 0, "%s", e.msg);
+	const int64_t ab[] = { g[1].id, g[0].id }, ba[] = { g[0].id, g[1].id }, a[] = { g[1].id };
+	int64_t p[3];
+	bool made;
+	cr_assert_eq(store_member_sgs_set(st, &m[0], ab, 2, &p[0], &made, &e), 0, "%s", e.msg);
+	cr_assert(made && p[0] > 0);
+	cr_assert_eq(store_member_sgs_set(st, &m[1], ba, 2, &p[1], &made, &e), 0, "%s", e.msg);
+	cr_assert(!made && p[1] == p[0], "the same groups in another order: the same profile");
+	cr_assert_eq(store_member_sgs_set(st, &m[2], ab, 2, &p[2], &made, &e), 0, "%s", e.msg);
+	cr_assert(made && p[2] != p[0], "an instance's profile has its ingress maps");
+	struct profile_row row;
+	cr_assert_eq(store_profile_get(st, p[0], &row, &e), 0, "%s", e.msg);
+	cr_assert(row.n == 2 && row.sgs[0] == g[0].id && row.sgs[1] == g[1].id && !row.ingress,
+		  "its groups, sorted");
+	struct member_row got;
+	cr_assert_eq(store_member_get_id(st, m[1].id, &got, &e), 0, "%s", e.msg);
+	cr_assert_eq(got.profile, p[0]);
+	struct profile_row *unused;
+	size_t n;
+	cr_assert_eq(store_profiles_unused(st, v.id, &unused, &n, &e), 0, "%s", e.msg);
+	cr_assert_eq(n, 0);
+	free(unused);
+	/* m0 leaves: still used by m1; m1 leaves too: unused */
+	cr_assert_eq(store_member_sgs_set(st, &m[0], a, 1, &p[0], &made, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_profiles_unused(st, v.id, &unused, &n, &e), 0, "%s", e.msg);
+	cr_assert_eq(n, 0);
+	free(unused);
+	cr_assert_eq(store_member_delete(st, m[1].id, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_profiles_unused(st, v.id, &unused, &n, &e), 0, "%s", e.msg);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(unused[0].id, p[1]);
+	cr_assert_eq(store_profile_delete(st, p[1], &e), 0, "%s", e.msg);
+	free(unused);
+	/* a deleted id is not handed out again */
+	cr_assert_eq(store_profile_add(st, v.id, false, ab, 2, &p[1], &made, &e), 0, "%s", e.msg);
+	cr_assert(made && p[1] > p[2]);
+	store_commit(st, &e);
 }
 
 /* The rules a rule change reads: those of one group, direction and protocol, towards CIDRs,

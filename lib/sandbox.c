@@ -128,10 +128,45 @@ out:
 	return ret;
 }
 
-/* *@made tells whether the namespace was made here (a failure may not remove another's). */
+/* A sandbox's own namespace, made while its row is written (the two take about as long):
+ * started before the store's transaction and collected by sandbox_build, or given up. */
+struct early_ns {
+	struct netns_pending *p;
+	struct sbx_init si;
+	struct vpcnet_error err;  /* the helper's, while it runs */
+};
+
+/* Collects @e: the namespace's fd, or the error that made it fail (in @err). */
+static int early_ns_wait(struct early_ns *e, int *fd, struct vpcnet_error *err)
+{
+	int ret = netns_create_wait(e->p, fd);
+	e->p = NULL;
+	e->si.err = err;
+	if (ret)
+		*err = e->err;
+	return ret;
+}
+
+/* Gives @e up (the create failed before using it, or took a network from the pool). */
+static void early_ns_drop(struct early_ns *e, const char *path)
+{
+	if (!e->p)
+		return;
+	int fd = -1;
+	struct vpcnet_error ignored;
+	if (!early_ns_wait(e, &fd, &ignored)) {
+		close(fd);
+		nsconn_close(&e->si.conn);
+		netns_remove(path, &ignored);
+	}
+}
+
+/* *@made tells whether the namespace was made here (a failure may not remove another's).
+ * @early: its namespace, being made already. */
 static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
-			 const int64_t *groups, size_t ngroups, int adopted_fd, bool *made,
-			 bool *tap_made, struct vpcnet_error *err)
+			 const int64_t *groups, size_t ngroups, int adopted_fd,
+			 struct early_ns *early, bool *made, bool *tap_made,
+			 struct vpcnet_error *err)
 {
 	char port[VPCNET_IFNAME_MAX + 1];
 	port_name(port, m->id);
@@ -139,24 +174,28 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	member_mac(m->ip, mac);
 	struct router rt = { .fd = -1 };
 	struct nsconn *router = &rt.conn;
-	struct sbx_init si = { .err = err };
+	struct sbx_init own = { .err = err }, *si = early && early->p ? &early->si : &own;
 	int sfd = -1, ret;
 
 	if ((ret = router_open(&rt, v->name, err)))
 		goto out;
-	if (m->netns_owned) {
-		if ((ret = netns_create(m->netns, sbx_init, &si, &sfd, err)))
+	if (early && early->p) {
+		if ((ret = early_ns_wait(early, &sfd, err)))
+			goto out;
+		*made = true;
+	} else if (m->netns_owned) {
+		if ((ret = netns_create(m->netns, sbx_init, si, &sfd, err)))
 			goto out;
 		*made = true;
 	} else {
 		sfd = adopted_fd;
-		si.ifname = m->ifname;  /* the orchestrator's namespace: touch only our interface */
-		if ((ret = netns_run(sfd, sbx_init, &si, err)))
+		si->ifname = m->ifname;  /* the orchestrator's namespace: touch only our interface */
+		if ((ret = netns_run(sfd, sbx_init, si, err)))
 			goto out;
 		int idx;
 		const char *mine[] = { m->ifname, m->tap[0] ? m->tap : NULL };
 		for (size_t i = 0; i < 2 && mine[i]; i++) {
-			if (!link_index(si.conn.rt, mine[i], &idx, err)) {
+			if (!link_index(si->conn.rt, mine[i], &idx, err)) {
 				ret = vinput(err, VPCNET_EXISTS, EEXIST,
 					     "interface %s already exists in %s", mine[i], m->netns);
 				goto out;
@@ -174,33 +213,33 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	    (ret = neigh_pin(router->rt, pidx, m->ip, mac, err)) ||
 	    (ret = neigh_proxy_now(router->rt, pidx, err)))
 		goto out;
-	if (!m->netns_owned && (ret = netns_run(sfd, sbx_ipv6_off, &si, err)))
+	if (!m->netns_owned && (ret = netns_run(sfd, sbx_ipv6_off, si, err)))
 		goto out;
-	if ((ret = link_index(si.conn.rt, m->ifname, &eidx, err)))
+	if ((ret = link_index(si->conn.rt, m->ifname, &eidx, err)))
 		goto out;
 	if (m->tap[0]) {
 		/* The guest on the tap owns the address: the interface gets none and its stack
 		 * sees nothing (all that arrives is redirected to the tap), so ARP answers and
 		 * replies come from the guest alone. */
 		int tidx;
-		si.tap = m->tap;
-		if (!(ret = netns_run(sfd, sbx_tap, &si, err)))
+		si->tap = m->tap;
+		if (!(ret = netns_run(sfd, sbx_tap, si, err)))
 			*tap_made = true;
-		if (ret || (ret = link_index(si.conn.rt, m->tap, &tidx, err)) ||
-		    (ret = tc_redirect_both(si.conn.rt, eidx, tidx, err)) ||
-		    (ret = link_up(si.conn.rt, tidx, err)) ||
-		    (ret = link_up(si.conn.rt, eidx, err))) {
+		if (ret || (ret = link_index(si->conn.rt, m->tap, &tidx, err)) ||
+		    (ret = tc_redirect_both(si->conn.rt, eidx, tidx, err)) ||
+		    (ret = link_up(si->conn.rt, tidx, err)) ||
+		    (ret = link_up(si->conn.rt, eidx, err))) {
 			verr_wrap(err, "tap %s", m->tap);
 			goto out;
 		}
-	} else if ((ret = addr_add(si.conn.rt, eidx, m->ip, v->prefix, err)) ||
-		   (ret = link_up(si.conn.rt, eidx, err)) ||
+	} else if ((ret = addr_add(si->conn.rt, eidx, m->ip, v->prefix, err)) ||
+		   (ret = link_up(si->conn.rt, eidx, err)) ||
 		   (!m->no_default_route &&
-		    (ret = route_add(si.conn.rt, ROUTE_UNICAST, 0, 0, eidx,
+		    (ret = route_add(si->conn.rt, ROUTE_UNICAST, 0, 0, eidx,
 				     subnet_gateway(v->net), false, err)))) {
 		goto out;
 	}
-	if ((ret = link_up(si.conn.rt, 1, err)))
+	if ((ret = link_up(si->conn.rt, 1, err)))
 		goto out;
 	failpoint("sandbox-create:addr");
 	/* A pool entry stays out of the router's sets: its port can send nothing (no
@@ -208,7 +247,7 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	if (strcmp(m->kind, KIND_POOL))
 		ret = member_enlist(vn, &router->nf, m, v, groups, ngroups, err);
 out:
-	nsconn_close(&si.conn);
+	nsconn_close(&si->conn);
 	router_close(vn, &rt);
 	if (sfd >= 0 && sfd != adopted_fd)
 		close(sfd);
@@ -488,6 +527,7 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	size_t ngroups = 0;
 	snprintf(m.kind, sizeof(m.kind), "%s", kind);
 	struct vpc_row v;
+	struct early_ns early = { 0 };
 	int adopted_fd = -1, ret;
 	const char *ifname = spec->ifname ? spec->ifname : DEFAULT_IFNAME;
 
@@ -580,6 +620,15 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	if (m.ip && ((ret = store_revoked_count(vn->st, v.id, m.ip, &held, err)) ||
 		     (held && (ret = vpc_reap(vn, &v, NULL, err)))))
 		goto out;
+	/* Its own namespace is made while the row is written, unless the pool has one. */
+	bool pool_has = false;
+	if (m.netns_owned && (!poolable || !(ret = store_pool_ready(vn->st, v.id, &pool_has, err))) &&
+	    !pool_has) {
+		early.si.err = &early.err;
+		ret = netns_create_start(&early.p, m.netns, sbx_init, &early.si, err);
+	}
+	if (ret)
+		goto out;
 	bool reaped = false;
 again:
 	/* One write transaction takes a network from the pool or adds a row. */
@@ -623,8 +672,8 @@ again:
 	}
 	failpoint("sandbox-create:row");
 	bool made = false, tap_made = false;
-	if ((ret = sandbox_build(vn, &m, &v, groups, ngroups, adopted_fd, &made, &tap_made,
-				 err))) {
+	if ((ret = sandbox_build(vn, &m, &v, groups, ngroups, adopted_fd, &early, &made,
+				 &tap_made, err))) {
 		verr_wrap(err, "%s %s", kind, m.name);
 		struct member_row undo = m;
 		undo.netns_owned = made;
@@ -639,6 +688,7 @@ again:
 	if (out)
 		sandbox_to_public(vn, &m, &v, out);
 out:
+	early_ns_drop(&early, m.netns);
 	if (adopted_fd >= 0)
 		close(adopted_fd);
 	return ret;

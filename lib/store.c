@@ -612,6 +612,16 @@ int store_pool_take(struct store *st, int64_t vpc_id, const char *name, const st
 							    "take from the pool");
 }
 
+int store_pool_ready(struct store *st, int64_t vpc_id, bool *any, struct vpcnet_error *err)
+{
+	int64_t n = 0;
+	int ret = query_int(st, "SELECT EXISTS (SELECT 1 FROM members WHERE kind = '" KIND_POOL "'"
+			    " AND +vpc_id = ?1 AND state = '" ST_READY "' AND ?2 = 0)", vpc_id, 0,
+			    &n, "read the pool", err);
+	*any = n;
+	return ret;
+}
+
 int store_vpc_members(struct store *st, struct vpc_row *v, struct vpcnet_error *err)
 {
 	return query_int(st, "SELECT count(*) FROM members WHERE vpc_id = ?1 AND kind != '"

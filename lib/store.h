@@ -124,6 +124,8 @@ int store_limit_in_use(struct store *st, int64_t vpc_id, unsigned max_conns, int
  * *@id is its row.  -ENOENT when the pool is empty. */
 int store_pool_take(struct store *st, int64_t vpc_id, const char *name, const struct owner *o,
 		    int64_t *id, struct vpcnet_error *err);
+/* Whether VPC @vpc_id's pool has a ready entry. */
+int store_pool_ready(struct store *st, int64_t vpc_id, bool *any, struct vpcnet_error *err);
 /* Counts @v's sandboxes and instances (not pool entries, not revoked) into @v->members. */
 int store_vpc_members(struct store *st, struct vpc_row *v, struct vpcnet_error *err);
 int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err);

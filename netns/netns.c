@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -23,7 +24,10 @@ struct ns_job {
 	int fd_out;
 	int ret;
 	struct vpcnet_error *err;
+	pthread_t thread;
 };
+
+static int prepare_run_dir(struct vpcnet_error *err);
 
 static void *ns_thread(void *p)
 {
@@ -61,6 +65,68 @@ static int run_job(struct ns_job *job)
 	return job->ret;
 }
 
+/* The whole of a named namespace's making, on the helper thread: the name taken (O_EXCL),
+ * the namespace made and published, or the name given back. */
+static void *create_thread(void *p)
+{
+	struct ns_job *job = p;
+	if ((job->ret = prepare_run_dir(job->err)))
+		return NULL;
+	int fd = open(job->path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0) {
+		job->ret = errno == EEXIST ? vinput(job->err, VPCNET_EXISTS, EEXIST,
+						    "namespace %s already exists", job->path)
+					   : verr(job->err, VPCNET_FAILED, errno, "create %s",
+						  job->path);
+		return NULL;
+	}
+	close(fd);
+	ns_thread(job);
+	if (job->ret) {
+		umount2(job->path, MNT_DETACH);
+		unlink(job->path);
+	}
+	return NULL;
+}
+
+int netns_create_start(struct netns_pending **out, const char *path, int (*fn)(void *arg),
+		       void *arg, struct vpcnet_error *err)
+{
+	struct ns_job *job = calloc(1, sizeof(*job));
+	if (!job)
+		return verr(err, VPCNET_FAILED, ENOMEM, "namespace %s", path);
+	*job = (struct ns_job){ .path = path, .fn = fn, .arg = arg, .fd_out = -1, .err = err };
+	/* On another CPU than this thread's, when it may use several: a new thread is
+	 * otherwise woken on its creator's CPU and waits there while the creator runs. */
+	pthread_attr_t attr;
+	cpu_set_t cpus;
+	int cpu = sched_getcpu(), rc = pthread_attr_init(&attr);
+	if (!rc && cpu >= 0 && !sched_getaffinity(0, sizeof(cpus), &cpus) && CPU_COUNT(&cpus) > 1) {
+		CPU_CLR(cpu, &cpus);
+		pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
+	}
+	if (!rc) {
+		rc = pthread_create(&job->thread, &attr, create_thread, job);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc) {
+		free(job);
+		return verr(err, VPCNET_FAILED, rc, "namespace helper thread");
+	}
+	*out = (struct netns_pending *)job;
+	return 0;
+}
+
+int netns_create_wait(struct netns_pending *p, int *fd_out)
+{
+	struct ns_job *job = (struct ns_job *)p;
+	pthread_join(job->thread, NULL);
+	int ret = job->ret;
+	*fd_out = job->fd_out;
+	free(job);
+	return ret;
+}
+
 int netns_run(int nsfd, int (*fn)(void *arg), void *arg, struct vpcnet_error *err)
 {
 	if (nsfd < 0)
@@ -90,24 +156,13 @@ static int prepare_run_dir(struct vpcnet_error *err)
 int netns_create(const char *path, int (*fn)(void *arg), void *arg, int *fd_out,
 		 struct vpcnet_error *err)
 {
-	int ret = prepare_run_dir(err);
-	if (ret)
-		return ret;
-	int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return vinput(err, VPCNET_EXISTS, EEXIST, "namespace %s already exists", path);
-		return verr(err, VPCNET_FAILED, errno, "create %s", path);
-	}
-	close(fd);
 	struct ns_job job = { .path = path, .fn = fn, .arg = arg, .fd_out = -1, .err = err };
-	if ((ret = run_job(&job))) {
-		umount2(path, MNT_DETACH);
-		unlink(path);
-		return ret;
-	}
+	int rc = pthread_create(&job.thread, NULL, create_thread, &job);
+	if (rc)
+		return verr(err, VPCNET_FAILED, rc, "namespace helper thread");
+	pthread_join(job.thread, NULL);
 	*fd_out = job.fd_out;
-	return 0;
+	return job.ret;
 }
 
 int netns_open(const char *path, int *fd_out, struct vpcnet_error *err)

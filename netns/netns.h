@@ -17,13 +17,21 @@ int netns_run(int nsfd, int (*fn)(void *arg), void *arg, struct vpcnet_error *er
 int netns_create(const char *path, int (*fn)(void *arg), void *arg, int *fd_out,
 		 struct vpcnet_error *err);
 
+/* netns_create() on a helper thread of its own, placed on another CPU than the caller's when
+ * it may use several, while the caller goes on: netns_create_wait() collects it.  @fn's
+ * @arg and @err (the thread's: not the caller's meanwhile) must outlive the wait. */
+struct netns_pending;
+int netns_create_start(struct netns_pending **out, const char *path, int (*fn)(void *arg),
+		       void *arg, struct vpcnet_error *err);
+/* Joins the helper: what netns_create() returns (its error in the start's @err). */
+int netns_create_wait(struct netns_pending *p, int *fd_out);
+
 /* Opens @path and checks that it is a network namespace. */
 int netns_open(const char *path, int *fd_out, struct vpcnet_error *err);
 
 /* Unmounts and unlinks a named namespace; the kernel frees it once unused.  Gone = done. */
 int netns_remove(const char *path, struct vpcnet_error *err);
 
-/* Writes @value to /proc/sys/@key ("net/ipv4/ip_forward") for the calling thread's netns. */
 /* Writes sysctls (@kv: key, a path under /proc/sys, and value) of the calling thread's
  * network namespace, through a procfs instance of their own: under the host's /proc, a
  * lookup under /proc/sys/net compares a cached dentry of every namespace that ever looked
@@ -31,6 +39,7 @@ int netns_remove(const char *path, struct vpcnet_error *err);
  * has none (0.11 ms whatever the host holds: 0.03 the write, 0.08 its unmount).  /proc when
  * no instance can be made. */
 int sysctl_set(const char *const kv[][2], size_t n, struct vpcnet_error *err);
+/* One of them: @value to /proc/sys/@key ("net/ipv4/ip_forward"). */
 int sysctl_write(const char *key, const char *value, struct vpcnet_error *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/nsfs.h>
 #include <pthread.h>
 #include <sched.h>
@@ -89,6 +90,25 @@ static void *create_thread(void *p)
 	return NULL;
 }
 
+bool netns_cpu_idle(void)
+{
+	cpu_set_t cpus;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) || CPU_COUNT(&cpus) < 2)
+		return false;
+	char buf[128];
+	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC), n = INT_MAX;
+	if (fd < 0)
+		return false;
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len > 0) {
+		buf[len] = '\0';
+		if (sscanf(buf, "%*s %*s %*s %d/", &n) != 1)
+			n = INT_MAX;
+	}
+	return n < CPU_COUNT(&cpus);
+}
+
 int netns_create_start(struct netns_pending **out, const char *path, int (*fn)(void *arg),
 		       void *arg, struct vpcnet_error *err)
 {
@@ -96,8 +116,8 @@ int netns_create_start(struct netns_pending **out, const char *path, int (*fn)(v
 	if (!job)
 		return verr(err, VPCNET_FAILED, ENOMEM, "namespace %s", path);
 	*job = (struct ns_job){ .path = path, .fn = fn, .arg = arg, .fd_out = -1, .err = err };
-	/* On another CPU than this thread's, when it may use several: a new thread is
-	 * otherwise woken on its creator's CPU and waits there while the creator runs. */
+	/* On another CPU than this thread's: a new thread is otherwise woken on its creator's
+	 * CPU and waits there while the creator runs. */
 	pthread_attr_t attr;
 	cpu_set_t cpus;
 	int cpu = sched_getcpu(), rc = pthread_attr_init(&attr);

@@ -6,6 +6,7 @@
 #ifndef VPCNET_NETNS_H
 #define VPCNET_NETNS_H
 
+#include <stdbool.h>
 #include "vpcnet.h"
 
 /* Runs @fn(@arg) on a new thread that has joined the network namespace @nsfd; with
@@ -25,6 +26,9 @@ int netns_create_start(struct netns_pending **out, const char *path, int (*fn)(v
 		       void *arg, struct vpcnet_error *err);
 /* Joins the helper: what netns_create() returns (its error in the start's @err). */
 int netns_create_wait(struct netns_pending *p, int *fd_out);
+/* Whether a CPU this thread may use is idle now (fewer runnable tasks, this one included,
+ * than such CPUs: /proc/loadavg), so that a helper started now runs beside it. */
+bool netns_cpu_idle(void);
 
 /* Opens @path and checks that it is a network namespace. */
 int netns_open(const char *path, int *fd_out, struct vpcnet_error *err);

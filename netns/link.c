@@ -151,15 +151,18 @@ int link_up(struct nl_sock *sk, int ifindex, struct vpcnet_error *err)
 int link_set_group(struct nl_sock *sk, const char *name, uint32_t group,
 		   struct vpcnet_error *err)
 {
-	int ifindex;
-	int ret = link_index(sk, name, &ifindex, err);
-	if (ret)
-		return ret;
-	cleanup(link_put) struct rtnl_link *change = rtnl_link_alloc();
-	if (!change)
+	/* RTM_NEWLINK by name, without NLM_F_CREATE: a change of the link that has it. */
+	cleanup(link_put) struct rtnl_link *l = rtnl_link_alloc();
+	if (!l)
 		return verr(err, VPCNET_FAILED, ENOMEM, "device group");
-	rtnl_link_set_group(change, group);
-	return link_change(sk, ifindex, change, "device group", err);
+	rtnl_link_set_name(l, name);
+	rtnl_link_set_group(l, group);
+	int ret = rtnl_link_add(sk, l, 0);
+	if (ret == -NLE_NODEV || ret == -NLE_OBJ_NOTFOUND)
+		return vinput(err, VPCNET_NOT_FOUND, ENODEV, "no interface %s", name);
+	if (ret < 0)
+		return nlerr(err, ret, "device group", name);
+	return 0;
 }
 
 int link_set_forwarding(struct nl_sock *sk, int ifindex, struct vpcnet_error *err)

@@ -115,7 +115,7 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory DEB_RUN="$(DEB_BENCH)" deps
-	$(Q)$(MAKE) --no-print-directory all $(B)/bench/connect
+	$(Q)$(MAKE) --no-print-directory all $(B)/bench/connect $(B)/bench/libcreate
 	@bench/run.sh $(BENCH_FLAGS) $(B)/vpcnet
 
 bench-quick:
@@ -124,6 +124,10 @@ bench-quick:
 $(B)/bench/connect: bench/connect.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(B)/bench/libcreate: bench/libcreate.c $(B)/libvpcnet.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libvpcnet.a $(STATIC_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

@@ -12,6 +12,7 @@ QUICK=0
 VPCNET=$(realpath "${1:-build/vpcnet}")
 HERE=$(cd "$(dirname "$0")" && pwd)
 CONNECT=$HERE/../build/bench/connect
+LIBCREATE=$HERE/../build/bench/libcreate
 if [ $QUICK = 1 ]; then K=100 KCNI=50 REPS=10 RULES=1000 BURST=100 CONNS=500 IPERF_S=2 DP_RUNS=3
 else K=1000 KCNI=500 REPS=30 RULES=10000 BURST=1000 CONNS=2000 IPERF_S=5 DP_RUNS=5; fi
 
@@ -84,6 +85,8 @@ say "vpcnet from a warm pool"
 vpcnet pool fill bench $REPS >/dev/null
 for i in $(seq 1 $REPS); do timed "$OUT.pool.create" vpcnet sandbox create "p$i" --vpc bench; done
 for i in $(seq 1 $REPS); do vpcnet sandbox delete "p$i" >/dev/null; done
+say "vpcnet through the C library, in one process"
+"$LIBCREATE" "$STATE/vpcnet" "$HOST" bench $REPS "$OUT.lib"
 say "vpcnet as a CNI plugin, in namespaces a runtime made"
 cniconf='{"cniVersion":"1.0.0","name":"vb","type":"vpcnet","vpc":"bench","stateDir":"'$STATE/vpcnet'","hostNetns":"'$HOST'"}'
 vcni() {  # vcni COMMAND ID: the plugin as a runtime runs it
@@ -202,6 +205,9 @@ for k in 1 k; do
 	done
 done
 row "vpcnet sandbox create from a warm pool" $(stats "$OUT.pool.create") ""
+row "C library: vpcnet_sandbox_create" $(stats "$OUT.lib.create") ""
+row "C library: vpcnet_sandbox_delete" $(stats "$OUT.lib.delete") ""
+row "C library: create from a warm pool" $(stats "$OUT.lib.pool") ""
 row "vpcnet CNI ADD, adopted namespace" $(stats "$OUT.vcni.add") ""
 row "vpcnet CNI DEL, adopted namespace" $(stats "$OUT.vcni.del") ""
 row "  bare RTM_DELLINK of a veth (ip link del)" $(stats "$OUT.dellink") \

@@ -29,6 +29,19 @@ static FILE *out_file(const char *prefix, const char *what)
 	return f;
 }
 
+/* Creates sandbox <prefix><i> in @vpc; its wall time (us) in *@us. */
+static int create(struct vpcnet *vn, const char *vpc, char prefix, int i, long long *us,
+		  struct vpcnet_error *err)
+{
+	char id[32];
+	snprintf(id, sizeof(id), "%c%d", prefix, i);
+	struct vpcnet_sandbox_spec spec = { .id = id, .vpc = vpc };
+	long long a = now_us();
+	int ret = vpcnet_sandbox_create(vn, &spec, NULL, err);
+	*us = now_us() - a;
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 6) {
@@ -47,36 +60,27 @@ int main(int argc, char **argv)
 	FILE *fc = out_file(argv[5], "create"), *fd = out_file(argv[5], "delete"),
 	     *fp = out_file(argv[5], "pool");
 	int ret = !fc || !fd || !fp;
+	long long us;
+	char id[32];
 	for (int i = 1; !ret && i <= n; i++) {
-		char id[32];
-		snprintf(id, sizeof(id), "l%d", i);
-		struct vpcnet_sandbox_spec spec = { .id = id, .vpc = vpc };
-		long long a = now_us();
-		if ((ret = vpcnet_sandbox_create(vn, &spec, NULL, &err)))
+		if ((ret = create(vn, vpc, 'l', i, &us, &err)))
 			break;
-		long long b = now_us();
+		fprintf(fc, "%lld\n", us);
+		snprintf(id, sizeof(id), "l%d", i);
+		long long a = now_us();
 		if ((ret = vpcnet_sandbox_delete(vn, id, &err)))
 			break;
-		long long c = now_us();
-		fprintf(fc, "%lld\n", b - a);
-		fprintf(fd, "%lld\n", c - b);
+		fprintf(fd, "%lld\n", now_us() - a);
 	}
 	unsigned made = 0;
 	if (!ret)
 		ret = vpcnet_pool_fill(vn, vpc, (unsigned)n, &made, &err);
-	for (int i = 1; !ret && i <= n; i++) {
-		char id[32];
-		snprintf(id, sizeof(id), "q%d", i);
-		struct vpcnet_sandbox_spec spec = { .id = id, .vpc = vpc };
-		long long a = now_us();
-		if ((ret = vpcnet_sandbox_create(vn, &spec, NULL, &err)))
-			break;
-		fprintf(fp, "%lld\n", now_us() - a);
-	}
+	for (int i = 1; !ret && i <= n; i++)
+		if (!(ret = create(vn, vpc, 'q', i, &us, &err)))
+			fprintf(fp, "%lld\n", us);
 	for (int i = 1; i <= n; i++) {
-		char id[32];
-		snprintf(id, sizeof(id), "q%d", i);
 		struct vpcnet_error ignored;
+		snprintf(id, sizeof(id), "q%d", i);
 		vpcnet_sandbox_delete(vn, id, &ignored);
 	}
 	if (ret)

@@ -80,13 +80,13 @@ struct vpcnet_config {
 	 * vpcnet_close() instead hands them to a grandchild that closes every other descriptor
 	 * at once, waits 50 ms, closes those sockets and exits, so the caller does not wait
 	 * (the grandchild's parent exits at once and is reaped inside the call: the caller is
-	 * left no child of vpcnet's).  The trade-off, measured: the wait
-	 * is not gone but moved: the next socket of any process to close in that router's
-	 * namespace within the grace period waits for it instead (set-sg takes 2.3 ms instead
-	 * of 16, and the create right after it 10 ms instead of 3.9), so the CLI does not set
-	 * it: creates are on the cold-start path.  (Deletes do not free elements: they revoke,
-	 * and a batch is reaped later.)  What was committed is committed before the socket is
-	 * closed either way.
+	 * left no child of vpcnet's).  The trade-off, measured: the wait is not gone but
+	 * moved: the next socket of any process to close in that router's namespace within the
+	 * grace period waits for it instead (when set-sg still deleted elements, it took 2.3 ms
+	 * instead of 16 this way, and the create right after it 10 ms instead of 3.9), so the
+	 * CLI does not set it: creates are on the cold-start path.  (Deletes do not free
+	 * elements: they revoke, and a batch is reaped later; set-sg frees none.)  What was
+	 * committed is committed before the socket is closed either way.
 	 */
 	bool defer_release;
 };
@@ -332,12 +332,16 @@ VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned 
 				    struct vpcnet_error *err);
 
 /**
- * Replaces a sandbox's security groups in one atomic change (one nftables batch); new
- * flows see the new groups at once.
+ * Replaces a sandbox's security groups in one atomic change: its router port moves to the
+ * membership profile of its new groups (one device-group change, after one nftables batch
+ * adds that profile's elements if it is new; nothing is deleted, so nothing waits for the
+ * kernel to free it); new flows see the new groups at once.
  * @param sgs   1 to VPCNET_SG_PER_MEMBER group names of its VPC, each once
  * @return 0, or a negative errno: -EINVAL/-E2BIG (VPCNET_BAD_INPUT) for a bad id or list;
  *         -ENOENT (VPCNET_NOT_FOUND) for an unknown sandbox or group; -EBUSY
- *         (VPCNET_FAILED) while it is being created or deleted; kernel or store errors.
+ *         (VPCNET_FAILED) while it is being created or deleted; -EAGAIN (VPCNET_FAILED)
+ *         when its new profile was collected as unused before it could be used, three
+ *         times; kernel or store errors.
  */
 VPCNET_API int vpcnet_sandbox_set_sg(struct vpcnet *vn, const char *id, const char *const *sgs,
 				     unsigned nsgs, struct vpcnet_error *err);

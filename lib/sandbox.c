@@ -130,7 +130,9 @@ out:
 }
 
 /* A sandbox's own namespace, made while its row is written (the two take about as long):
- * started before the store's transaction and collected by sandbox_build, or given up. */
+ * started before the store's transaction, and named (published) by sandbox_build once the
+ * row is in; until then only this process holds it, so a create killed before its row
+ * leaves no namespace behind. */
 struct early_ns {
 	struct netns_pending *p;
 	struct sbx_init si;
@@ -148,18 +150,17 @@ static int early_ns_wait(struct early_ns *e, int *fd, struct vpcnet_error *err)
 	return ret;
 }
 
-/* Gives @e up (the create failed before using it, or took a network from the pool). */
-static void early_ns_drop(struct early_ns *e, const char *path)
+/* Gives @e up (the create failed before using it, or took a network from the pool): the
+ * namespace goes with the last descriptor of it. */
+static void early_ns_drop(struct early_ns *e)
 {
 	if (!e->p)
 		return;
 	int fd = -1;
 	struct vpcnet_error ignored;
-	if (!early_ns_wait(e, &fd, &ignored)) {
+	if (!early_ns_wait(e, &fd, &ignored))
 		close(fd);
-		nsconn_close(&e->si.conn);
-		netns_remove(path, &ignored);
-	}
+	nsconn_close(&e->si.conn);
 }
 
 /* *@made tells whether the namespace was made here (a failure may not remove another's).
@@ -181,7 +182,8 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	if ((ret = router_open(&rt, v->name, err)))
 		goto out;
 	if (early && early->p) {
-		if ((ret = early_ns_wait(early, &sfd, err)))
+		if ((ret = early_ns_wait(early, &sfd, err)) ||
+		    (ret = netns_publish(sfd, m->netns, err)))
 			goto out;
 		*made = true;
 	} else if (m->netns_owned) {
@@ -628,7 +630,7 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	bool pool_has = false, early_ok = m.netns_owned && netns_cpu_idle();
 #ifdef VPCNET_FAILPOINTS
 	const char *fp = getenv("VPCNET_FAILPOINT");  /* tests: either way, whatever the load */
-	if (fp && !strcmp(fp, "create:early-ns"))
+	if (fp && (!strcmp(fp, "create:early-ns") || !strcmp(fp, "sandbox-create:early-ns")))
 		early_ok = m.netns_owned;
 	else if (fp && !strcmp(fp, "create:late-ns"))
 		early_ok = false;
@@ -636,10 +638,17 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	if (early_ok &&
 	    (!poolable || !(ret = store_pool_ready(vn->st, v.id, &pool_has, err))) && !pool_has) {
 		early.si.err = &early.err;
-		ret = netns_create_start(&early.p, m.netns, sbx_init, &early.si, err);
+		ret = netns_create_start(&early.p, sbx_init, &early.si, err);
 	}
 	if (ret)
 		goto out;
+#ifdef VPCNET_FAILPOINTS
+	int early_fd;  /* tests: killed with its namespace made, before its row is written */
+	if (early.p && fp && !strcmp(fp, "sandbox-create:early-ns") &&
+	    !early_ns_wait(&early, &early_fd, err))
+		failpoint(fp);
+#endif
+
 	bool reaped = false;
 again:
 	/* One write transaction takes a network from the pool or adds a row. */
@@ -699,7 +708,7 @@ again:
 	if (out)
 		sandbox_to_public(vn, &m, &v, out);
 out:
-	early_ns_drop(&early, m.netns);
+	early_ns_drop(&early);
 	if (adopted_fd >= 0)
 		close(adopted_fd);
 	return ret;

@@ -19,7 +19,8 @@
 
 struct ns_job {
 	int nsfd;          /* join this namespace, or */
-	const char *path;  /* create a new one and bind-mount it here */
+	bool fresh;        /* make a new one: bound at @path, or held by @fd_out alone */
+	const char *path;
 	int (*fn)(void *);
 	void *arg;
 	int fd_out;
@@ -33,7 +34,7 @@ static int prepare_run_dir(struct vpcnet_error *err);
 static void *ns_thread(void *p)
 {
 	struct ns_job *job = p;
-	if (job->path) {
+	if (job->fresh) {
 		if (unshare(CLONE_NEWNET)) {
 			job->ret = verr(job->err, VPCNET_FAILED, errno, "unshare network namespace");
 			return NULL;
@@ -52,6 +53,10 @@ static void *ns_thread(void *p)
 		job->fd_out = open(job->path, O_RDONLY | O_CLOEXEC);
 		if (job->fd_out < 0)
 			job->ret = verr(job->err, VPCNET_FAILED, errno, "open %s", job->path);
+	} else if (job->fresh) {
+		job->fd_out = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (job->fd_out < 0)
+			job->ret = verr(job->err, VPCNET_FAILED, errno, "open the new namespace");
 	}
 	return NULL;
 }
@@ -109,13 +114,13 @@ bool netns_cpu_idle(void)
 	return n < CPU_COUNT(&cpus);
 }
 
-int netns_create_start(struct netns_pending **out, const char *path, int (*fn)(void *arg),
-		       void *arg, struct vpcnet_error *err)
+int netns_create_start(struct netns_pending **out, int (*fn)(void *arg), void *arg,
+		       struct vpcnet_error *err)
 {
 	struct ns_job *job = calloc(1, sizeof(*job));
 	if (!job)
-		return verr(err, VPCNET_FAILED, ENOMEM, "namespace %s", path);
-	*job = (struct ns_job){ .path = path, .fn = fn, .arg = arg, .fd_out = -1, .err = err };
+		return verr(err, VPCNET_FAILED, ENOMEM, "namespace helper");
+	*job = (struct ns_job){ .fresh = true, .fn = fn, .arg = arg, .fd_out = -1, .err = err };
 	/* On another CPU than this thread's: a new thread is otherwise woken on its creator's
 	 * CPU and waits there while the creator runs. */
 	pthread_attr_t attr;
@@ -126,7 +131,7 @@ int netns_create_start(struct netns_pending **out, const char *path, int (*fn)(v
 		pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
 	}
 	if (!rc) {
-		rc = pthread_create(&job->thread, &attr, create_thread, job);
+		rc = pthread_create(&job->thread, &attr, ns_thread, job);
 		pthread_attr_destroy(&attr);
 	}
 	if (rc) {
@@ -144,6 +149,27 @@ int netns_create_wait(struct netns_pending *p, int *fd_out)
 	int ret = job->ret;
 	*fd_out = job->fd_out;
 	free(job);
+	return ret;
+}
+
+int netns_publish(int fd, const char *path, struct vpcnet_error *err)
+{
+	int ret = prepare_run_dir(err);
+	if (ret)
+		return ret;
+	int f = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (f < 0) {
+		if (errno == EEXIST)
+			return vinput(err, VPCNET_EXISTS, EEXIST, "namespace %s already exists", path);
+		return verr(err, VPCNET_FAILED, errno, "create %s", path);
+	}
+	close(f);
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (mount(self, path, "none", MS_BIND, NULL)) {
+		ret = verr(err, VPCNET_FAILED, errno, "mount %s", path);
+		unlink(path);
+	}
 	return ret;
 }
 
@@ -176,7 +202,8 @@ static int prepare_run_dir(struct vpcnet_error *err)
 int netns_create(const char *path, int (*fn)(void *arg), void *arg, int *fd_out,
 		 struct vpcnet_error *err)
 {
-	struct ns_job job = { .path = path, .fn = fn, .arg = arg, .fd_out = -1, .err = err };
+	struct ns_job job = { .fresh = true, .path = path, .fn = fn, .arg = arg, .fd_out = -1,
+			      .err = err };
 	int rc = pthread_create(&job.thread, NULL, create_thread, &job);
 	if (rc)
 		return verr(err, VPCNET_FAILED, rc, "namespace helper thread");

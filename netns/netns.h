@@ -18,14 +18,19 @@ int netns_run(int nsfd, int (*fn)(void *arg), void *arg, struct vpcnet_error *er
 int netns_create(const char *path, int (*fn)(void *arg), void *arg, int *fd_out,
 		 struct vpcnet_error *err);
 
-/* netns_create() on a helper thread of its own, placed on another CPU than the caller's when
- * it may use several, while the caller goes on: netns_create_wait() collects it.  @fn's
- * @arg and @err (the thread's: not the caller's meanwhile) must outlive the wait. */
+/* A new namespace, made on a helper thread of its own placed on another CPU than the
+ * caller's (when it may use several) while the caller goes on, and not published: held only
+ * by the fd netns_create_wait() returns (and what @fn opened in it), so that a process
+ * killed before netns_publish() leaves nothing behind.  @fn runs inside it; its @arg and
+ * @err (the thread's: not the caller's meanwhile) must outlive the wait. */
 struct netns_pending;
-int netns_create_start(struct netns_pending **out, const char *path, int (*fn)(void *arg),
-		       void *arg, struct vpcnet_error *err);
-/* Joins the helper: what netns_create() returns (its error in the start's @err). */
+int netns_create_start(struct netns_pending **out, int (*fn)(void *arg), void *arg,
+		       struct vpcnet_error *err);
+/* Joins the helper: 0 and the namespace's fd, or @fn's or the helper's error (in the
+ * start's @err). */
 int netns_create_wait(struct netns_pending *p, int *fd_out);
+/* Names namespace @fd @path (a bind mount; refused with EEXIST when the name is taken). */
+int netns_publish(int fd, const char *path, struct vpcnet_error *err);
 /* Whether a CPU this thread may use is idle now (fewer runnable tasks, this one included,
  * than such CPUs: /proc/loadavg), so that a helper started now runs beside it. */
 bool netns_cpu_idle(void);

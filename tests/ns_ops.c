@@ -112,8 +112,10 @@ static void assert_clean_after_gc(const char *what)
 Test(ops, gc_repairs_a_crash_at_any_point_of_a_sandbox)
 {
 	make_vpc(&T, "a", "10.31.0.0/16", true);
-	const char *create_points[] = { "sandbox-create:row", "sandbox-create:netns",
-					"sandbox-create:veth", "sandbox-create:addr" };
+	/* early-ns: its namespace made (beside the row's transaction) but not yet named */
+	const char *create_points[] = { "sandbox-create:early-ns", "sandbox-create:row",
+					"sandbox-create:netns", "sandbox-create:veth",
+					"sandbox-create:addr" };
 	const char *delete_points[] = { "sandbox-delete:elements", "sandbox-delete:kernel" };
 	char out[65536], env[128];
 	for (size_t i = 0; i < sizeof(create_points) / sizeof(*create_points); i++) {

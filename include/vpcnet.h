@@ -237,8 +237,9 @@ struct vpcnet_sandbox_spec {
  * Gives sandbox @p spec->id a network: a namespace (made at /run/netns/vpcnet-sbx-ID, or
  * the existing @p spec->netns adopted, e.g. "/proc/PID/ns/net"), a veth whose peer is born
  * in it as @p spec->ifname and whose other end is a routed port of the VPC router, an
- * address, a default route via the gateway, IPv6 off; then one nftables batch admits it to
- * its groups.  Nothing can open a connection to it.  A plain spec (no addr, netns, ifname
+ * address, a default route via the gateway, IPv6 off; its port is born in the device group
+ * of its groups' membership profile, and one nftables batch then admits it (and adds the
+ * profile's elements, which members with the same groups share).  Nothing can open a connection to it.  A plain spec (no addr, netns, ifname
  * or connection limit) takes a ready network from the VPC's warm pool when it has one.
  * @param spec  what to make; spec->vpc NULL joins VPC "default" (172.31.0.0/16 with NAT),
  *              which is made on first use
@@ -340,8 +341,8 @@ VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned 
  * @return 0, or a negative errno: -EINVAL/-E2BIG (VPCNET_BAD_INPUT) for a bad id or list;
  *         -ENOENT (VPCNET_NOT_FOUND) for an unknown sandbox or group; -EBUSY
  *         (VPCNET_FAILED) while it is being created or deleted; -EAGAIN (VPCNET_FAILED)
- *         when its new profile was collected as unused before it could be used, three
- *         times; kernel or store errors.
+ *         when its new profile was collected as unused before it could be used,
+ *         twice; kernel or store errors.
  */
 VPCNET_API int vpcnet_sandbox_set_sg(struct vpcnet *vn, const char *id, const char *const *sgs,
 				     unsigned nsgs, struct vpcnet_error *err);

@@ -120,7 +120,7 @@ static int groups_present(struct vpcnet *vn, struct nf_sock *nf, const struct me
 			       group, (long long)m->profile);
 	if (!m->profile)
 		return 0;
-	struct profile_row p;
+	struct profile_row p = { 0 };
 	int ret = store_profile_get(vn->st, m->profile, &p, err);
 	uint32_t key = (uint32_t)p.id;
 	for (size_t i = 0; !ret && i < p.n; i++) {

@@ -250,7 +250,8 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	if (strcmp(m->kind, KIND_POOL))
 		ret = member_enlist(vn, &router->nf, m, v, groups, ngroups, err);
 out:
-	nsconn_close(&si->conn);
+	if (si == &own || !early->p)  /* else the helper may still be opening it: dropped later */
+		nsconn_close(&si->conn);
 	router_close(vn, &rt);
 	if (sfd >= 0 && sfd != adopted_fd)
 		close(sfd);
@@ -284,9 +285,16 @@ bool netns_is_adopted(const struct member_row *m, int fd)
 /* Every router element of member @m (port @port) deleted, its refusal counters and its
  * @revoked entry too: for a batch committed with gone_ok.  Its profile's elements are
  * shared: they go with the profile, once no member names it (profiles_gc). */
-static void member_elems_del(struct nft_batch *b, const struct member_row *m,
+static void member_elems_del(struct vpcnet *vn, struct nft_batch *b, const struct member_row *m,
 			     const struct vpc_row *v, const char *port)
 {
+	int64_t groups[SG_PER_MEMBER];
+	size_t ng = 0;
+	struct vpcnet_error ignored;
+	/* a router of layout 5 or older: its group elements are keyed by port and address */
+	if (v->layout < VPC_LAYOUT &&
+	    !store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, &ignored))
+		sg_member_del_v5(b, port, m->ip, groups, ng, !strcmp(m->kind, KIND_INSTANCE));
 	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
 	if (m->control_port)
 		router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
@@ -323,7 +331,7 @@ static int teardown(struct vpcnet *vn, const struct member_row *m, const struct 
 		if ((ret = failpoint_err("sandbox-delete:revoke", err)))
 			goto out;
 	} else {
-		member_elems_del(b, m, v, port);
+		member_elems_del(vn, b, m, v, port);
 	}
 	if ((ret = nft_commit(&router->nf, b, !revoke, err))) {
 		verr_wrap(err, "router table");
@@ -399,7 +407,7 @@ int vpc_reap(struct vpcnet *vn, const struct vpc_row *v, unsigned *reaped,
 		const struct member_row *m = &rv.m[i];
 		char port[VPCNET_IFNAME_MAX + 1];
 		port_name(port, m->id);
-		member_elems_del(b, m, v, port);
+		member_elems_del(vn, b, m, v, port);
 		ips[i] = m->ip;
 	}
 	/* Elements first (nothing of theirs matches any more), then their flows: the
@@ -464,7 +472,7 @@ static void rollback_member(struct vpcnet *vn, const struct member_row *m,
 	struct router rt = { .fd = -1 };
 	struct nft_batch *b = nftb_new();
 	if (b && !router_open(&rt, v->name, &ignored)) {
-		member_elems_del(b, m, v, port);
+		member_elems_del(vn, b, m, v, port);
 		nft_commit(&rt.conn.nf, b, true, &ignored);
 	}
 	nftb_free(b);
@@ -879,7 +887,7 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 		store_rollback(vn->st);
 		if (tries == SET_SG_TRIES) {
 			ret = vinput(err, VPCNET_FAILED, EAGAIN, "set-sg: its membership profile was"
-				     " collected %d times before use: try again", tries - 1);
+				     " collected twice before use: try again");
 			goto out;
 		}
 		if ((ret = store_begin(vn->st, err)))

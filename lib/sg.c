@@ -250,36 +250,43 @@ out:
 	return ret;
 }
 
-int profiles_gc(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
-		struct vpcnet_error *err)
+/* Inside the caller's transaction: VPC @v's profiles that no member names, their elements
+ * deleted (idempotently, a batch of its own, committed at once) and then their rows. */
+static int profiles_unused_del(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+			       struct vpcnet_error *err)
 {
 	struct profile_row *unused = NULL;
 	size_t n = 0;
 	struct nft_batch *b = NULL;
-	int ret = store_begin(vn->st, err);
-	if (ret)
-		return ret;
-	if ((ret = store_profiles_unused(vn->st, v->id, &unused, &n, err)) || n == 0)
-		goto fail;
+	int ret = store_profiles_unused(vn->st, v->id, &unused, &n, err);
+	if (ret || n == 0)
+		goto out;
 	if (!(b = nftb_new())) {
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
-		goto fail;
+		goto out;
 	}
-	for (size_t i = 0; i < n && !ret; i++) {
+	for (size_t i = 0; i < n; i++)
 		sg_profile_elems(b, NFT_MSG_DELSETELEM, (uint32_t)unused[i].id, unused[i].sgs,
 				 unused[i].n, unused[i].ingress);
-		ret = store_profile_delete(vn->st, unused[i].id, err);
-	}
 	/* Elements before rows: an id whose elements may remain keeps its row (never reused). */
-	if (ret || (ret = nft_commit(nf, b, true, err)))
-		goto fail;
-	ret = store_commit(vn->st, err);
-	goto out;
-fail:
-	store_rollback(vn->st);
+	if ((ret = nft_commit(nf, b, true, err)))
+		goto out;
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = store_profile_delete(vn->st, unused[i].id, err);
 out:
 	nftb_free(b);
 	free(unused);
+	return ret;
+}
+
+int profiles_gc(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
+		struct vpcnet_error *err)
+{
+	int ret = store_begin(vn->st, err);
+	if (ret)
+		return ret;
+	if ((ret = profiles_unused_del(vn, v, nf, err)) || (ret = store_commit(vn->st, err)))
+		store_rollback(vn->st);
 	return ret;
 }
 
@@ -398,11 +405,6 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 	struct router r;
 	if ((ret = router_open(&r, g.vpc, err)))
 		return ret;
-	/* Profiles that held it jump to its chains: with no member left in it, none is used. */
-	if ((ret = profiles_gc(vn, &v, &r.conn.nf, err))) {
-		router_close(vn, &r);
-		return ret;
-	}
 	struct nft_batch *b = NULL;
 	int64_t *own[2] = { NULL, NULL }, *holders = NULL, *refs = NULL;
 	size_t nown[2], nh, nrefs;
@@ -417,6 +419,10 @@ VPCNET_API int vpcnet_sg_delete(struct vpcnet *vn, const char *vpc, const char *
 				       : "named by another group's rule");
 		goto fail;
 	}
+	/* Profiles that held it jump to its chains: with no member left in it, none is used
+	 * (under this lock: none can be taken up meanwhile). */
+	if ((ret = profiles_unused_del(vn, &v, &r.conn.nf, err)))
+		goto fail;
 	if (!(b = nftb_new())) {
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
 		goto fail;

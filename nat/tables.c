@@ -392,13 +392,16 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 		x_verdict(r, NFT_GOTO, "deny_out");
 		ADD_RULE(b, r);
 	}
-	/* forward_in: replies; oifgroup vmap @inK; oifname @ports goto deny */
+	/* forward_in: replies; oifname @ports oifgroup vmap @inK (a port keeps its device
+	 * group until it is gone: only one in @ports is a member's); then refused */
 	add_ct_replies_accept(b, T, "forward_in");
 	add_control_accept(b, transit_if, "forward_in");
 	for (int i = 1; i <= MEMBER_SLOTS; i++) {
 		char map[16];
 		snprintf(map, sizeof(map), "in%d", i);
 		if ((r = rule(T, "forward_in"))) {
+			x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
+			x_lookup(r, NFT_REG_1, "ports", 0, false);
 			x_meta(r, NFT_META_OIFGROUP, NFT_REG_1);
 			x_vmap(r, NFT_REG_1, map);
 			ADD_RULE(b, r);

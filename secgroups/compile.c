@@ -485,3 +485,31 @@ void sg_profile_elems(struct nft_batch *b, uint16_t type, uint32_t profile, cons
 		}
 	}
 }
+
+/* One element @key (@len bytes) of set @set deleted. */
+static void del_key(struct nft_batch *b, const char *set, const void *key, uint32_t len)
+{
+	struct nftnl_set *s = nft_set_ref(NFPROTO_INET, T, set);
+	if (s) {
+		nft_set_add_key(s, key, len);
+		nftb_elems(b, NFT_MSG_DELSETELEM, 0, s);
+		nftnl_set_free(s);
+	}
+}
+
+void sg_member_del_v5(struct nft_batch *b, const char *port, uint32_t ip, const int64_t *groups,
+		      size_t n, bool instance)
+{
+	uint8_t key[NFT_IFNAME_LEN] = { 0 };
+	strncpy((char *)key, port, NFT_IFNAME_LEN - 1);
+	uint32_t be = htonl(ip);
+	for (size_t i = 0; i < n && i < SG_PER_MEMBER; i++) {
+		char map[16], members[64];
+		for (int d = SG_EGRESS; d <= (instance ? SG_INGRESS : SG_EGRESS); d++) {
+			snprintf(map, sizeof(map), "%s%zu", d == SG_EGRESS ? "out" : "in", i + 1);
+			del_key(b, map, key, sizeof(key));
+		}
+		name_of(members, sizeof(members), "sgm", groups[i], 0, 0);
+		del_key(b, members, &be, sizeof(be));
+	}
+}

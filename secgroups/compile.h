@@ -87,5 +87,9 @@ void sg_profile_names(size_t slot, int64_t g, char map[16], char members[64]);
  * port whose device group is @profile is a member of those groups. */
 void sg_profile_elems(struct nft_batch *b, uint16_t type, uint32_t profile, const int64_t *groups,
 		      size_t n, bool ingress);
+/* A member's group elements in a router of layout 5 or older (keyed by its port and its
+ * address, groups in slot order) deleted: for deletes in VPCs that can only be deleted. */
+void sg_member_del_v5(struct nft_batch *b, const char *port, uint32_t ip, const int64_t *groups,
+		      size_t n, bool instance);
 
 #endif

@@ -462,6 +462,38 @@ Test(sg, ingress_rules_open_instances_never_sandboxes)
 	cr_assert_eq(probe_tcp(ins, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED);
 }
 
+/* A deleted instance whose namespace a process still holds keeps its router port (until gc)
+ * after it is reaped, in its profile's device group, which other members still have: that
+ * port receives nothing — only a port in @ports is a member's. */
+Test(sg, a_reaped_instance_whose_port_lingers_receives_nothing)
+{
+	make_vpc(&T, "a", "10.45.0.0/16", true);
+	char vpc[64], router[96], out[4096];
+	tname(&T, "a", vpc, sizeof(vpc));
+	snprintf(router, sizeof(router), "vpcnet-vpc-%s", vpc);
+	V("sg create db --vpc %s", vpc);
+	V("sg create app --vpc %s", vpc);
+	V("sg rule add db ingress tcp:5432 sg:app --vpc %s", vpc);
+	V("sg rule add app egress tcp:5432 sg:db --vpc %s", vpc);
+	struct sbx i1, i2, app;
+	make_instance(&T, "a", "i1", "db", &i1);
+	make_instance(&T, "a", "i2", "db", &i2);
+	make_sbx_args(&T, "a", "app", "--sg app", &app);
+	cr_assert_eq(link_group(router, i1.port), link_group(router, i2.port), "one profile");
+	struct listener l1, l2;
+	listen_tcp(&T, i1.netns, 5432, &l1);  /* holds i1's namespace past its delete */
+	listen_tcp(&T, i2.netns, 5432, &l2);
+	cr_assert_eq(probe_tcp(app.netns, i1.ip, 5432, 3000, NULL, 0), P_OK);
+	V("instance delete %s", i1.id);
+	V("sg create tmp --vpc %s", vpc);
+	V("sg delete tmp --vpc %s", vpc);  /* reaps the deleted */
+	cr_assert_eq(run(out, sizeof(out), "ip -n %s link show %s", router, i1.port), 0,
+		     "the port lingers: %s", out);
+	cr_assert_eq(probe_tcp(app.netns, i1.ip, 5432, WAIT, NULL, 0), P_REFUSED);
+	cr_assert_eq(probe_tcp(app.netns, i2.ip, 5432, 3000, NULL, 0), P_OK, "its peer still");
+	cr_assert_eq(listener_count(&l1), 1, "only the connection before the delete");
+}
+
 Test(sg, bad_rules_and_groups_are_refused_and_change_nothing)
 {
 	make_vpc(&T, "a", "10.43.0.0/16", true);

@@ -1213,16 +1213,10 @@ int store_cover_set(struct store *st, int64_t sg_id, int dir, int64_t elems,
 	return step_done(st, s, "record a cover's size", err);
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
 /* "3,7,12": a profile's groups, sorted (slot order does not change what passes). */
 static void profile_key(char *buf, size_t size, int64_t *g, size_t n)
 {
-	qsort(g, n, sizeof(*g), cmp_id);
+	sg_groups_sort(g, n);
 	size_t len = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && len < size; i++)

@@ -447,19 +447,13 @@ void sg_profile_names(size_t slot, int64_t g, char map[16], char members[64])
 	name_of(members, 64, "sgm", g, 0, 0);
 }
 
-static int cmp_group(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
 void sg_profile_elems(struct nft_batch *b, uint16_t type, uint32_t profile, const int64_t *in,
 		      size_t n, bool ingress)
 {
 	int64_t groups[SG_PER_MEMBER];  /* a profile's slots are its groups in order */
 	n = n < SG_PER_MEMBER ? n : SG_PER_MEMBER;
 	memcpy(groups, in, n * sizeof(*in));
-	qsort(groups, n, sizeof(*groups), cmp_group);
+	sg_groups_sort(groups, n);
 	for (size_t i = 0; i < n; i++) {
 		for (int d = SG_EGRESS; d <= (ingress ? SG_INGRESS : SG_EGRESS); d++) {
 			char map[16], chain[64];

@@ -9,6 +9,17 @@
 #include "lib/error.h"
 #include "secgroups/rule.h"
 
+static int cmp_group(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+void sg_groups_sort(int64_t *g, size_t n)
+{
+	qsort(g, n, sizeof(*g), cmp_group);
+}
+
 int valid_sg_name(const char *name, struct vpcnet_error *err)
 {
 	size_t n = name ? strlen(name) : 0;

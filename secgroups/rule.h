@@ -8,6 +8,7 @@
 #define VPCNET_SG_RULE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "vpcnet.h"
 
@@ -26,6 +27,9 @@ struct sg_rule {
 	char group[SG_NAME_MAX + 1];
 };
 
+/* A membership profile's order of its groups (ids, ascending): slot order does not change
+ * what passes, so members with the same groups in any order share one profile. */
+void sg_groups_sort(int64_t *g, size_t n);
 int valid_sg_name(const char *name, struct vpcnet_error *err);
 int sg_parse_dir(const char *s, enum sg_dir *dir, struct vpcnet_error *err);
 /* Parses "PROTO[:PORTS]" and "TARGET" into @r (its dir is left alone). */

@@ -30,6 +30,7 @@ void cli_print_json(json_t *j);
 int cmd_vpc(struct cli *c, int argc, char **argv);
 int cmd_sandbox(struct cli *c, int argc, char **argv);
 int cmd_gc(struct cli *c, int argc, char **argv);
+int cmd_restore(struct cli *c, int argc, char **argv);
 int cmd_pool(struct cli *c, int argc, char **argv);
 int cmd_sg(struct cli *c, int argc, char **argv);
 int cmd_instance(struct cli *c, int argc, char **argv);

@@ -20,6 +20,7 @@ static const char usage[] =
 	"  sg       create | delete | list | show | rule add | rule del   security groups\n"
 	"  pool     fill | show | drain              warm sandbox networks, taken by create\n"
 	"  gc                                        repair what a crash left behind\n"
+	"  restore                                   rebuild the kernel from the store (at boot)\n"
 	"  oci-hook create | delete                  an OCI runtime hook (state JSON on stdin)\n"
 	"  version                                   print the version\n"
 	"\n"
@@ -59,6 +60,7 @@ static const struct noun nouns[] = {
 	{ "sg", cmd_sg },
 	{ "pool", cmd_pool },
 	{ "gc", cmd_gc },
+	{ "restore", cmd_restore },
 	{ "oci-hook", cmd_oci_hook },
 	{ "version", cmd_version },
 };

@@ -112,6 +112,8 @@ static json_t *sandbox_json(const struct vpcnet_sandbox *s)
 			 "mac", mac, "gateway", vpcnet_addr_str(s->gateway, gw), "groups", groups,
 			 "max_connections", (json_int_t)s->max_connections, "state", s->state,
 			 "origin", s->origin);
+	if (j && s->problem[0])
+		json_object_set_new(j, "problem", json_string(s->problem));
 	if (j && !strcmp(s->kind, "sandbox")) {
 		json_object_set_new(j, "tap", json_string(s->tap));
 		json_object_set_new(j, "control_port", json_integer(s->control_port));
@@ -149,7 +151,8 @@ static void sandbox_print(const struct vpcnet_sandbox *s)
 		printf("  control    port %u, from the host at %s:%u\n", s->control_port,
 		       vpcnet_addr_str(s->control_addr, ca), s->control_host_port);
 	}
-	printf("  state      %s\n", s->state);
+	printf("  state      %s%s%s%s\n", s->state, s->problem[0] ? " (" : "", s->problem,
+	       s->problem[0] ? ": run `vpcnet restore`)" : "");
 	if (s->origin[0])
 		printf("  origin     %s\n", s->origin);
 }

@@ -23,13 +23,13 @@ static json_t *vpc_json(const struct vpcnet_vpc *v)
 {
 	char net[16], gw[16], th[16], tr[16], cidr[24];
 	snprintf(cidr, sizeof(cidr), "%s/%u", vpcnet_addr_str(v->network, net), v->prefix);
-	return json_pack("{s:s, s:s, s:s, s:b, s:s?, s:s, s:{s:s, s:s, s:s}, s:i, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:b, s:s?, s:s, s:{s:s, s:s, s:s}, s:i, s:s, s:s?}",
 			 "name", v->name, "cidr", cidr, "gateway", vpcnet_addr_str(v->gateway, gw),
 			 "nat", v->nat, "uplink", v->uplink[0] ? v->uplink : NULL,
 			 "netns", v->netns, "transit", "host_if", v->transit_if,
 			 "host", vpcnet_addr_str(v->transit_host, th), "router",
 			 vpcnet_addr_str(v->transit_router, tr), "sandboxes", (int)v->sandboxes,
-			 "state", v->state);
+			 "state", v->state, "problem", v->problem[0] ? v->problem : NULL);
 }
 
 static void vpc_print(const struct vpcnet_vpc *v)
@@ -44,7 +44,8 @@ static void vpc_print(const struct vpcnet_vpc *v)
 	printf("  transit    %s %s <-> router %s\n", v->transit_if,
 	       vpcnet_addr_str(v->transit_host, th), vpcnet_addr_str(v->transit_router, tr));
 	printf("  sandboxes  %u\n", v->sandboxes);
-	printf("  state      %s\n", v->state);
+	printf("  state      %s%s%s%s\n", v->state, v->problem[0] ? " (" : "", v->problem,
+	       v->problem[0] ? ": run `vpcnet restore`)" : "");
 }
 
 static int vpc_create(struct cli *c, int argc, char **argv)

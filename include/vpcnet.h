@@ -123,7 +123,10 @@ struct vpcnet_vpc {
 	struct in_addr transit_host;   /**< host end address (/31) */
 	struct in_addr transit_router; /**< router end address (/31) */
 	unsigned sandboxes;            /**< members using it */
-	char state[12];                /**< "ready", or "creating"/"deleting" while in flight */
+	/** "ready"; "creating"/"deleting" while in flight; "broken" when the kernel lacks
+	 *  its router or transit link (a host reboot: vpcnet_restore() rebuilds them) */
+	char state[12];
+	char problem[96];              /**< what the kernel lacks when "broken", else "" */
 };
 
 /** What vpcnet_vpc_create() makes; zero-initialise and set what you need. */
@@ -183,7 +186,10 @@ struct vpcnet_sandbox {
 	unsigned prefix;               /**< the subnet's prefix length */
 	struct in_addr gateway;        /**< its default route: the router */
 	uint8_t mac[6];                /**< its interface's MAC, pinned at the router */
-	char state[12];                /**< "ready", or "creating"/"deleting" while in flight */
+	/** "ready"; "creating"/"deleting"/"restoring" while in flight; "broken" when the kernel
+	 *  lacks its namespace, its router or its router port (listed and shown, not stored) */
+	char state[12];
+	char problem[96];              /**< what the kernel lacks when "broken", else "" */
 	char kind[12];                 /**< "sandbox" or "instance" */
 	unsigned ngroups;              /**< its security groups, in order */
 	char groups[VPCNET_SG_PER_MEMBER][VPCNET_SG_NAME_MAX + 1];
@@ -439,6 +445,10 @@ struct vpcnet_gc_report {
 	unsigned elements_removed;   /**< refusal counters of ports that are gone */
 	unsigned vpcs_reconciled;    /**< VPCs whose groups and attachments were rebuilt */
 	unsigned sandboxes_reaped;   /**< deleted sandboxes whose elements and flows went */
+	unsigned vpcs_rebuilt;       /**< VPCs whose router, transit link or tables were built
+				          again (a reboot, or damage behind vpcnet's back) */
+	unsigned members_rebuilt;    /**< instances and pool entries given their network again,
+				          and members given back a port that was gone */
 	unsigned errors;             /**< repairs that failed; the first is in err */
 };
 
@@ -449,13 +459,44 @@ struct vpcnet_gc_report {
  * ports that are gone, deletes sandboxes whose adopted namespace is gone (its path opens
  * nothing, or another namespace than at create), reaps deleted sandboxes (their set
  * elements and flows removed, their
- * addresses free again), rebuilds each VPC's groups and attachments.  Carries on past
- * errors.
+ * addresses free again), rebuilds each VPC's groups and attachments, and builds again
+ * what the kernel lost (see vpcnet_restore(), which is gc that tells each repair).  Carries
+ * on past errors.
  * @param report  filled with what was done, also on failure
  * @return 0, or the first error (its message in @p err; report->errors counts them all).
  */
 VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
 			 struct vpcnet_error *err);
+
+/** One repair that vpcnet_restore() made; valid during the callback only. */
+struct vpcnet_repair {
+	const char *kind;    /**< "vpc", "sandbox", "instance" or "pool" */
+	const char *name;    /**< its name (a pool entry: its id) */
+	const char *vpc;     /**< the VPC it is of */
+	const char *action;  /**< "rebuilt", "reattached" (a new port into the namespace it
+			          still had) or "deleted" */
+	const char *why;     /**< e.g. "its namespace is gone" */
+};
+
+/**
+ * Brings the kernel back to what the store says, after a host reboot (every namespace and
+ * table gone, the store kept) or damage done behind vpcnet's back, and does all that
+ * vpcnet_gc() does.  Idempotent: on a healthy host it changes nothing.  Each VPC gets its
+ * router namespace, transit link and addresses, router tables, groups, profiles, control
+ * ports and host table elements where they are missing, and forwarding on its transit link
+ * and uplink.  Sandboxes are ephemeral: one whose namespace is gone is deleted (its
+ * address free, its id reusable), as is a member whose adopted namespace is gone.
+ * Instances and pool entries are configuration: one whose namespace is gone gets a new
+ * empty one at the same path with its address, MAC and groups (what ran inside is the
+ * operator's to restart); a member whose namespace survived but whose port is gone gets a
+ * new port.  Carries on past errors.
+ * @param fn      called with each repair (may be NULL)
+ * @param report  filled with what was done, also on failure; may be NULL
+ * @return 0, or the first error (its message in @p err; report->errors counts them all).
+ */
+VPCNET_API int vpcnet_restore(struct vpcnet *vn,
+			      void (*fn)(const struct vpcnet_repair *r, void *arg), void *arg,
+			      struct vpcnet_gc_report *report, struct vpcnet_error *err);
 
 /** Formats an address as "a.b.c.d" into @buf (at least 16 bytes); returns @buf. */
 VPCNET_API const char *vpcnet_addr_str(struct in_addr a, char *buf);

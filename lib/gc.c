@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* gc: the store and the kernel compared, repaired both ways.  Rows left in flight by a
- * process that no longer runs are rolled back (kernel objects first, then the row); router
- * ports that no row owns (a crash, or a namespace someone still held when its sandbox was
- * deleted) are removed with their set elements, and so are refusal counters of ports that
- * are gone; sandboxes whose adopted namespace is gone are deleted, and deleted sandboxes
- * reaped; every VPC's security groups and
- * attachments, and its control ports, are rebuilt from the store.  gc carries on past errors. */
+/* gc and restore: the store and the kernel compared, repaired both ways.  Rows left in
+ * flight by a process that no longer runs are rolled back (kernel objects first, then the
+ * row).  What the kernel lost (a host reboot, or damage done behind vpcnet's back) is built
+ * again from the store: a VPC's router namespace, transit link, tables and host elements;
+ * an instance's or pool entry's network, in its namespace or a new one; a sandbox whose
+ * namespace is gone died with it and is deleted.  Router ports that no row owns are
+ * removed with their set elements, and so are refusal counters of ports that are gone;
+ * deleted sandboxes are reaped; every VPC's security groups and attachments, and its
+ * control ports, are rebuilt from the store.  Both carry on past errors; restore also
+ * tells each repair. */
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
@@ -31,7 +34,17 @@ struct gc {
 	size_t nvpcs, cap;
 	struct member_row *members;
 	size_t nmembers, mcap;
+	void (*fn)(const struct vpcnet_repair *r, void *arg);  /* told each repair */
+	void *arg;
 };
+
+static void said(struct gc *g, const char *kind, const char *name, const char *vpc,
+		 const char *action, const char *why)
+{
+	struct vpcnet_repair r = { kind, name, vpc, action, why };
+	if (g->fn)
+		g->fn(&r, g->arg);
+}
 
 static void gc_fail(struct gc *g, const struct vpcnet_error *e)
 {
@@ -48,7 +61,8 @@ static int grab_vpc(const struct vpc_row *r, void *arg)
 static int grab_member(const struct member_row *r, void *arg)
 {
 	struct gc *g = arg;
-	if (!strcmp(r->state, ST_READY) || owner_alive(&r->owner))
+	/* one left restoring is built again (members_repair), not rolled back */
+	if (!strcmp(r->state, ST_READY) || !strcmp(r->state, ST_RESTORING) || owner_alive(&r->owner))
 		return 0;
 	return array_push(&g->members, &g->nmembers, &g->mcap, r, sizeof(*r));
 }
@@ -263,52 +277,171 @@ out:
 	router_close(g->vn, &r);
 }
 
-/* A ready member whose adopted namespace is gone: its path opens nothing, or another
- * namespace than the one recorded at create (a container that died without its runtime's
- * DEL or poststop hook). */
-static int grab_gone(const struct member_row *m, void *arg)
+/* --- what the kernel lost: a reboot, or damage done behind vpcnet's back ------------- */
+
+/* VPC @v's kernel objects where they are missing, under the write lock (two repairs never
+ * build the same router at once); a router table made again gets its groups at once, as
+ * members' elements jump to their chains.  *@fresh: the router's table is new. */
+static int vpc_repair(struct gc *g, const struct vpc_row *v, bool *fresh)
 {
-	if (m->netns_owned || !m->netns_ino || strcmp(m->state, ST_READY))
-		return 0;
-	int fd = open(m->netns, O_RDONLY | O_CLOEXEC);
-	bool same = fd >= 0 && netns_is_adopted(m, fd);
-	if (fd >= 0)
-		close(fd);
-	if (same || (fd < 0 && errno != ENOENT))
-		return 0;
-	return member_names_add(m, arg);
+	struct store *st = g->vn->st;
+	struct vpcnet_error e;
+	unsigned rebuilt = 0;
+	int ret = store_begin(st, &e);
+	if (ret) {
+		gc_fail(g, &e);
+		return ret;
+	}
+	if (!(ret = vpc_ensure(g->vn, v, &rebuilt, &e)) &&
+	    (rebuilt & (VPC_REBUILT_ROUTER | VPC_REBUILT_TABLE))) {
+		struct router r = { .fd = -1 };
+		if (!(ret = router_open(&r, v->name, &e)))
+			ret = sg_reconcile(g->vn, v, &r.conn, &e);
+		router_close(g->vn, &r);
+		if (ret)
+			verr_wrap(&e, "VPC %s: security groups", v->name);
+	}
+	if (ret || (ret = store_commit(st, &e))) {
+		store_rollback(st);
+		gc_fail(g, &e);
+		return ret;
+	}
+	*fresh = rebuilt & (VPC_REBUILT_ROUTER | VPC_REBUILT_TABLE);
+	if (rebuilt) {
+		g->rep->vpcs_rebuilt++;
+		said(g, "vpc", v->name, v->name, "rebuilt",
+		     rebuilt & VPC_REBUILT_ROUTER ? "its router namespace was gone" :
+		     rebuilt & VPC_REBUILT_TABLE ? "its router's table was gone" :
+		     rebuilt & VPC_REBUILT_TRANSIT ? "its transit link was gone" :
+		     "the host table was gone");
+	}
+	return 0;
 }
 
-/* Deletes the members of @v whose adopted namespace is gone. */
-static void delete_gone(struct gc *g, const struct vpc_row *v)
+struct rows {
+	struct member_row *m;
+	size_t n, cap;
+};
+
+/* Members that a repair may take: ready, or left restoring by a process that is gone. */
+static bool repairable(const struct member_row *m)
 {
-	struct member_names gn = { 0 };
+	return !strcmp(m->state, ST_READY) ||
+	       (!strcmp(m->state, ST_RESTORING) && !owner_alive(&m->owner));
+}
+
+static int grab_repairable(const struct member_row *m, void *arg)
+{
+	struct rows *r = arg;
+	return repairable(m) ? array_push(&r->m, &r->n, &r->cap, m, sizeof(*m)) : 0;
+}
+
+/* Takes member @id for a repair, under the write lock: marked @state for this handle.
+ * -EAGAIN when another process has taken it meanwhile (or deleted it). */
+static int member_claim(struct vpcnet *vn, int64_t id, const char *state, struct member_row *m,
+			struct vpcnet_error *err)
+{
+	struct owner me = vn_owner(vn);
+	int ret = store_begin(vn->st, err);
+	if (ret)
+		return ret;
+	if ((ret = store_member_get_id(vn->st, id, m, err)) == -ENOENT || (!ret && !repairable(m)))
+		ret = -EAGAIN;
+	if (ret || (ret = store_member_set_state(vn->st, id, state, &me, err)) ||
+	    (ret = store_commit(vn->st, err))) {
+		store_rollback(vn->st);
+		return ret;
+	}
+	snprintf(m->state, sizeof(m->state), "%s", state);
+	m->owner = me;
+	return 0;
+}
+
+/* A sandbox dies with its namespace (a reboot: it is not brought back), and so does what was
+ * adopted (its owner's): deleted at once, its address free again. */
+static int member_bury(struct gc *g, const struct vpc_row *v, const struct member_row *m0,
+		       struct vpcnet_error *e)
+{
+	struct member_row m;
+	int ret = member_claim(g->vn, m0->id, ST_DELETING, &m, e);
+	if (ret)
+		return ret == -EAGAIN ? 0 : ret;
+	if ((ret = sandbox_teardown(g->vn, &m, v, NULL, e)) ||
+	    (ret = forget_member(g->vn->st, m.id, e)))
+		return ret;
+	g->rep->sandboxes_removed++;
+	said(g, m.kind, m.name, v->name, "deleted", "its namespace is gone");
+	return 0;
+}
+
+/* An instance or a pool entry gets its network back: in its namespace when that is still
+ * there (@nsfd), else in a new one at its path, with its address, MAC and groups. */
+static int member_raise(struct gc *g, const struct vpc_row *v, const struct member_row *m0,
+			int nsfd, bool fresh, struct vpcnet_error *e)
+{
+	struct member_row m;
+	int ret = member_claim(g->vn, m0->id, ST_RESTORING, &m, e);
+	if (ret)
+		return ret == -EAGAIN ? 0 : ret;
+	if ((ret = member_rebuild(g->vn, &m, v, nsfd, e)))
+		return ret;
+	failpoint("member-repair:built");
+	if ((ret = store_member_set_state(g->vn->st, m.id, ST_READY, NULL, e)))
+		return ret;
+	g->rep->members_rebuilt++;
+	said(g, m.kind, m.name, v->name, nsfd >= 0 ? "reattached" : "rebuilt",
+	     nsfd < 0 ? "its namespace was gone" :
+	     fresh ? "its VPC's router was rebuilt" : "its router port was gone");
+	return 0;
+}
+
+/* Each member of @v as the kernel has it: whole (its namespace and its port there: left
+ * alone), or buried, or raised. */
+static void members_repair(struct gc *g, const struct vpc_row *v, bool fresh)
+{
+	struct rows r = { 0 };
+	struct ports p = { 0 };
 	struct vpcnet_error e;
-	int ret = store_member_list(g->vn->st, NULL, v->id, grab_gone, &gn, &e);
+	/* the rows first, then the ports: a member ready before the dump has its port in it */
+	int ret = store_member_list(g->vn->st, NULL, v->id, grab_repairable, &r, &e);
 	if (ret == -ENOMEM)
 		verr(&e, VPCNET_FAILED, ENOMEM, "gc");
-	if (ret) {
+	if (ret || (ret = ports_load(g->vn, v, &p, &e))) {
 		verr_wrap(&e, "VPC %s", v->name);
 		gc_fail(g, &e);
+		goto out;
 	}
-	for (size_t i = 0; i < gn.n; i++) {
-		if (member_delete(g->vn, gn.instance[i] ? KIND_INSTANCE : KIND_SANDBOX, gn.v[i],
-				  &e)) {
-			verr_wrap(&e, "sandbox %s (its namespace is gone)", gn.v[i]);
-			gc_fail(g, &e);
+	for (size_t i = 0; i < r.n; i++) {
+		const struct member_row *m = &r.m[i];
+		int fd = -1;
+		int ns = member_netns(m, &fd);
+		if (ns && ns != -ENOENT)
+			continue;  /* cannot tell: left alone */
+		if (!ns && ports_has(&p, m->id) && !fresh && !strcmp(m->state, ST_READY)) {
+			close(fd);
 			continue;
 		}
-		g->rep->sandboxes_removed++;
+		if (ns && (!m->netns_owned || !strcmp(m->kind, KIND_SANDBOX)))
+			ret = member_bury(g, v, m, &e);
+		else
+			ret = member_raise(g, v, m, fd, fresh, &e);
+		if (fd >= 0)
+			close(fd);
+		if (ret) {
+			verr_wrap(&e, "%s %s", m->kind, m->name);
+			gc_fail(g, &e);
+		}
 	}
-	member_names_free(&gn);
+out:
+	free(r.m);
+	free(p.id);
 }
 
-VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
-			 struct vpcnet_error *err)
+static int gc_run(struct vpcnet *vn, void (*fn)(const struct vpcnet_repair *r, void *arg),
+		  void *arg, struct vpcnet_gc_report *report, struct vpcnet_error *err)
 {
-	ERR_OR_SCRATCH(err);
 	struct vpcnet_gc_report rep = { 0 };
-	struct gc g = { .vn = vn, .rep = &rep, .err = err };
+	struct gc g = { .vn = vn, .rep = &rep, .err = err, .fn = fn, .arg = arg };
 	struct vpcnet_error e;
 	int ret = claim_orphans(&g, err);
 	if (ret)
@@ -328,11 +461,16 @@ VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
 	}
 	for (size_t i = 0; i < g.nvpcs; i++) {
 		const struct vpc_row *v = &g.vpcs[i];
+		bool fresh = false;
 		if (!strcmp(v->state, ST_READY)) {
-			delete_gone(&g, v);
 			if (vpc_reap(vn, v, &rep.sandboxes_reaped, &e)) {
 				verr_wrap(&e, "VPC %s", v->name);
 				gc_fail(&g, &e);
+			}
+			if (v->layout == VPC_LAYOUT) {  /* an older router is only ever deleted */
+				if (vpc_repair(&g, v, &fresh))
+					continue;
+				members_repair(&g, v, fresh);
 			}
 			scan_router(&g, v);
 			continue;
@@ -354,4 +492,19 @@ out:
 	if (report)
 		*report = rep;
 	return ret;
+}
+
+VPCNET_API int vpcnet_gc(struct vpcnet *vn, struct vpcnet_gc_report *report,
+			 struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return gc_run(vn, NULL, NULL, report, err);
+}
+
+VPCNET_API int vpcnet_restore(struct vpcnet *vn,
+			      void (*fn)(const struct vpcnet_repair *r, void *arg), void *arg,
+			      struct vpcnet_gc_report *report, struct vpcnet_error *err)
+{
+	ERR_OR_SCRATCH(err);
+	return gc_run(vn, fn, arg, report, err);
 }

@@ -113,6 +113,39 @@ int sg_resolve(struct vpcnet *vn, int64_t vpc_id, const char *const *names, unsi
  * @v's router's. */
 int netns_adoptable(struct vpcnet *vn, int nsfd, const struct vpc_row *v, const char *path,
 		    struct vpcnet_error *err);
+/* Brings VPC @v's kernel objects back where they are missing (a host reboot, or damage done
+ * behind vpcnet's back) and touches nothing that is there: the router namespace, the transit
+ * link, the router's tables (empty of groups and members: the caller reconciles them), the
+ * host table and @v's elements in it, forwarding on the transit link and the uplink.
+ * *@rebuilt gets the VPC_REBUILT_* bits of what was made again (0: nothing). */
+#define VPC_REBUILT_ROUTER 1u      /* the router namespace, and so all the rest */
+#define VPC_REBUILT_TRANSIT 2u
+#define VPC_REBUILT_TABLE 4u       /* the router's tables */
+#define VPC_REBUILT_HOST_TABLE 8u
+int vpc_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
+	       struct vpcnet_error *err);
+/* Gives member @m of VPC @v its network again, as create made it, with its address, MAC
+ * and groups: in namespace @nsfd, its own, which outlived its port (a router rebuilt, a
+ * port deleted: what is left of its interface and tap is replaced), or, with @nsfd < 0, in
+ * a new empty namespace at its path (it must be an owned one).  Its row is the caller's. */
+int member_rebuild(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
+		   int nsfd, struct vpcnet_error *err);
+/* Whether member @m's namespace is there: 0 when its path opens a network namespace (for an
+ * adopted one, the one recorded at create), and *@fd (when not NULL) gets it open; -ENOENT
+ * when it is gone; another negative errno when that cannot be told. */
+int member_netns(const struct member_row *m, int *fd);
+/* The router ports of a VPC, by member id (sorted), and whether its router is there. */
+struct ports {
+	int64_t *id;
+	size_t n, cap;
+	bool router;
+};
+/* Reads them (a link dump in the router); a router that is gone is no error. */
+int ports_load(struct vpcnet *vn, const struct vpc_row *v, struct ports *p,
+	       struct vpcnet_error *err);
+bool ports_has(const struct ports *p, int64_t id);
+/* What the kernel lacks of ready member @m ("its namespace ... is gone"), or "". */
+void member_problem(const struct member_row *m, const struct ports *p, char *buf, size_t n);
 /* Removes @v's row after its kernel objects, then the host table with the last VPC. */
 int vpc_forget(struct vpcnet *vn, const struct vpc_row *v, struct vpcnet_error *err);
 

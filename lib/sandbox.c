@@ -258,6 +258,123 @@ out:
 	return ret;
 }
 
+/* What is left in namespace @nsfd of member @m's own devices goes: its interface (gone with
+ * its port, unless the port is still there) and its tap (a VMM on it must open it again). */
+static int leftovers_remove(const struct member_row *m, int nsfd, struct vpcnet_error *err)
+{
+	struct nsconn c = { 0 };
+	int ret = nsconn_open(&c, nsfd, false, err);
+	if (!ret && m->tap[0])
+		ret = link_delete(c.rt, m->tap, err);
+	if (!ret)
+		ret = link_delete(c.rt, m->ifname, err);
+	nsconn_close(&c);
+	return ret;
+}
+
+static int port_remove(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
+		       struct vpcnet_error *err)
+{
+	char port[VPCNET_IFNAME_MAX + 1];
+	port_name(port, m->id);
+	struct router rt = { .fd = -1 };
+	int ret = router_open(&rt, v->name, err);
+	if (!ret)
+		ret = link_delete(rt.conn.rt, port, err);
+	router_close(vn, &rt);
+	return ret;
+}
+
+int member_rebuild(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
+		   int nsfd, struct vpcnet_error *err)
+{
+	int64_t groups[SG_PER_MEMBER];
+	size_t ng = 0;
+	struct member_row b = *m;
+	bool made = false, tap_made = false;
+	int ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err);
+	if (ret || (ret = port_remove(vn, m, v, err)))  /* its peer goes with it */
+		return ret;
+	if (nsfd >= 0) {
+		b.netns_owned = false;  /* built into as into an adopted one: its devices only */
+		if ((ret = leftovers_remove(m, nsfd, err)))
+			return ret;
+	}
+	failpoint("member-repair:start");
+	if ((ret = sandbox_build(vn, &b, v, groups, ng, nsfd, NULL, &made, &tap_made, err))) {
+		struct vpcnet_error ignored;
+		port_remove(vn, m, v, &ignored);
+		if (made)
+			netns_remove(m->netns, &ignored);
+	}
+	return ret;
+}
+
+int member_netns(const struct member_row *m, int *fd)
+{
+	int f = -1;
+	struct vpcnet_error ignored;
+	int ret = netns_open(m->netns, &f, &ignored);
+	if (ret == -EINVAL || (!ret && !netns_is_adopted(m, f)))
+		ret = -ENOENT;  /* a name left of one, or another namespace by now */
+	if (!ret && fd)
+		*fd = f;
+	else if (f >= 0)
+		close(f);
+	return ret;
+}
+
+static int collect_port(const char *name, void *arg)
+{
+	struct ports *p = arg;
+	int64_t id = port_id(name);
+	return id < 0 ? 0 : array_push(&p->id, &p->n, &p->cap, &id, sizeof(id));
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+int ports_load(struct vpcnet *vn, const struct vpc_row *v, struct ports *p,
+	       struct vpcnet_error *err)
+{
+	struct router rt = { .fd = -1 };
+	p->n = 0;
+	p->router = false;
+	int ret = router_open(&rt, v->name, err);
+	if (ret == -ENOENT)
+		return 0;
+	p->router = !ret;
+	if (!ret && (ret = link_each(rt.conn.rt, PORT_PREFIX, collect_port, p, err)) == -ENOMEM)
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "ports");
+	router_close(vn, &rt);
+	if (!ret && p->n)
+		qsort(p->id, p->n, sizeof(*p->id), id_cmp);
+	return ret;
+}
+
+bool ports_has(const struct ports *p, int64_t id)
+{
+	return p->n && bsearch(&id, p->id, p->n, sizeof(*p->id), id_cmp);
+}
+
+void member_problem(const struct member_row *m, const struct ports *p, char *buf, size_t n)
+{
+	char port[VPCNET_IFNAME_MAX + 1];
+	buf[0] = '\0';
+	if (strcmp(m->state, ST_READY))
+		return;
+	port_name(port, m->id);
+	if (member_netns(m, NULL) == -ENOENT)
+		snprintf(buf, n, "its namespace %s is gone", m->netns);
+	else if (!p->router)
+		snprintf(buf, n, "its VPC's router is gone");
+	else if (!ports_has(p, m->id))
+		snprintf(buf, n, "its router port %s is gone", port);
+}
+
 static int tap_remove(const struct member_row *m, struct vpcnet_error *err)
 {
 	int fd = -1;
@@ -802,17 +919,32 @@ VPCNET_API int vpcnet_instance_delete(struct vpcnet *vn, const char *name,
 	return member_delete(vn, KIND_INSTANCE, name, err);
 }
 
+/* As stored, "broken" when the kernel lacks what it needs (@p: its VPC's ports). */
+static void member_to_public(struct vpcnet *vn, const struct member_row *m,
+			     const struct vpc_row *v, const struct ports *p,
+			     struct vpcnet_sandbox *out)
+{
+	sandbox_to_public(vn, m, v, out);
+	member_problem(m, p, out->problem, sizeof(out->problem));
+	if (out->problem[0])
+		snprintf(out->state, sizeof(out->state), "broken");
+}
+
 static int member_get(struct vpcnet *vn, const char *kind, const char *id,
 		      struct vpcnet_sandbox *out, struct vpcnet_error *err)
 {
 	struct member_row m;
 	struct vpc_row v;
+	struct ports p = { 0 };
 	int ret = valid_sandbox_id(id, err);
 	if (ret || (ret = store_member_get(vn->st, kind, id, &m, err)) ||
-	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)))
-		return ret;
-	sandbox_to_public(vn, &m, &v, out);
-	return 0;
+	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) ||
+	    (ret = ports_load(vn, &v, &p, err)))
+		goto out;
+	member_to_public(vn, &m, &v, &p, out);
+out:
+	free(p.id);
+	return ret;
 }
 
 VPCNET_API int vpcnet_sandbox_get(struct vpcnet *vn, const char *id, struct vpcnet_sandbox *out,
@@ -957,6 +1089,7 @@ struct list_arg {
 	int (*fn)(const struct vpcnet_sandbox *, void *);
 	void *arg;
 	struct vpc_row v;  /* cache: sandboxes come grouped rarely, but usually few VPCs */
+	struct ports ports; /* ... and its router's ports */
 	struct vpcnet_error *err;
 };
 
@@ -965,11 +1098,11 @@ static int list_one(const struct member_row *m, void *arg)
 	struct list_arg *la = arg;
 	if (la->v.id != m->vpc_id) {
 		int ret = store_vpc_get_id(la->vn->st, m->vpc_id, &la->v, la->err);
-		if (ret)
+		if (ret || (ret = ports_load(la->vn, &la->v, &la->ports, la->err)))
 			return ret;
 	}
 	struct vpcnet_sandbox sb;
-	sandbox_to_public(la->vn, m, &la->v, &sb);
+	member_to_public(la->vn, m, &la->v, &la->ports, &sb);
 	return la->fn(&sb, la->arg);
 }
 
@@ -979,13 +1112,17 @@ static int member_list(struct vpcnet *vn, const char *kind, const char *vpc,
 {
 	struct list_arg la = { .vn = vn, .fn = fn, .arg = arg, .err = err };
 	int64_t vpc_id = 0;
+	int ret = 0;
 	if (vpc) {
-		int ret = valid_vpc_name(vpc, err);
-		if (ret || (ret = store_vpc_get(vn->st, vpc, &la.v, err)))
-			return ret;
+		if ((ret = valid_vpc_name(vpc, err)) || (ret = store_vpc_get(vn->st, vpc, &la.v, err)) ||
+		    (ret = ports_load(vn, &la.v, &la.ports, err)))
+			goto out;
 		vpc_id = la.v.id;
 	}
-	return store_member_list(vn->st, kind, vpc_id, list_one, &la, err);
+	ret = store_member_list(vn->st, kind, vpc_id, list_one, &la, err);
+out:
+	free(la.ports.id);
+	return ret;
 }
 
 VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,

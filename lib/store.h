@@ -16,6 +16,9 @@ struct store;
 #define ST_CREATING "creating"
 #define ST_READY "ready"
 #define ST_DELETING "deleting"
+/* A member whose network vpcnet_restore() or gc is building again (its namespace or its
+ * port was gone); left so by a crash, the next repair builds it again. */
+#define ST_RESTORING "restoring"
 /* Deleted, its router port refused everything: its flows and set elements wait to be
  * reaped in a batch (vpc_reap), its address stays leased until then, its name is free. */
 #define ST_REVOKED "revoked"

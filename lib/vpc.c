@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* VPCs: a router namespace with the gateway on lo, a transit veth to the host, the router's
  * nftables table, and with a NAT gateway a default route and the host's masquerade. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "lib/internal.h"
 #include "lib/names.h"
 #include "nat/tables.h"
+#include "netns/inspect.h"
 #include "netns/link.h"
 #include "netns/netns.h"
 
@@ -70,72 +73,192 @@ static int router_init(void *arg)
 	return 0;
 }
 
-/* *@made tells whether the namespace was made here (a failure may not remove another's). */
-static int vpc_build(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *host, bool *made,
-		     struct vpcnet_error *err)
+/* The router's default route out of the transit link (with a NAT gateway) and forwarding on
+ * the host's end and the uplink: idempotent, and what a reboot resets on the uplink. */
+static int transit_routes(struct nsconn *host, struct nl_sock *rt, const struct vpc_row *v,
+			  struct vpcnet_error *err)
 {
-	char path[VPCNET_PATH_MAX], tname[VPCNET_IFNAME_MAX + 1];
-	router_netns_path(path, v->name);
+	char tname[VPCNET_IFNAME_MAX + 1];
 	transit_name(tname, v->id);
-	struct router_init ri = { .v = v, .err = err };
-	int rfd = -1, ret;
-	struct nft_batch *b = NULL;
+	int hidx, ridx, upidx, ret;
+	if (!v->nat)
+		return 0;
+	if ((ret = link_index(rt, ROUTER_TRANSIT_IF, &ridx, err)) ||
+	    (ret = route_add(rt, ROUTE_UNICAST, 0, 0, ridx, transit_host(v->transit), true, err)) ||
+	    (ret = link_index(host->rt, tname, &hidx, err)) ||
+	    (ret = link_set_forwarding(host->rt, hidx, err)) ||
+	    (ret = link_index(host->rt, v->uplink, &upidx, err)) ||
+	    (ret = link_set_forwarding(host->rt, upidx, err)))
+		return ret;
+	return 0;
+}
 
-	if ((ret = netns_create(path, router_init, &ri, &rfd, err)))
-		goto out;
-	*made = true;
-	failpoint("vpc-create:netns");
-	struct nl_sock *rt = ri.conn.rt;
-	int hidx, ridx, upidx;
+/* The transit link: a veth from the host into router namespace @rfd (reached by @rt), an
+ * address on each end, and transit_routes(). */
+static int transit_build(struct nsconn *host, struct nl_sock *rt, int rfd,
+			 const struct vpc_row *v, struct vpcnet_error *err)
+{
+	char tname[VPCNET_IFNAME_MAX + 1];
+	transit_name(tname, v->id);
+	int hidx, ridx, ret;
 	if ((ret = link_veth_create(host->rt, tname, 0, ROUTER_TRANSIT_IF, rfd, NULL, err)))
-		goto out;
+		return ret;
 	failpoint("vpc-create:transit");
 	if ((ret = link_index(host->rt, tname, &hidx, err)) ||
 	    (ret = addr_add(host->rt, hidx, transit_host(v->transit), 31, err)) ||
 	    (ret = link_index(rt, ROUTER_TRANSIT_IF, &ridx, err)) ||
 	    (ret = addr_add(rt, ridx, transit_router(v->transit), 31, err)) ||
 	    (ret = link_up(rt, ridx, err)))
-		goto out;
-	if (v->nat) {
-		if ((ret = route_add(rt, ROUTE_UNICAST, 0, 0, ridx, transit_host(v->transit), false,
-				     err)) ||
-		    (ret = link_set_forwarding(host->rt, hidx, err)) ||
-		    (ret = link_index(host->rt, v->uplink, &upidx, err)) ||
-		    (ret = link_set_forwarding(host->rt, upidx, err)))
-			goto out;
-	}
+		return ret;
+	return transit_routes(host, rt, v, err);
+}
 
-	if (!(b = nftb_new())) {
-		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
-		goto out;
+/* Whether the transit link is whole: both ends, each with its address. */
+static int transit_whole(struct nsconn *host, struct nl_sock *rt, const struct vpc_row *v,
+			 bool *whole, struct vpcnet_error *err)
+{
+	char tname[VPCNET_IFNAME_MAX + 1];
+	transit_name(tname, v->id);
+	int hidx, ridx, ret;
+	bool h = false, r = false;
+	*whole = false;
+	if ((ret = link_index(host->rt, tname, &hidx, err)) == -ENODEV ||
+	    (!ret && (ret = link_index(rt, ROUTER_TRANSIT_IF, &ridx, err)) == -ENODEV))
+		return 0;
+	if (ret || (ret = addr_present(host->rt, hidx, transit_host(v->transit), 31, &h, err)) ||
+	    (ret = addr_present(rt, ridx, transit_router(v->transit), 31, &r, err)))
+		return ret;
+	*whole = h && r;
+	return 0;
+}
+
+/* The router's tables (inet and arp), built whole; with @replace over whatever a table of
+ * that name holds (one batch: no moment without them). */
+static int router_tables_make(struct nsconn *router, const struct vpc_row *v, bool replace,
+			      struct vpcnet_error *err)
+{
+	struct nft_batch *b = nftb_new();
+	if (!b)
+		return verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+	static const uint32_t families[] = { NFPROTO_INET, NFPROTO_ARP };
+	for (size_t i = 0; replace && i < 2; i++) {
+		struct nftnl_table *t = nft_table_new(families[i], ROUTER_TABLE);
+		if (t) {  /* add (a no-op when it exists), then delete: gone either way */
+			nftb_table(b, NFT_MSG_NEWTABLE, 0, t);
+			nftb_table(b, NFT_MSG_DELTABLE, 0, t);
+			nftnl_table_free(t);
+		}
 	}
 	router_table_build(b, subnet_gateway(v->net), v->nat, ROUTER_TRANSIT_IF,
 			   transit_router(v->transit));
-	if ((ret = nft_commit(&ri.conn.nf, b, false, err))) {
-		verr_wrap(err, "router table");
+	int ret = nft_commit(&router->nf, b, false, err);
+	nftb_free(b);
+	return ret ? verr_wrap(err, "router table") : 0;
+}
+
+/* The host table (built when @build_table) and VPC @v's elements in it (added: idempotent). */
+static int host_elems_make(struct nsconn *host, const struct vpc_row *v, bool build_table,
+			   struct vpcnet_error *err)
+{
+	char tname[VPCNET_IFNAME_MAX + 1];
+	transit_name(tname, v->id);
+	struct nft_batch *b = nftb_new();
+	if (!b)
+		return verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+	if (build_table)
+		host_table_build(b);
+	host_transit_elems(b, NFT_MSG_NEWSETELEM, tname, transit_router(v->transit), v->nat,
+			   v->uplink);
+	int ret = nft_commit(&host->nf, b, false, err);
+	nftb_free(b);
+	return ret ? verr_wrap(err, "host table") : 0;
+}
+
+/* *@made tells whether the namespace was made here (a failure may not remove another's). */
+static int vpc_build(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *host, bool *made,
+		     struct vpcnet_error *err)
+{
+	char path[VPCNET_PATH_MAX];
+	router_netns_path(path, v->name);
+	struct router_init ri = { .v = v, .err = err };
+	int rfd = -1, ret;
+
+	if ((ret = netns_create(path, router_init, &ri, &rfd, err)))
 		goto out;
-	}
+	*made = true;
+	failpoint("vpc-create:netns");
+	if ((ret = transit_build(host, ri.conn.rt, rfd, v, err)) ||
+	    (ret = router_tables_make(&ri.conn, v, false, err)))
+		goto out;
 	if ((ret = sg_create_default(vn, v, &ri.conn, err))) {
 		verr_wrap(err, "default group");
 		goto out;
 	}
 	failpoint("vpc-create:router-table");
-	nftb_free(b);
-	if (!(b = nftb_new())) {
-		ret = verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
-		goto out;
-	}
-	host_table_build(b);
-	host_transit_elems(b, NFT_MSG_NEWSETELEM, tname, transit_router(v->transit), v->nat,
-			   v->uplink);
-	if ((ret = nft_commit(&host->nf, b, false, err)))
-		verr_wrap(err, "host table");
+	ret = host_elems_make(host, v, true, err);
 out:
-	nftb_free(b);
 	nsconn_close(&ri.conn);
 	if (rfd >= 0)
 		close(rfd);
 	return ret;
+}
+
+int vpc_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
+	       struct vpcnet_error *err)
+{
+	char path[VPCNET_PATH_MAX];
+	router_netns_path(path, v->name);
+	struct router_init ri = { .v = v, .err = err };
+	struct nsconn host;
+	int rfd = -1;
+	bool whole, found;
+	*rebuilt = 0;
+	int ret = nsconn_open(&host, vn->host_fd, true, err);
+	if (ret)
+		return ret;
+	if ((ret = netns_open(path, &rfd, err)) == -EINVAL)  /* a name left of a namespace */
+		ret = netns_remove(path, err) ? ret : -ENOENT;
+	if (ret == -ENOENT) {
+		if ((ret = netns_create(path, router_init, &ri, &rfd, err)))
+			goto out;
+		*rebuilt |= VPC_REBUILT_ROUTER;
+		failpoint("vpc-repair:netns");
+	} else if (!ret) {
+		ri.conn.want_nf = true;
+		ret = nsconn_open(&ri.conn, rfd, true, err);
+	}
+	if (ret || (ret = transit_whole(&host, ri.conn.rt, v, &whole, err)))
+		goto out;
+	if (!whole) {
+		char tname[VPCNET_IFNAME_MAX + 1];
+		transit_name(tname, v->id);
+		if ((ret = link_delete(host.rt, tname, err)) ||
+		    (ret = transit_build(&host, ri.conn.rt, rfd, v, err)))
+			goto out;
+		*rebuilt |= VPC_REBUILT_TRANSIT;
+		failpoint("vpc-repair:transit");
+	} else if ((ret = transit_routes(&host, ri.conn.rt, v, err))) {
+		goto out;
+	}
+	if ((ret = nft_table_exists(&ri.conn.nf, NFPROTO_INET, ROUTER_TABLE, &found, err)))
+		goto out;
+	if (!found) {
+		if ((ret = router_tables_make(&ri.conn, v, true, err)))
+			goto out;
+		*rebuilt |= VPC_REBUILT_TABLE;
+		failpoint("vpc-repair:router-table");
+	}
+	if ((ret = nft_table_exists(&host.nf, NFPROTO_INET, HOST_TABLE, &found, err)) ||
+	    (ret = host_elems_make(&host, v, !found, err)))
+		goto out;
+	if (!found)
+		*rebuilt |= VPC_REBUILT_HOST_TABLE;
+out:
+	nsconn_close(&ri.conn);
+	nsconn_close(&host);
+	if (rfd >= 0)
+		close(rfd);
+	return ret ? verr_wrap(err, "VPC %s", v->name) : 0;
 }
 
 int vpc_teardown(struct vpcnet *vn, const struct vpc_row *v, bool remove_netns,
@@ -436,6 +559,37 @@ VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force
 	return vpc_forget(vn, &v, err);
 }
 
+/* As stored, "broken" when the kernel lacks its router namespace or transit link. */
+static int vpc_to_public_checked(struct vpcnet *vn, const struct vpc_row *r,
+				 struct vpcnet_vpc *out, struct vpcnet_error *err)
+{
+	char path[VPCNET_PATH_MAX], tname[VPCNET_IFNAME_MAX + 1];
+	vpc_to_public(r, out);
+	if (strcmp(r->state, ST_READY))
+		return 0;
+	router_netns_path(path, r->name);
+	transit_name(tname, r->id);
+	int fd = -1, idx;
+	struct vpcnet_error e;
+	if (netns_open(path, &fd, &e)) {
+		snprintf(out->problem, sizeof(out->problem), "its router namespace %s is gone",
+			 path);
+	} else {
+		close(fd);
+		struct nsconn host;
+		int ret = nsconn_open(&host, vn->host_fd, false, err);
+		if (ret)
+			return ret;
+		if (link_index(host.rt, tname, &idx, &e))
+			snprintf(out->problem, sizeof(out->problem),
+				 "its transit link %s is gone", tname);
+		nsconn_close(&host);
+	}
+	if (out->problem[0])
+		snprintf(out->state, sizeof(out->state), "broken");
+	return 0;
+}
+
 VPCNET_API int vpcnet_vpc_get(struct vpcnet *vn, const char *name, struct vpcnet_vpc *out,
 			      struct vpcnet_error *err)
 {
@@ -444,14 +598,14 @@ VPCNET_API int vpcnet_vpc_get(struct vpcnet *vn, const char *name, struct vpcnet
 	int ret = valid_vpc_name(name, err);
 	if (!ret && !(ret = store_vpc_get(vn->st, name, &v, err)) &&
 	    !(ret = store_vpc_members(vn->st, &v, err)))
-		vpc_to_public(&v, out);
+		ret = vpc_to_public_checked(vn, &v, out, err);
 	return ret;
 }
 
 struct list_arg {
 	int (*fn)(const struct vpcnet_vpc *, void *);
 	void *arg;
-	struct store *st;
+	struct vpcnet *vn;
 	struct vpcnet_error *err;
 };
 
@@ -460,10 +614,9 @@ static int list_one(const struct vpc_row *r, void *arg)
 	struct list_arg *la = arg;
 	struct vpcnet_vpc v;
 	struct vpc_row row = *r;
-	int ret = store_vpc_members(la->st, &row, la->err);
-	if (ret)
+	int ret = store_vpc_members(la->vn->st, &row, la->err);
+	if (ret || (ret = vpc_to_public_checked(la->vn, &row, &v, la->err)))
 		return ret;
-	vpc_to_public(&row, &v);
 	return la->fn(&v, la->arg);
 }
 
@@ -472,6 +625,6 @@ VPCNET_API int vpcnet_vpc_list(struct vpcnet *vn,
 			       struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	struct list_arg la = { fn, arg, vn->st, err };
+	struct list_arg la = { fn, arg, vn, err };
 	return store_vpc_list(vn->st, list_one, &la, err);
 }

@@ -984,6 +984,28 @@ int nft_elem_exists(struct nf_sock *s, uint32_t family, const char *table, const
 	return elem_query(s, family, table, set, key, len, elem_seen, found, err);
 }
 
+static int table_seen(const struct nlmsghdr *nlh, void *arg)
+{
+	*(bool *)arg = true;
+	return 0;
+}
+
+int nft_table_exists(struct nf_sock *s, uint32_t family, const char *table, bool *found,
+		     struct vpcnet_error *err)
+{
+	char buf[512], what[96];
+	*found = false;
+	struct nftnl_table *t = nft_table_new(family, table);
+	if (!t)
+		return verr(err, VPCNET_FAILED, ENOMEM, "table %s", table);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, NLM_F_ACK, 0);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	snprintf(what, sizeof(what), "read table %s", table);
+	int ret = nf_request(s, nlh, table_seen, found, what, err);
+	return ret == -ENOENT ? 0 : ret;
+}
+
 struct keys_arg {
 	int (*fn)(const void *key, uint32_t len, void *arg);
 	void *arg;

@@ -144,6 +144,10 @@ int nft_elem_packets(struct nf_sock *s, uint32_t family, const char *table, cons
 int nft_elem_exists(struct nf_sock *s, uint32_t family, const char *table, const char *set,
 		    const void *key, uint32_t len, bool *found, struct vpcnet_error *err);
 
+/* Whether table @table of @family exists. */
+int nft_table_exists(struct nf_sock *s, uint32_t family, const char *table, bool *found,
+		     struct vpcnet_error *err);
+
 /* Calls @fn with the key of every element of @set (a dump); stops at @fn's first non-zero. */
 int nft_set_keys(struct nf_sock *s, uint32_t family, const char *table, const char *set,
 		 int (*fn)(const void *key, uint32_t len, void *arg), void *arg,

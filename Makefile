@@ -3,6 +3,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CNIDIR  ?= /opt/cni/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 CC      ?= cc
 PKGS    := libnl-3.0 libnl-route-3.0 libmnl libnftnl sqlite3 jansson
 
@@ -10,7 +11,7 @@ PKGS    := libnl-3.0 libnl-route-3.0 libmnl libnftnl sqlite3 jansson
 DEB_BUILD := build-essential pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev \
              libnftnl-dev libsqlite3-dev libjansson-dev libcriterion-dev
 DEB_RUN   := iproute2 nftables conntrack curl busybox-static runc podman \
-             containernetworking-plugins
+             containernetworking-plugins procps
 # ... and what the benchmarks compare with and measure by (installed by `make bench`).
 DEB_BENCH := containernetworking-plugins iptables iperf3 jq time util-linux
 
@@ -41,7 +42,7 @@ CLI_SRC := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit_*.c)
 NS_SRC  := $(wildcard tests/ns_*.c)
 ATTACK_SRC := $(wildcard tests/attack/*.c)
-TEST_SUPPORT := tests/topo.c
+TEST_SUPPORT := tests/topo.c tests/invariants.c
 
 B  := build
 BT := build/test
@@ -52,7 +53,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TLIB_OBJ := $(LIB_SRC:%.c=$(BT)/%.o)
 TCLI_OBJ := $(CLI_SRC:%.c=$(BT)/%.o)
 
-.PHONY: all test test-run unit demo bench bench-quick install uninstall clean deps tidy
+.PHONY: all test test-run unit demo bench bench-quick bench-scale install uninstall clean deps tidy
 
 all: $(B)/vpcnet $(B)/libvpcnet.so $(B)/libvpcnet.a $(B)/vpcnet.pc
 
@@ -97,14 +98,36 @@ $(BT)/nstest: $(NS_SRC:%.c=$(BT)/%.o) $(TEST_SUPPORT:%.c=$(BT)/%.o) $(BT)/libvpc
 $(BT)/attack: $(ATTACK_SRC:%.c=$(BT)/%.o) $(TEST_SUPPORT:%.c=$(BT)/%.o) $(BT)/libvpcnet.a
 	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
 
+# --- soak: 8 workers of random operations, SIGKILLs and gc, then the invariants ---------
+# `make soak` (root) runs tests/soak/soak.c for SOAK_SECONDS against $(BT)/vpcnet and prints
+# one summary line; it exits 1 on a leak, a failed final gc or a sanitizer report.
+SOAK_SECONDS ?= 180
+TEST_SOAK_SECONDS ?= 30
+SOAK_SRC := $(wildcard tests/soak/*.c)
+
+.PHONY: soak soak-run
+
+$(BT)/soak: $(SOAK_SRC:%.c=$(BT)/%.o) $(TEST_SUPPORT:%.c=$(BT)/%.o)
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LIBS) -lcriterion
+
+soak: deps
+	$(Q)$(MAKE) --no-print-directory soak-run
+
+soak-run: $(BT)/soak $(BT)/vpcnet
+	@VPCNET_BIN=$(BT)/vpcnet SOAK_SECONDS=$(SOAK_SECONDS) \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		LSAN_OPTIONS=suppressions=tests/lsan-nstest.supp $(BT)/soak
+
 # test, demo and bench first install what is missing, then build in a fresh make (so that
 # pkg-config sees the packages that `deps` just installed).
 CRITERION_FLAGS ?= --color=never
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-run
 
-test-run: $(BT)/unit $(BT)/nstest $(BT)/attack $(BT)/vpcnet all
-	@tests/run.sh $(BT) $(CRITERION_FLAGS)
+# The unit, namespace and attack tests, then a short soak.
+test-run: $(BT)/unit $(BT)/nstest $(BT)/attack $(BT)/vpcnet $(BT)/soak all
+	@SOAK_SECONDS=$(TEST_SOAK_SECONDS) tests/run.sh $(BT) $(CRITERION_FLAGS)
 
 unit: $(BT)/unit
 	$(BT)/unit $(CRITERION_FLAGS)
@@ -120,6 +143,12 @@ bench: deps
 
 bench-quick:
 	$(Q)$(MAKE) --no-print-directory bench BENCH_FLAGS=--quick
+
+# 10,000 sandboxes on one host: create at N vs at 1, kernel memory per sandbox, gc and restore
+# (N=, INSTANCES=, REPS= change the sizes; about 15 minutes at the defaults).
+bench-scale: deps
+	$(Q)$(MAKE) --no-print-directory all
+	@bench/scale.sh $(B)/vpcnet
 
 $(B)/bench/connect: bench/connect.c
 	@mkdir -p $(dir $@)
@@ -140,11 +169,16 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' lib/vpcnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc
 	install -d $(DESTDIR)$(CNIDIR)
 	install -m 0755 $(B)/vpcnet $(DESTDIR)$(CNIDIR)/vpcnet
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|' dist/systemd/vpcnet-restore.service.in \
+		> $(DESTDIR)$(UNITDIR)/vpcnet-restore.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vpcnet-restore.service
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/vpcnet $(DESTDIR)$(PREFIX)/lib/libvpcnet.so* \
 		$(DESTDIR)$(PREFIX)/lib/libvpcnet.a $(DESTDIR)$(PREFIX)/include/vpcnet.h \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc $(DESTDIR)$(CNIDIR)/vpcnet
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc $(DESTDIR)$(CNIDIR)/vpcnet \
+		$(DESTDIR)$(UNITDIR)/vpcnet-restore.service
 
 # Installs the Debian packages that are missing (needs root); quiet when all are there.
 deps:

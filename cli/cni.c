@@ -41,9 +41,17 @@ int cni_error(const struct cni *c, int code, const char *msg, const char *fmt, .
 	}
 	fprintf(stderr, "vpcnet cni %s: %s%s%s\n", c->cmd ? c->cmd : "?", msg,
 		details[0] ? ": " : "", details);
-	json_t *j = json_pack("{s:s, s:i, s:s, s:s}", "cniVersion",
+	/* The details may quote the environment, which need not be UTF-8: JSON must be. */
+	json_t *d = json_string(details);
+	if (!d) {
+		for (char *p = details; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		d = json_string(details);
+	}
+	json_t *j = json_pack("{s:s, s:i, s:s, s:o}", "cniVersion",
 			      c->version ? c->version : "1.1.0", "code", code, "msg", msg,
-			      "details", details);
+			      "details", d);
 	cli_print_json(j);
 	return 1;
 }
@@ -97,8 +105,8 @@ static bool valid_ifname_str(const char *s)
 	size_t n = strlen(s);
 	if (n == 0 || n > VPCNET_IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
 		return false;
-	for (; *s; s++)
-		if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p == '/' || *p == ':' || *p <= ' ' || *p >= 0x7f)  /* printable ASCII */
 			return false;
 	return true;
 }
@@ -362,6 +370,11 @@ static int check_env(struct cni *c)
 		    stat(c->netns, &sb))
 			return cni_error(c, CNI_ERR_ENV, "invalid CNI_NETNS", "'%s': %s", c->netns,
 					 c->netns[0] != '/' ? "not an absolute path" : strerror(errno));
+		json_t *utf8 = json_string(c->netns);  /* the result names it, in JSON */
+		json_decref(utf8);
+		if (!utf8)
+			return cni_error(c, CNI_ERR_ENV, "invalid CNI_NETNS", "'%s': not UTF-8",
+					 c->netns);
 	}
 	if ((check || gc) && (!c->path || !*c->path))
 		return cni_error(c, CNI_ERR_ENV, "missing CNI_PATH", NULL);

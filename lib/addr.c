@@ -34,7 +34,8 @@ int parse_cidr(const char *s, unsigned min, unsigned max, const char *what, uint
 	char *end;
 	errno = 0;
 	long len = strtol(slash + 1, &end, 10);
-	if (errno || end == slash + 1 || *end || len < 0 || len > 32)
+	/* digits only: strtol would also take " 8", "+8" and "-0" */
+	if (errno || slash[1] < '0' || slash[1] > '9' || *end || len > 32)
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "%s '%s': bad prefix length '%s'",
 			      what, s, slash + 1);
 	if ((unsigned)len < min || (unsigned)len > max)
@@ -57,7 +58,10 @@ int subnet_check_lease(uint32_t net, unsigned prefix, uint32_t ip, struct vpcnet
 	if ((ip & prefix_mask(prefix)) != net)
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "address %s is outside the subnet %s/%u",
 			      ipv4_str(ip, a), ipv4_str(net, n), prefix);
-	if (ip < subnet_first(net) || ip > subnet_last(net, prefix))
+	/* in 64 bits: net + 4 wraps past 255.255.255.255 for the last /30, /31 and /32 */
+	int64_t first = (int64_t)net + SUBNET_RESERVED_LOW;
+	int64_t last = (int64_t)(net | ~prefix_mask(prefix)) - 1;
+	if (ip < first || ip > last)
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL,
 			      "address %s is reserved in %s/%u (the first %d and the last address)",
 			      ipv4_str(ip, a), ipv4_str(net, n), prefix, SUBNET_RESERVED_LOW);

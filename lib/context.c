@@ -203,19 +203,27 @@ void router_close(struct vpcnet *vn, struct router *r)
 }
 
 #ifdef VPCNET_FAILPOINTS
-void failpoint(const char *name)
-{
-	const char *want = getenv("VPCNET_FAILPOINT");
-	if (want && !strcmp(want, name))
-		_exit(99);
-}
-
-int failpoint_err(const char *name, struct vpcnet_error *err)
+bool failpoint_armed(const char *name)
 {
 	const char *want = getenv("VPCNET_FAILPOINT");
 	size_t n = strlen(name);
-	if (want && !strncmp(want, name, n) && !strcmp(want + n, "=error"))
-		return verr(err, VPCNET_FAILED, EIO, "failpoint %s", name);
-	return 0;
+	return want && !strncmp(want, name, n) && (!want[n] || !strcmp(want + n, "=error"));
+}
+
+int failpoint(const char *name, struct vpcnet_error *err)
+{
+	const char *trace = getenv("VPCNET_FAILPOINT_TRACE");
+	if (trace) {
+		int fd = open(trace, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dprintf(fd, "%s\n", name);
+			close(fd);
+		}
+	}
+	if (!failpoint_armed(name))
+		return 0;
+	if (!strchr(getenv("VPCNET_FAILPOINT"), '='))
+		_exit(99);  /* as a kill -9 would: nothing is released, nothing rolled back */
+	return verr(err, VPCNET_FAILED, EIO, "failpoint %s", name);
 }
 #endif

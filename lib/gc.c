@@ -280,9 +280,8 @@ out:
 /* --- what the kernel lost: a reboot, or damage done behind vpcnet's back ------------- */
 
 /* VPC @v's kernel objects where they are missing, under the write lock (two repairs never
- * build the same router at once); a router table made again gets its groups at once, as
- * members' elements jump to their chains.  *@fresh: the router's table is new. */
-static int vpc_repair(struct gc *g, const struct vpc_row *v, bool *fresh)
+ * build the same router at once). */
+static int vpc_repair(struct gc *g, const struct vpc_row *v, unsigned *rebuilt_out)
 {
 	struct store *st = g->vn->st;
 	struct vpcnet_error e;
@@ -292,21 +291,12 @@ static int vpc_repair(struct gc *g, const struct vpc_row *v, bool *fresh)
 		gc_fail(g, &e);
 		return ret;
 	}
-	if (!(ret = vpc_ensure(g->vn, v, &rebuilt, &e)) &&
-	    (rebuilt & (VPC_REBUILT_ROUTER | VPC_REBUILT_TABLE))) {
-		struct router r = { .fd = -1 };
-		if (!(ret = router_open(&r, v->name, &e)))
-			ret = sg_reconcile(g->vn, v, &r.conn, &e);
-		router_close(g->vn, &r);
-		if (ret)
-			verr_wrap(&e, "VPC %s: security groups", v->name);
-	}
-	if (ret || (ret = store_commit(st, &e))) {
+	if ((ret = vpc_ensure(g->vn, v, &rebuilt, &e)) || (ret = store_commit(st, &e))) {
 		store_rollback(st);
 		gc_fail(g, &e);
 		return ret;
 	}
-	*fresh = rebuilt & (VPC_REBUILT_ROUTER | VPC_REBUILT_TABLE);
+	*rebuilt_out = rebuilt;
 	if (rebuilt) {
 		g->rep->vpcs_rebuilt++;
 		said(g, "vpc", v->name, v->name, "rebuilt",
@@ -376,65 +366,149 @@ static int member_bury(struct gc *g, const struct vpc_row *v, const struct membe
 
 /* An instance or a pool entry gets its network back: in its namespace when that is still
  * there (@nsfd), else in a new one at its path, with its address, MAC and groups. */
-static int member_raise(struct gc *g, const struct vpc_row *v, const struct member_row *m0,
-			int nsfd, bool fresh, struct vpcnet_error *e)
+static int member_raise(struct gc *g, struct router *rt, const struct vpc_row *v,
+			const struct member_row *m0, int nsfd, bool port_left,
+			struct vpcnet_error *e)
 {
 	struct member_row m;
 	int ret = member_claim(g->vn, m0->id, ST_RESTORING, &m, e);
 	if (ret)
 		return ret == -EAGAIN ? 0 : ret;
-	if ((ret = member_rebuild(g->vn, &m, v, nsfd, e)))
+	if ((ret = member_rebuild(g->vn, rt, &m, v, nsfd, e)))
 		return ret;
-	failpoint("member-repair:built");
-	if ((ret = store_member_set_state(g->vn->st, m.id, ST_READY, NULL, e)))
+	if ((ret = failpoint("member-repair:built", e)) ||
+	    (ret = store_member_set_state(g->vn->st, m.id, ST_READY, NULL, e)))
 		return ret;
 	g->rep->members_rebuilt++;
 	said(g, m.kind, m.name, v->name, nsfd >= 0 ? "reattached" : "rebuilt",
 	     nsfd < 0 ? "its namespace was gone" :
-	     fresh ? "its VPC's router was rebuilt" : "its router port was gone");
+	     port_left ? "its router port was in none of the router's sets" :
+	     "its router port was gone");
 	return 0;
 }
 
-/* Each member of @v as the kernel has it: whole (its namespace and its port there: left
- * alone), or buried, or raised. */
+/* The groups of @v's router as the store says, before members are raised into it (their
+ * elements jump to the groups' chains, which a router table made again lacks). */
+static int groups_repair(struct gc *g, const struct vpc_row *v, struct vpcnet_error *e)
+{
+	struct router r = { .fd = -1 };
+	int ret = store_begin(g->vn->st, e);
+	if (ret)
+		return ret;
+	if ((ret = router_open(&r, v->name, e)) || (ret = sg_reconcile(g->vn, v, &r.conn, e)) ||
+	    (ret = store_commit(g->vn->st, e)))
+		store_rollback(g->vn->st);
+	router_close(g->vn, &r);
+	return ret ? verr_wrap(e, "VPC %s: security groups", v->name) : 0;
+}
+
+enum fate { WHOLE, UNKNOWN, BURY, RAISE };
+
+/* What member @m needs: its namespace and port there and (unless a pool entry, which is in
+ * no set) its port enlisted in the router's sets, or else buried or raised. */
+static enum fate fate_of(const struct member_row *m, const struct ports *p, int *fd)
+{
+	int ns = member_netns(m, fd);
+	if (ns && ns != -ENOENT)
+		return UNKNOWN;  /* cannot tell: left alone */
+	if (ns)
+		return !m->netns_owned || !strcmp(m->kind, KIND_SANDBOX) ? BURY : RAISE;
+	if (ports_has(p, m->id) && !strcmp(m->state, ST_READY) &&
+	    (!strcmp(m->kind, KIND_POOL) || ports_enlisted(p, m->id)))
+		return WHOLE;
+	return RAISE;
+}
+
+/* The members to bury in a router namespace made anew by this repair: nothing of theirs is
+ * left in the kernel (no port, element or flow; their namespaces are gone), so their rows
+ * go, in one transaction (a reboot leaves thousands). */
+static int members_forget(struct gc *g, const struct vpc_row *v, const struct rows *r,
+			  enum fate *fates, struct vpcnet_error *e)
+{
+	struct store *st = g->vn->st;
+	int ret = store_begin(st, e);
+	for (size_t i = 0; !ret && i < r->n; i++) {
+		struct member_row m;
+		if (fates[i] != BURY)
+			continue;
+		fates[i] = WHOLE;  /* done with, one way or another */
+		if ((ret = store_member_get_id(st, r->m[i].id, &m, e)) == -ENOENT ||
+		    (!ret && !repairable(&m))) {
+			ret = 0;  /* another process has it, or had it */
+			continue;
+		}
+		if (!ret && !(ret = store_member_delete(st, m.id, e)))
+			fates[i] = BURY;
+	}
+	if (ret || (ret = store_commit(st, e))) {
+		store_rollback(st);
+		return ret;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		if (fates[i] != BURY)
+			continue;
+		fates[i] = WHOLE;
+		g->rep->sandboxes_removed++;
+		said(g, r->m[i].kind, r->m[i].name, v->name, "deleted", "its namespace is gone");
+	}
+	return 0;
+}
+
+/* Each member of @v as the kernel has it: whole (left alone), buried, or raised.  @fresh:
+ * its router namespace was made anew by this repair. */
 static void members_repair(struct gc *g, const struct vpc_row *v, bool fresh)
 {
 	struct rows r = { 0 };
 	struct ports p = { 0 };
+	struct router rt = { .fd = -1 };
 	struct vpcnet_error e;
+	enum fate *fates = NULL;
+	int *fds = NULL;
+	bool raise = false;
 	/* the rows first, then the ports: a member ready before the dump has its port in it */
 	int ret = store_member_list(g->vn->st, NULL, v->id, grab_repairable, &r, &e);
-	if (ret == -ENOMEM)
-		verr(&e, VPCNET_FAILED, ENOMEM, "gc");
+	if (ret == -ENOMEM || (!ret && r.n && (!(fates = calloc(r.n, sizeof(*fates))) ||
+					       !(fds = calloc(r.n, sizeof(*fds))))))
+		ret = verr(&e, VPCNET_FAILED, ENOMEM, "gc");
 	if (ret || (ret = ports_load(g->vn, v, &p, &e))) {
 		verr_wrap(&e, "VPC %s", v->name);
 		gc_fail(g, &e);
 		goto out;
 	}
 	for (size_t i = 0; i < r.n; i++) {
+		fds[i] = -1;
+		fates[i] = fate_of(&r.m[i], &p, &fds[i]);
+		raise |= fates[i] == RAISE;
+	}
+	if (fresh && members_forget(g, v, &r, fates, &e)) {
+		verr_wrap(&e, "VPC %s: forget the members that died with it", v->name);
+		gc_fail(g, &e);
+		goto out;
+	}
+	if (raise && ((ret = groups_repair(g, v, &e)) || (ret = router_open(&rt, v->name, &e)))) {
+		gc_fail(g, &e);
+		goto out;
+	}
+	for (size_t i = 0; i < r.n; i++) {
 		const struct member_row *m = &r.m[i];
-		int fd = -1;
-		int ns = member_netns(m, &fd);
-		if (ns && ns != -ENOENT)
-			continue;  /* cannot tell: left alone */
-		if (!ns && ports_has(&p, m->id) && !fresh && !strcmp(m->state, ST_READY)) {
-			close(fd);
-			continue;
-		}
-		if (ns && (!m->netns_owned || !strcmp(m->kind, KIND_SANDBOX)))
+		if (fates[i] == BURY)
 			ret = member_bury(g, v, m, &e);
-		else
-			ret = member_raise(g, v, m, fd, fresh, &e);
-		if (fd >= 0)
-			close(fd);
-		if (ret) {
+		else if (fates[i] == RAISE)
+			ret = member_raise(g, &rt, v, m, fds[i], ports_has(&p, m->id), &e);
+		if (fates[i] >= BURY && ret) {
 			verr_wrap(&e, "%s %s", m->kind, m->name);
 			gc_fail(g, &e);
 		}
 	}
 out:
+	router_close(g->vn, &rt);
+	for (size_t i = 0; fds && i < r.n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	free(fates);
 	free(r.m);
-	free(p.id);
+	ports_free(&p);
 }
 
 static int gc_run(struct vpcnet *vn, void (*fn)(const struct vpcnet_repair *r, void *arg),
@@ -461,16 +535,16 @@ static int gc_run(struct vpcnet *vn, void (*fn)(const struct vpcnet_repair *r, v
 	}
 	for (size_t i = 0; i < g.nvpcs; i++) {
 		const struct vpc_row *v = &g.vpcs[i];
-		bool fresh = false;
 		if (!strcmp(v->state, ST_READY)) {
 			if (vpc_reap(vn, v, &rep.sandboxes_reaped, &e)) {
 				verr_wrap(&e, "VPC %s", v->name);
 				gc_fail(&g, &e);
 			}
 			if (v->layout == VPC_LAYOUT) {  /* an older router is only ever deleted */
-				if (vpc_repair(&g, v, &fresh))
+				unsigned rebuilt = 0;
+				if (vpc_repair(&g, v, &rebuilt))
 					continue;
-				members_repair(&g, v, fresh);
+				members_repair(&g, v, rebuilt & VPC_REBUILT_ROUTER);
 			}
 			scan_router(&g, v);
 			continue;

@@ -124,26 +124,31 @@ int netns_adoptable(struct vpcnet *vn, int nsfd, const struct vpc_row *v, const 
 #define VPC_REBUILT_HOST_TABLE 8u
 int vpc_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
 	       struct vpcnet_error *err);
-/* Gives member @m of VPC @v its network again, as create made it, with its address, MAC
+/* Gives member @m of VPC @v (whose router @rt reaches) its network again, as create made it, with its address, MAC
  * and groups: in namespace @nsfd, its own, which outlived its port (a router rebuilt, a
  * port deleted: what is left of its interface and tap is replaced), or, with @nsfd < 0, in
  * a new empty namespace at its path (it must be an owned one).  Its row is the caller's. */
-int member_rebuild(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
-		   int nsfd, struct vpcnet_error *err);
+int member_rebuild(struct vpcnet *vn, struct router *rt, const struct member_row *m,
+		   const struct vpc_row *v, int nsfd, struct vpcnet_error *err);
 /* Whether member @m's namespace is there: 0 when its path opens a network namespace (for an
  * adopted one, the one recorded at create), and *@fd (when not NULL) gets it open; -ENOENT
  * when it is gone; another negative errno when that cannot be told. */
 int member_netns(const struct member_row *m, int *fd);
-/* The router ports of a VPC, by member id (sorted), and whether its router is there. */
+/* The router ports of a VPC, by member id (sorted): the links, and those in the router's
+ * @ports set (enlisted); and whether its router is there. */
 struct ports {
 	int64_t *id;
 	size_t n, cap;
+	int64_t *in_set;
+	size_t nset, setcap;
 	bool router;
 };
 /* Reads them (a link dump in the router); a router that is gone is no error. */
 int ports_load(struct vpcnet *vn, const struct vpc_row *v, struct ports *p,
 	       struct vpcnet_error *err);
 bool ports_has(const struct ports *p, int64_t id);
+bool ports_enlisted(const struct ports *p, int64_t id);
+void ports_free(struct ports *p);
 /* What the kernel lacks of ready member @m ("its namespace ... is gone"), or "". */
 void member_problem(const struct member_row *m, const struct ports *p, char *buf, size_t n);
 /* Removes @v's row after its kernel objects, then the host table with the last VPC. */
@@ -186,13 +191,16 @@ int profiles_gc(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
 		struct vpcnet_error *err);
 
 #ifdef VPCNET_FAILPOINTS
-/* Test builds: exits the process at the named point when VPCNET_FAILPOINT names it, and
- * failpoint_err() fails with EIO when it names "NAME=error". */
-void failpoint(const char *name);
-int failpoint_err(const char *name, struct vpcnet_error *err);
+/* Test builds: a step of an operation that tests make fail.  VPCNET_FAILPOINT=NAME makes the
+ * process exit there (_exit(99), as a kill -9 would), NAME=error makes failpoint() fail with
+ * EIO (as the step itself could); VPCNET_FAILPOINT_TRACE=FILE appends each failpoint's name
+ * to FILE as it is passed, so that a test can walk every failpoint an operation has
+ * (tests/ns_walk.c).  Release builds have none. */
+int failpoint(const char *name, struct vpcnet_error *err);
+bool failpoint_armed(const char *name);
 #else
-#define failpoint(name) ((void)0)
-#define failpoint_err(name, err) 0
+#define failpoint(name, err) 0
+#define failpoint_armed(name) false
 #endif
 
 #endif

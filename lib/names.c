@@ -53,8 +53,8 @@ int valid_ifname(const char *name, const char *what, struct vpcnet_error *err)
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "%s '%s': not an interface name",
 			      what, name);
-	for (const char *p = name; *p; p++)
-		if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p == '/' || *p == ':' || *p <= ' ' || *p >= 0x7f)  /* printable ASCII */
 			return vinput(err, VPCNET_BAD_INPUT, EINVAL,
 				      "%s '%s': interface names may not contain '/', ':' or spaces",
 				      what, name);
@@ -98,7 +98,8 @@ void transit_name(char buf[VPCNET_IFNAME_MAX + 1], int64_t vpc_id)
 static int64_t parse_suffix(const char *ifname, const char *prefix)
 {
 	size_t n = strlen(prefix);
-	if (strncmp(ifname, prefix, n) || !ifname[n] || ifname[n] == '0')
+	/* digits only: strtoll would also take "port 7", "port+7" */
+	if (strncmp(ifname, prefix, n) || ifname[n] < '1' || ifname[n] > '9')
 		return -1;
 	char *end;
 	errno = 0;

@@ -165,22 +165,19 @@ static void early_ns_drop(struct early_ns *e)
 
 /* *@made tells whether the namespace was made here (a failure may not remove another's).
  * @early: its namespace, being made already. */
-static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
-			 const int64_t *groups, size_t ngroups, int adopted_fd,
-			 struct early_ns *early, bool *made, bool *tap_made,
+static int sandbox_build(struct vpcnet *vn, struct router *rt, const struct member_row *m,
+			 const struct vpc_row *v, const int64_t *groups, size_t ngroups,
+			 int adopted_fd, struct early_ns *early, bool *made, bool *tap_made,
 			 struct vpcnet_error *err)
 {
 	char port[VPCNET_IFNAME_MAX + 1];
 	port_name(port, m->id);
 	uint8_t mac[6];
 	member_mac(m->ip, mac);
-	struct router rt = { .fd = -1 };
-	struct nsconn *router = &rt.conn;
+	struct nsconn *router = &rt->conn;
 	struct sbx_init own = { .err = err }, *si = early && early->p ? &early->si : &own;
 	int sfd = -1, ret;
 
-	if ((ret = router_open(&rt, v->name, err)))
-		goto out;
 	if (early && early->p) {
 		if ((ret = early_ns_wait(early, &sfd, err)) ||
 		    (ret = netns_publish(sfd, m->netns, err)))
@@ -205,11 +202,13 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 			}
 		}
 	}
-	failpoint("sandbox-create:netns");
+	if ((ret = failpoint("sandbox-create:netns", err)))
+		goto out;
 	if ((ret = link_veth_create(router->rt, port, (uint32_t)m->profile, m->ifname, sfd, mac,
 				    err)))
 		goto out;
-	failpoint("sandbox-create:veth");
+	if ((ret = failpoint("sandbox-create:veth", err)))
+		goto out;
 	int pidx, eidx;
 	if ((ret = link_index(router->rt, port, &pidx, err)) ||
 	    (ret = route_add(router->rt, ROUTE_UNICAST, m->ip, 32, pidx, 0, true, err)) ||
@@ -244,7 +243,8 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 	}
 	if ((ret = link_up(si->conn.rt, 1, err)))
 		goto out;
-	failpoint("sandbox-create:addr");
+	if ((ret = failpoint("sandbox-create:addr", err)))
+		goto out;
 	/* A pool entry stays out of the router's sets: its port can send nothing (no
 	 * @port_src) and nothing new reaches it, until a create takes it. */
 	if (strcmp(m->kind, KIND_POOL))
@@ -252,7 +252,6 @@ static int sandbox_build(struct vpcnet *vn, const struct member_row *m, const st
 out:
 	if (si == &own || !early->p)  /* else the helper may still be opening it: dropped later */
 		nsconn_close(&si->conn);
-	router_close(vn, &rt);
 	if (sfd >= 0 && sfd != adopted_fd)
 		close(sfd);
 	return ret;
@@ -272,38 +271,27 @@ static int leftovers_remove(const struct member_row *m, int nsfd, struct vpcnet_
 	return ret;
 }
 
-static int port_remove(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
-		       struct vpcnet_error *err)
-{
-	char port[VPCNET_IFNAME_MAX + 1];
-	port_name(port, m->id);
-	struct router rt = { .fd = -1 };
-	int ret = router_open(&rt, v->name, err);
-	if (!ret)
-		ret = link_delete(rt.conn.rt, port, err);
-	router_close(vn, &rt);
-	return ret;
-}
-
-int member_rebuild(struct vpcnet *vn, const struct member_row *m, const struct vpc_row *v,
-		   int nsfd, struct vpcnet_error *err)
+int member_rebuild(struct vpcnet *vn, struct router *rt, const struct member_row *m,
+		   const struct vpc_row *v, int nsfd, struct vpcnet_error *err)
 {
 	int64_t groups[SG_PER_MEMBER];
 	size_t ng = 0;
 	struct member_row b = *m;
 	bool made = false, tap_made = false;
+	char port[VPCNET_IFNAME_MAX + 1];
+	port_name(port, m->id);
 	int ret = store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, err);
-	if (ret || (ret = port_remove(vn, m, v, err)))  /* its peer goes with it */
+	if (ret || (ret = link_delete(rt->conn.rt, port, err)))  /* its peer goes with it */
 		return ret;
 	if (nsfd >= 0) {
 		b.netns_owned = false;  /* built into as into an adopted one: its devices only */
 		if ((ret = leftovers_remove(m, nsfd, err)))
 			return ret;
 	}
-	failpoint("member-repair:start");
-	if ((ret = sandbox_build(vn, &b, v, groups, ng, nsfd, NULL, &made, &tap_made, err))) {
+	if ((ret = failpoint("member-repair:start", err)) ||
+	    (ret = sandbox_build(vn, rt, &b, v, groups, ng, nsfd, NULL, &made, &tap_made, err))) {
 		struct vpcnet_error ignored;
-		port_remove(vn, m, v, &ignored);
+		link_delete(rt->conn.rt, port, &ignored);
 		if (made)
 			netns_remove(m->netns, &ignored);
 	}
@@ -331,6 +319,15 @@ static int collect_port(const char *name, void *arg)
 	return id < 0 ? 0 : array_push(&p->id, &p->n, &p->cap, &id, sizeof(id));
 }
 
+static int collect_enlisted(const void *key, uint32_t len, void *arg)
+{
+	struct ports *p = arg;
+	char name[NFT_IFNAME_LEN + 1] = { 0 };
+	memcpy(name, key, len < NFT_IFNAME_LEN ? len : NFT_IFNAME_LEN);
+	int64_t id = port_id(name);
+	return id < 0 ? 0 : array_push(&p->in_set, &p->nset, &p->setcap, &id, sizeof(id));
+}
+
 static int id_cmp(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -341,7 +338,7 @@ int ports_load(struct vpcnet *vn, const struct vpc_row *v, struct ports *p,
 	       struct vpcnet_error *err)
 {
 	struct router rt = { .fd = -1 };
-	p->n = 0;
+	p->n = p->nset = 0;
 	p->router = false;
 	int ret = router_open(&rt, v->name, err);
 	if (ret == -ENOENT)
@@ -349,10 +346,28 @@ int ports_load(struct vpcnet *vn, const struct vpc_row *v, struct ports *p,
 	p->router = !ret;
 	if (!ret && (ret = link_each(rt.conn.rt, PORT_PREFIX, collect_port, p, err)) == -ENOMEM)
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "ports");
+	if (!ret && (ret = nft_set_keys(&rt.conn.nf, NFPROTO_INET, ROUTER_TABLE, "ports",
+					collect_enlisted, p, err)) == -ENOENT)
+		ret = 0;  /* no table: nothing is enlisted */
+	else if (ret == -ENOMEM)
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "ports");
 	router_close(vn, &rt);
 	if (!ret && p->n)
 		qsort(p->id, p->n, sizeof(*p->id), id_cmp);
+	if (!ret && p->nset)
+		qsort(p->in_set, p->nset, sizeof(*p->in_set), id_cmp);
 	return ret;
+}
+
+bool ports_enlisted(const struct ports *p, int64_t id)
+{
+	return p->nset && bsearch(&id, p->in_set, p->nset, sizeof(*p->in_set), id_cmp);
+}
+
+void ports_free(struct ports *p)
+{
+	free(p->id);
+	free(p->in_set);
 }
 
 bool ports_has(const struct ports *p, int64_t id)
@@ -373,6 +388,8 @@ void member_problem(const struct member_row *m, const struct ports *p, char *buf
 		snprintf(buf, n, "its VPC's router is gone");
 	else if (!ports_has(p, m->id))
 		snprintf(buf, n, "its router port %s is gone", port);
+	else if (strcmp(m->kind, KIND_POOL) && !ports_enlisted(p, m->id))
+		snprintf(buf, n, "its router port %s is in none of the router's sets", port);
 }
 
 static int tap_remove(const struct member_row *m, struct vpcnet_error *err)
@@ -445,7 +462,7 @@ static int teardown(struct vpcnet *vn, const struct member_row *m, const struct 
 	}
 	if (revoke) {
 		router_revoke_elem(b, NFT_MSG_NEWSETELEM, port);
-		if ((ret = failpoint_err("sandbox-delete:revoke", err)))
+		if ((ret = failpoint("sandbox-delete:revoke", err)))
 			goto out;
 	} else {
 		member_elems_del(vn, b, m, v, port);
@@ -454,11 +471,12 @@ static int teardown(struct vpcnet *vn, const struct member_row *m, const struct 
 		verr_wrap(err, "router table");
 		goto out;
 	}
-	failpoint("sandbox-delete:elements");
+	if ((ret = failpoint("sandbox-delete:elements", err)))
+		goto out;
 	/* Its flows must not outlive it: a failure here fails the teardown, and the row (and
 	 * so the address) stays taken until a delete or gc gets through. */
 	if (!revoke &&
-	    ((ret = failpoint_err("sandbox-delete:conntrack", err)) ||
+	    ((ret = failpoint("sandbox-delete:conntrack", err)) ||
 	     (ret = conntrack_flush_addr(&router->nf, m->ip, ct_removed, err)))) {
 		verr_wrap(err, "flush the connections of %s", port);
 		goto out;
@@ -533,8 +551,8 @@ int vpc_reap(struct vpcnet *vn, const struct vpc_row *v, unsigned *reaped,
 		verr_wrap(err, "router table");
 		goto out;
 	}
-	failpoint("sandbox-reap:elements");
-	if ((ret = failpoint_err("sandbox-delete:conntrack", err)) ||
+	if ((ret = failpoint("sandbox-reap:elements", err)) ||
+	    (ret = failpoint("sandbox-reap:conntrack", err)) ||
 	    (ret = conntrack_flush_addrs(&rt.conn.nf, ips, (unsigned)rv.n, NULL, err))) {
 		verr_wrap(err, "forget the flows of deleted sandboxes");
 		goto out;
@@ -628,7 +646,8 @@ static int pool_finish(struct vpcnet *vn, const struct vpc_row *v, int64_t mid,
 	char port[VPCNET_IFNAME_MAX + 1];
 	port_name(port, m.id);
 	/* In its profile first: once the batch lets its port send, its groups are in place. */
-	if (!(ret = router_open(&rt, v->name, err)) &&
+	if (!(ret = failpoint("sandbox-create:pool", err)) &&
+	    !(ret = router_open(&rt, v->name, err)) &&
 	    !(ret = link_set_group(rt.conn.rt, port, (uint32_t)m.profile, err)))
 		ret = member_enlist(vn, &rt.conn.nf, &m, v, groups, ngroups, err);
 	router_close(vn, &rt);
@@ -637,12 +656,30 @@ static int pool_finish(struct vpcnet *vn, const struct vpc_row *v, int64_t mid,
 		rollback_member(vn, &m, v);
 		return ret;
 	}
-	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err)))
+	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err))) {
+		rollback_member(vn, &m, v);
 		return ret;
+	}
 	snprintf(m.state, sizeof(m.state), ST_READY);
 	if (out)
 		sandbox_to_public(vn, &m, v, out);
 	return 0;
+}
+
+/* The elements of profile @id (its row may stay: unused, gc deletes it). */
+static void profile_elems_drop(struct vpcnet *vn, const struct vpc_row *v, int64_t id)
+{
+	struct vpcnet_error ignored;
+	struct profile_row p;
+	struct router rt = { .fd = -1 };
+	struct nft_batch *b = nftb_new();
+	if (b && !store_profile_get(vn->st, id, &p, &ignored) &&
+	    !router_open(&rt, v->name, &ignored)) {
+		sg_profile_elems(b, NFT_MSG_DELSETELEM, (uint32_t)p.id, p.sgs, p.n, p.ingress);
+		nft_commit(&rt.conn.nf, b, true, &ignored);
+	}
+	nftb_free(b);
+	router_close(vn, &rt);
 }
 
 static int member_create(struct vpcnet *vn, const char *kind,
@@ -755,7 +792,7 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	bool pool_has = false, early_ok = m.netns_owned && netns_cpu_idle();
 #ifdef VPCNET_FAILPOINTS
 	const char *fp = getenv("VPCNET_FAILPOINT");  /* tests: either way, whatever the load */
-	if (fp && (!strcmp(fp, "create:early-ns") || !strcmp(fp, "sandbox-create:early-ns")))
+	if (fp && (!strcmp(fp, "create:early-ns") || failpoint_armed("sandbox-create:early-ns")))
 		early_ok = m.netns_owned;
 	else if (fp && !strcmp(fp, "create:late-ns"))
 		early_ok = false;
@@ -768,10 +805,18 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	if (ret)
 		goto out;
 #ifdef VPCNET_FAILPOINTS
-	int early_fd;  /* tests: killed with its namespace made, before its row is written */
-	if (early.p && fp && !strcmp(fp, "sandbox-create:early-ns") &&
-	    !early_ns_wait(&early, &early_fd, err))
-		failpoint(fp);
+	if (early.p) {  /* tests: killed, or failing, with its namespace made before its row */
+		int early_fd = -1;
+		if (failpoint_armed("sandbox-create:early-ns") &&
+		    (ret = early_ns_wait(&early, &early_fd, err)))
+			goto out;
+		if ((ret = failpoint("sandbox-create:early-ns", err)) && early_fd >= 0) {
+			close(early_fd);
+			nsconn_close(&early.si.conn);
+		}
+		if (ret)
+			goto out;
+	}
 #endif
 
 	bool reaped = false;
@@ -815,10 +860,13 @@ again:
 			ret = -ENOSPC;  /* nothing to reap: the error stands */
 		goto out;
 	}
-	failpoint("sandbox-create:row");
 	bool made = false, tap_made = false;
-	if ((ret = sandbox_build(vn, &m, &v, groups, ngroups, adopted_fd, &early, &made,
-				 &tap_made, err))) {
+	struct router rt = { .fd = -1 };
+	if (!(ret = failpoint("sandbox-create:row", err)) && !(ret = router_open(&rt, v.name, err)))
+		ret = sandbox_build(vn, &rt, &m, &v, groups, ngroups, adopted_fd, &early, &made,
+				    &tap_made, err);
+	router_close(vn, &rt);
+	if (ret) {
 		verr_wrap(err, "%s %s", kind, m.name);
 		struct member_row undo = m;
 		undo.netns_owned = made;
@@ -827,8 +875,12 @@ again:
 		rollback_member(vn, &undo, &v);
 		goto out;
 	}
-	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err)))
+	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err))) {
+		rollback_member(vn, &m, &v);  /* a full disk: undone as a failed build is */
+		if (new_profile)
+			profile_elems_drop(vn, &v, m.profile);
 		goto out;
+	}
 	snprintf(m.state, sizeof(m.state), ST_READY);
 	if (out)
 		sandbox_to_public(vn, &m, &v, out);
@@ -888,7 +940,8 @@ int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 	}
 	if ((ret = teardown(vn, &m, &v, true, NULL, err)))
 		return verr_wrap(err, "%s %s", kind, id);
-	failpoint("sandbox-delete:kernel");
+	if ((ret = failpoint("sandbox-delete:kernel", err)))
+		return verr_wrap(err, "%s %s", kind, id);
 	if ((ret = store_begin(vn->st, err)))
 		return ret;
 	if ((ret = store_member_revoke(vn->st, m.id, err)) || (ret = store_commit(vn->st, err))) {
@@ -943,7 +996,7 @@ static int member_get(struct vpcnet *vn, const char *kind, const char *id,
 		goto out;
 	member_to_public(vn, &m, &v, &p, out);
 out:
-	free(p.id);
+	ports_free(&p);
 	return ret;
 }
 
@@ -1121,7 +1174,7 @@ static int member_list(struct vpcnet *vn, const char *kind, const char *vpc,
 	}
 	ret = store_member_list(vn->st, kind, vpc_id, list_one, &la, err);
 out:
-	free(la.ports.id);
+	ports_free(&la.ports);
 	return ret;
 }
 

@@ -5,8 +5,9 @@
  * against the same "before").  AWS semantics: rules only allow, a member may send what any
  * of its groups allows, replies pass, sg:NAME follows membership. */
 #include <errno.h>
-#include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,17 @@
 #include "lib/error.h"
 #include "lib/internal.h"
 #include "lib/names.h"
+#include "nat/tables.h"
 #include "netns/link.h"
 #include "netns/netns.h"
 #include "secgroups/compile.h"
 
+/* Deletes are idempotent: a change killed between the kernel's commit and the store's leaves
+ * the next change of the same rule finding its deletes done (until gc reconciles). */
 static int commit(struct vpcnet *vn, struct nf_sock *nf, struct nft_batch *b, unsigned elems,
 		  struct vpcnet_error *err)
 {
-	int ret = nft_commit(nf, b, false, err);
+	int ret = nft_commit(nf, b, true, err);
 	if (!ret) {
 		vn->last_msgs = nftb_count(b);
 		vn->last_elems = elems;
@@ -194,6 +198,74 @@ static int profile_note(int64_t **ids, size_t *n, size_t *cap, int64_t id)
 	return array_push(ids, n, cap, &id, sizeof(id));
 }
 
+struct set_names {
+	char (*v)[64];
+	size_t n, cap;
+};
+
+static int grab_set_name(const char *name, void *arg)
+{
+	struct set_names *sn = arg;
+	char buf[64] = { 0 };
+	snprintf(buf, sizeof(buf), "%s", name);
+	return array_push(&sn->v, &sn->n, &sn->cap, buf, sizeof(buf));
+}
+
+static bool group_known(const struct id_list *gl, int64_t g)
+{
+	for (size_t i = 0; i < gl->n; i++)
+		if (gl->g[i].id == g)
+			return true;
+	return false;
+}
+
+static bool ref_known(struct vpcnet *vn, int64_t g, int dir, int64_t r, bool *known,
+		      struct vpcnet_error *err)
+{
+	int64_t *refs = NULL;
+	size_t n = 0;
+	int ret = store_refs(vn->st, g, dir, &refs, &n, err);
+	*known = false;
+	for (size_t i = 0; !ret && i < n; i++)
+		*known |= refs[i] == r;
+	free(refs);
+	return ret;
+}
+
+/* What the router holds of groups that the store does not have (a group whose row a failed
+ * or killed create never committed, a reference a failed rule change left): deleted, once
+ * sg_reconcile's rebuild took every reference to it away.  One batch, idempotent. */
+static int groups_sweep(struct vpcnet *vn, const struct id_list *gl, struct nsconn *router,
+			struct vpcnet_error *err)
+{
+	struct set_names sn = { 0 };
+	struct nft_batch *b = nftb_new();
+	int ret = b ? nft_set_names(&router->nf, NFPROTO_INET, ROUTER_TABLE, grab_set_name, &sn,
+				   err) : -ENOMEM;
+	for (size_t i = 0; !ret && i < sn.n; i++) {
+		long long g, r;
+		char d;
+		int used = 0;
+		if (sscanf(sn.v[i], "sgm%lld%n", &g, &used) == 1 && !sn.v[i][used] &&
+		    !group_known(gl, g)) {
+			sg_group_delete(b, g, NULL, 0, NULL, 0);
+		} else if (sscanf(sn.v[i], "sg%lld_%c_%lld%n", &g, &d, &r, &used) == 3 &&
+			   !sn.v[i][used] && (d == 'e' || d == 'i')) {
+			enum sg_dir dir = d == 'e' ? SG_EGRESS : SG_INGRESS;
+			bool known = false;
+			if (group_known(gl, g) && (ret = ref_known(vn, g, dir, r, &known, err)))
+				break;
+			if (!known)
+				sg_del_set(b, g, dir, r);
+		}
+	}
+	if (!ret && nftb_count(b))
+		ret = nft_commit(&router->nf, b, true, err);
+	nftb_free(b);
+	free(sn.v);
+	return ret == -ENOMEM ? verr(err, VPCNET_FAILED, ENOMEM, "sweep groups") : ret;
+}
+
 int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *router,
 		 struct vpcnet_error *err)
 {
@@ -222,7 +294,8 @@ int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *rout
 			goto out;
 		sg_profile_elems(b, NFT_MSG_NEWSETELEM, (uint32_t)p.id, p.sgs, p.n, p.ingress);
 	}
-	if ((ret = commit(vn, &router->nf, b, elems, err)))
+	if ((ret = commit(vn, &router->nf, b, elems, err)) ||
+	    (ret = groups_sweep(vn, &gl, router, err)))
 		goto out;
 	/* Each port in its member's profile (a crash between the kernel's change and the
 	 * store's may have left one in another); a port not there yet or gone is skipped. */
@@ -293,8 +366,7 @@ int profiles_gc(struct vpcnet *vn, const struct vpc_row *v, struct nf_sock *nf,
 static int sg_commit_or_repair(struct vpcnet *vn, int64_t vpc_id, struct nsconn *router,
 			       struct vpcnet_error *err)
 {
-	failpoint("sg:commit");
-	int ret = failpoint_err("sg:commit", err);
+	int ret = failpoint("sg:commit", err);
 	if (!ret && !(ret = store_commit(vn->st, err)))
 		return 0;
 	store_rollback(vn->st);

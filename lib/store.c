@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 struct store {
 	sqlite3 *db;
+	char path[VPCNET_PATH_MAX + 16];  /* DIR/state.db: every message names it */
 };
 
 /* Security groups (added by version 2; some builds of version 1 had them already). */
@@ -116,13 +118,21 @@ static const char migrate_v1[] =
 	"UPDATE vpcs SET layout = 2 WHERE id IN (SELECT vpc_id FROM sgs WHERE name = 'default');";
 
 
+/* A full disk stays EIO: -ENOSPC from an insert means a subnet without a free address.
+ * SQLite's "disk I/O error" gains the system's reason ("No space left on device"). */
 static int db_err(struct store *st, struct vpcnet_error *err, int rc, const char *what)
 {
 	int e = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? EBUSY : EIO;
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		e = rc == SQLITE_CONSTRAINT_FOREIGNKEY ? EBUSY : EEXIST;
-	return vinput(err, e == EEXIST ? VPCNET_EXISTS : VPCNET_FAILED, e, "state store: %s: %s",
-		      what, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+	if ((rc & 0xff) == SQLITE_READONLY)
+		e = EROFS;
+	int sys = st->db && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) ?
+		  sqlite3_system_errno(st->db) : 0;
+	return vinput(err, e == EEXIST ? VPCNET_EXISTS : VPCNET_FAILED, e,
+		      "state store %s: %s: %s%s%s%s", st->path, what,
+		      st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc), sys ? " (" : "",
+		      sys ? strerror(sys) : "", sys ? ")" : "");
 }
 
 static void stmt_free(sqlite3_stmt **s)
@@ -138,10 +148,16 @@ static int prep(struct store *st, sqlite3_stmt **s, const char *sql, struct vpcn
 	return rc == SQLITE_OK ? 0 : db_err(st, err, rc, "prepare");
 }
 
-static int exec(struct store *st, const char *sql, struct vpcnet_error *err)
+/* @what names the step in a message (a schema's SQL would crowd out SQLite's reason). */
+static int exec_as(struct store *st, const char *sql, const char *what, struct vpcnet_error *err)
 {
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : db_err(st, err, rc, sql);
+	return rc == SQLITE_OK ? 0 : db_err(st, err, rc, what);
+}
+
+static int exec(struct store *st, const char *sql, struct vpcnet_error *err)
+{
+	return exec_as(st, sql, sql, err);
 }
 
 /* Steps a statement that returns no rows. */
@@ -192,15 +208,17 @@ static const char migrate_v7[] =
 	"ALTER TABLE members ADD COLUMN profile INTEGER NOT NULL DEFAULT 0;"
 	PROFILE_TABLES;
 
-static int migrate_from_v1(struct store *st, struct vpcnet_error *err)
+static int migrate_from_v1(struct store *st, const char *what, struct vpcnet_error *err)
 {
 	int ret = 0;
 	if (!has_column(st, "vpcs", "owner_nonce"))
-		ret = exec(st, "ALTER TABLE vpcs ADD COLUMN owner_nonce INTEGER NOT NULL DEFAULT 0", err);
+		ret = exec_as(st, "ALTER TABLE vpcs ADD COLUMN owner_nonce INTEGER NOT NULL DEFAULT 0",
+			      what, err);
 	if (!ret && !has_column(st, "members", "owner_nonce"))
-		ret = exec(st, "ALTER TABLE members ADD COLUMN owner_nonce INTEGER NOT NULL DEFAULT 0",
-			   err);
-	return ret ? ret : exec(st, migrate_v1, err);
+		ret = exec_as(st,
+			      "ALTER TABLE members ADD COLUMN owner_nonce INTEGER NOT NULL DEFAULT 0",
+			      what, err);
+	return ret ? ret : exec_as(st, migrate_v1, what, err);
 }
 
 static int schema_version(struct store *st)
@@ -212,6 +230,13 @@ static int schema_version(struct store *st)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
 	return version;
+}
+
+static int newer_schema(struct store *st, int version, struct vpcnet_error *err)
+{
+	return vinput(err, VPCNET_FAILED, EPROTO,
+		      "state store %s: schema version %d is newer than this vpcnet (%d)",
+		      st->path, version, SCHEMA_VERSION);
 }
 
 static int ensure_dir(const char *dir, struct vpcnet_error *err)
@@ -281,8 +306,8 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 	struct store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return verr(err, VPCNET_FAILED, ENOMEM, "state store");
-	char path[VPCNET_PATH_MAX + 16];
-	snprintf(path, sizeof(path), "%s/state.db", dir);
+	const char *path = st->path;
+	snprintf(st->path, sizeof(st->path), "%s/state.db", dir);
 	/* Made 0600 before SQLite opens it (its -wal and -shm files take the same mode);
 	 * no umask games: that is process-wide. */
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -298,7 +323,7 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 				 NULL);
 	if (rc != SQLITE_OK) {
-		ret = db_err(st, err, rc, path);
+		ret = db_err(st, err, rc, "open");
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
@@ -306,14 +331,18 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 	/* Every CLI run is the last connection to close: without this each one would
 	 * checkpoint the WAL and fsync on its way out.  Checkpoints run as it grows. */
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	if ((ret = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			    "PRAGMA foreign_keys=ON;", err)))
+	/* Schema: versioned with user_version; made or migrated under the write lock.  The
+	 * common case (current) is one read and no lock: this runs on every command.  A newer
+	 * vpcnet's store is refused before the journal mode is set: that may write to it. */
+	int version = schema_version(st);
+	if (version > SCHEMA_VERSION) {
+		ret = newer_schema(st, version, err);
+		goto fail;
+	}
+	if ((ret = exec_as(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			       "PRAGMA foreign_keys=ON;", "open", err)))
 		goto fail;
 	sqlite3_wal_hook(st->db, wal_hook, NULL);
-
-	/* Schema: versioned with user_version; made or migrated under the write lock.  The
-	 * common case (current) is one read and no lock: this runs on every command. */
-	int version = schema_version(st);
 	if (version == SCHEMA_VERSION) {
 		*out = st;
 		return 0;
@@ -326,29 +355,31 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 		goto fail_tx;
 	}
 	if (version > SCHEMA_VERSION) {
-		ret = vinput(err, VPCNET_FAILED, EPROTO,
-			     "state store %s: schema version %d is newer than this vpcnet (%d)",
-			     path, version, SCHEMA_VERSION);
+		ret = newer_schema(st, version, err);
 		goto fail_tx;
 	}
+	char what[64] = "create the schema";
+	if (version)
+		snprintf(what, sizeof(what), "migrate schema version %d to %d", version,
+			 SCHEMA_VERSION);
 	if (version == 0)
-		ret = exec(st, schema, err);
+		ret = exec_as(st, schema, what, err);
 	if (!ret && version == 1)
-		ret = migrate_from_v1(st, err);
+		ret = migrate_from_v1(st, what, err);
 	if (!ret && version >= 1 && version < 3)
-		ret = exec(st, migrate_v2, err);
+		ret = exec_as(st, migrate_v2, what, err);
 	if (!ret && version >= 1 && version < 4)
-		ret = exec(st, migrate_v3, err);
+		ret = exec_as(st, migrate_v3, what, err);
 	if (!ret && version >= 1 && version < 5)
-		ret = exec(st, migrate_v4, err);
+		ret = exec_as(st, migrate_v4, what, err);
 	if (!ret && version >= 1 && version < 6)
-		ret = exec(st, migrate_v5, err);
+		ret = exec_as(st, migrate_v5, what, err);
 	if (!ret && version >= 1 && version < 7)
-		ret = exec(st, migrate_v6, err);
+		ret = exec_as(st, migrate_v6, what, err);
 	if (!ret && version >= 1 && version < 8)
-		ret = exec(st, migrate_v7, err);
+		ret = exec_as(st, migrate_v7, what, err);
 	if (ret || (version < SCHEMA_VERSION &&
-		    (ret = exec(st, "PRAGMA user_version = " STR(SCHEMA_VERSION), err))))
+		    (ret = exec_as(st, "PRAGMA user_version = " STR(SCHEMA_VERSION), what, err))))
 		goto fail_tx;
 	if ((ret = store_commit(st, err)))
 		goto fail;
@@ -385,32 +416,88 @@ void store_rollback(struct store *st)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static void copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
+/* --- reading rows back -------------------------------------------------------------------
+ * A row is read only when vpcnet could have written it: a store written by hand, by a
+ * hostile process or corrupted has values out of range, text longer than its field (cut,
+ * a name names something else), text with a NUL in it.  Such a row is refused with an
+ * error that names it, never read on into a fixed-size field or an address computation. */
+
+/* Text column @col into @dst (@n bytes): false when it does not fit whole.  NULL reads "". */
+static bool copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
 {
 	const unsigned char *t = sqlite3_column_text(s, col);
-	snprintf(dst, n, "%s", t ? (const char *)t : "");
+	size_t len = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+	dst[0] = '\0';
+	if (len >= n || (t && memchr(t, '\0', len)))
+		return false;
+	if (t)
+		memcpy(dst, t, len + 1);
+	return true;
+}
+
+/* Integer column @col into *@v: false when it is not within [@lo, @hi]. */
+static bool int_in(sqlite3_stmt *s, int col, int64_t lo, int64_t hi, int64_t *v)
+{
+	*v = sqlite3_column_int64(s, col);
+	return *v >= lo && *v <= hi;
+}
+
+static bool one_of(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(s, *set))
+			return true;
+	return false;
+}
+
+static const char *const vpc_states[] = { ST_CREATING, ST_READY, ST_DELETING, NULL };
+static const char *const member_states[] = { ST_CREATING, ST_READY, ST_DELETING, ST_REVOKED,
+					     ST_RESTORING, NULL };
+static const char *const member_kinds[] = { KIND_SANDBOX, KIND_INSTANCE, KIND_POOL, NULL };
+
+/* Refuses row #@id of @what: column @col is out of range. */
+static int bad_row(struct store *st, struct vpcnet_error *err, const char *what, int64_t id,
+		   const char *col)
+{
+	return vinput(err, VPCNET_FAILED, EUCLEAN, "state store %s: %s #%lld: bad %s (a store"
+		      " written by hand, or corrupt: repair or remove the row)", st->path, what,
+		      (long long)id, col);
 }
 
 /* members is -1 here: store_vpc_members() counts them (a scan, not on the create path) */
 #define VPC_COLS "v.id, v.name, v.net, v.prefix, v.nat, v.uplink, v.transit, v.state," \
 		 " v.owner_pid, v.owner_start, v.owner_nonce, -1, v.layout"
 
-static void vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
+/* Fills @r from a row of VPC_COLS; returns its first column out of range, or NULL. */
+static const char *vpc_from_row(sqlite3_stmt *s, struct vpc_row *r)
 {
+	int64_t v;
 	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(s, 0);
-	copy_text(r->name, sizeof(r->name), s, 1);
-	r->net = sqlite3_column_int64(s, 2);
-	r->prefix = sqlite3_column_int(s, 3);
+	if (!copy_text(r->name, sizeof(r->name), s, 1))
+		return "name";
+	if (!int_in(s, 2, 0, UINT32_MAX, &v))
+		return "network";
+	r->net = v;
+	if (!int_in(s, 3, VPC_PREFIX_MIN, VPC_PREFIX_MAX, &v) || (r->net & ~prefix_mask(v)))
+		return "prefix";
+	r->prefix = v;
 	r->nat = sqlite3_column_int(s, 4);
-	copy_text(r->uplink, sizeof(r->uplink), s, 5);
-	r->transit = sqlite3_column_int64(s, 6);
-	copy_text(r->state, sizeof(r->state), s, 7);
+	if (!copy_text(r->uplink, sizeof(r->uplink), s, 5))
+		return "uplink";
+	if (!int_in(s, 6, 0, TRANSIT_MAX - 1, &v))
+		return "transit";
+	r->transit = v;
+	if (!copy_text(r->state, sizeof(r->state), s, 7) || !one_of(r->state, vpc_states))
+		return "state";
 	r->owner.pid = sqlite3_column_int64(s, 8);
 	r->owner.start = sqlite3_column_int64(s, 9);
 	r->owner.nonce = sqlite3_column_int64(s, 10);
 	r->members = sqlite3_column_int64(s, 11);
-	r->layout = sqlite3_column_int(s, 12);
+	if (!int_in(s, 12, 1, VPC_LAYOUT, &v))
+		return "layout";
+	r->layout = v;
+	return NULL;
 }
 
 static int vpc_get_by(struct store *st, const char *where, const char *name, int64_t id,
@@ -434,8 +521,8 @@ static int vpc_get_by(struct store *st, const char *where, const char *name, int
 	}
 	if (rc != SQLITE_ROW)
 		return db_err(st, err, rc, "read VPC");
-	vpc_from_row(s, out);
-	return 0;
+	const char *bad = vpc_from_row(s, out);
+	return bad ? bad_row(st, err, "VPC", out->id, bad) : 0;
 }
 
 int store_vpc_get(struct store *st, const char *name, struct vpc_row *out, struct vpcnet_error *err)
@@ -561,7 +648,9 @@ int store_vpc_list(struct store *st, int (*fn)(const struct vpc_row *, void *), 
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct vpc_row r;
-		vpc_from_row(s, &r);
+		const char *bad = vpc_from_row(s, &r);
+		if (bad)
+			return bad_row(st, err, "VPC", r.id, bad);
 		if ((ret = fn(&r, arg)))
 			return ret;
 	}
@@ -646,28 +735,45 @@ int store_vpc_count(struct store *st, int64_t *n, struct vpcnet_error *err)
 		    " owner_start, owner_nonce, kind, max_conns, tap, control_port, origin," \
 		    " netns_dev, netns_ino, profile"
 
-static void member_from_row(sqlite3_stmt *s, struct member_row *r)
+/* Fills @r from a row of MEMBER_COLS; returns its first column out of range, or NULL. */
+static const char *member_from_row(sqlite3_stmt *s, struct member_row *r)
 {
+	int64_t v;
 	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(s, 0);
-	copy_text(r->name, sizeof(r->name), s, 1);
+	if (!copy_text(r->name, sizeof(r->name), s, 1))
+		return "name";
 	r->vpc_id = sqlite3_column_int64(s, 2);
-	r->ip = sqlite3_column_int64(s, 3);
-	copy_text(r->netns, sizeof(r->netns), s, 4);
+	if (!int_in(s, 3, 0, UINT32_MAX, &v))
+		return "address";
+	r->ip = v;
+	if (!copy_text(r->netns, sizeof(r->netns), s, 4))
+		return "netns";
 	r->netns_owned = sqlite3_column_int(s, 5);
-	copy_text(r->ifname, sizeof(r->ifname), s, 6);
-	copy_text(r->state, sizeof(r->state), s, 7);
+	if (!copy_text(r->ifname, sizeof(r->ifname), s, 6))
+		return "ifname";
+	if (!copy_text(r->state, sizeof(r->state), s, 7) || !one_of(r->state, member_states))
+		return "state";
 	r->owner.pid = sqlite3_column_int64(s, 8);
 	r->owner.start = sqlite3_column_int64(s, 9);
 	r->owner.nonce = sqlite3_column_int64(s, 10);
-	copy_text(r->kind, sizeof(r->kind), s, 11);
-	r->max_conns = sqlite3_column_int(s, 12);
-	copy_text(r->tap, sizeof(r->tap), s, 13);
-	r->control_port = sqlite3_column_int(s, 14);
-	copy_text(r->origin, sizeof(r->origin), s, 15);
+	if (!copy_text(r->kind, sizeof(r->kind), s, 11) || !one_of(r->kind, member_kinds))
+		return "kind";
+	if (!int_in(s, 12, 0, VPCNET_MAX_CONNECTIONS_MAX, &v))
+		return "max_conns";
+	r->max_conns = v;
+	if (!copy_text(r->tap, sizeof(r->tap), s, 13))
+		return "tap";
+	if (!int_in(s, 14, 0, 65535, &v))
+		return "control_port";
+	r->control_port = v;
+	if (!copy_text(r->origin, sizeof(r->origin), s, 15))
+		return "origin";
 	r->netns_dev = (uint64_t)sqlite3_column_int64(s, 16);
 	r->netns_ino = (uint64_t)sqlite3_column_int64(s, 17);
-	r->profile = sqlite3_column_int64(s, 18);
+	if (!int_in(s, 18, 0, UINT32_MAX, &r->profile))  /* a device group is 32 bits */
+		return "profile";
+	return NULL;
 }
 
 /* Runs @fn over the member rows of statement @s. */
@@ -678,7 +784,9 @@ static int member_rows(struct store *st, sqlite3_stmt *s,
 	int rc, ret;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct member_row r;
-		member_from_row(s, &r);
+		const char *bad = member_from_row(s, &r);
+		if (bad)
+			return bad_row(st, err, "member", r.id, bad);
 		if ((ret = fn(&r, arg)))
 			return ret;
 	}
@@ -709,8 +817,8 @@ static int member_get_by(struct store *st, const char *kind, const char *where, 
 				     (long long)id);
 	if (rc != SQLITE_ROW)
 		return db_err(st, err, rc, "read sandbox");
-	member_from_row(s, out);
-	return 0;
+	const char *bad = member_from_row(s, out);
+	return bad ? bad_row(st, err, "member", out->id, bad) : 0;
 }
 
 int store_member_get(struct store *st, const char *kind, const char *name,
@@ -907,17 +1015,22 @@ bool owner_alive(const struct owner *o)
 #define SG_COLS_LITE "g.id, g.vpc_id, g.name, g.description, -1, -1, -1," \
 		" (SELECT name FROM vpcs v WHERE v.id = g.vpc_id)"
 
-static void sg_from_row(sqlite3_stmt *s, struct sg_row *r)
+/* Fills @r from a row of SG_COLS; returns its first column out of range, or NULL. */
+static const char *sg_from_row(sqlite3_stmt *s, struct sg_row *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(s, 0);
 	r->vpc_id = sqlite3_column_int64(s, 1);
-	copy_text(r->name, sizeof(r->name), s, 2);
-	copy_text(r->description, sizeof(r->description), s, 3);
+	if (!copy_text(r->name, sizeof(r->name), s, 2))
+		return "name";
+	if (!copy_text(r->description, sizeof(r->description), s, 3))
+		return "description";
 	r->members = sqlite3_column_int64(s, 4);
 	r->rules = sqlite3_column_int64(s, 5);
 	r->referenced = sqlite3_column_int64(s, 6);
-	copy_text(r->vpc, sizeof(r->vpc), s, 7);
+	if (!copy_text(r->vpc, sizeof(r->vpc), s, 7))
+		return "VPC name";
+	return NULL;
 }
 
 int store_sg_counts(struct store *st, struct sg_row *g, struct vpcnet_error *err)
@@ -974,7 +1087,9 @@ int store_sg_get(struct store *st, int64_t vpc_id, const char *name, struct sg_r
 			      vpc_id ? " in its VPC" : "");
 	if (rc != SQLITE_ROW)
 		return db_err(st, err, rc, "read group");
-	sg_from_row(s, out);
+	const char *bad = sg_from_row(s, out);
+	if (bad)
+		return bad_row(st, err, "group", out->id, bad);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL,
 			      "group '%s' exists in several VPCs: name one with --vpc", name);
@@ -993,8 +1108,8 @@ int store_sg_get_id(struct store *st, int64_t id, struct sg_row *out, struct vpc
 		return vinput(err, VPCNET_NOT_FOUND, ENOENT, "group #%lld not found", (long long)id);
 	if (rc != SQLITE_ROW)
 		return db_err(st, err, rc, "read group");
-	sg_from_row(s, out);
-	return 0;
+	const char *bad = sg_from_row(s, out);
+	return bad ? bad_row(st, err, "group", out->id, bad) : 0;
 }
 
 int store_sg_delete(struct store *st, int64_t id, struct vpcnet_error *err)
@@ -1015,7 +1130,9 @@ int store_sg_list(struct store *st, int64_t vpc_id, int (*fn)(const struct sg_ro
 	int rc;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct sg_row r;
-		sg_from_row(s, &r);
+		const char *bad = sg_from_row(s, &r);
+		if (bad)
+			return bad_row(st, err, "group", r.id, bad);
 		if ((ret = fn(&r, arg)))
 			return ret;
 	}
@@ -1066,6 +1183,27 @@ int store_rule_delete(struct store *st, int64_t sg_id, const struct sg_rule *r, 
 	return 0;
 }
 
+/* Rule columns from @col on: proto, port_lo, port_hi, net, len, into @r; returns the
+ * first out of range, or NULL.  A group rule's net and len are 0. */
+static const char *rule_from_row(sqlite3_stmt *s, int col, struct sg_rule *r)
+{
+	int64_t proto, lo, hi, net, len;
+	if (!int_in(s, col, 0, 255, &proto) || (proto && proto != IPPROTO_ICMP &&
+						proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return "protocol";
+	if (!int_in(s, col + 1, 0, 65535, &lo) || !int_in(s, col + 2, lo, 65535, &hi))
+		return "ports";
+	if (!int_in(s, col + 3, 0, UINT32_MAX, &net) || !int_in(s, col + 4, 0, 32, &len) ||
+	    (net & ~prefix_mask(len)))
+		return "target";
+	r->proto = proto;
+	r->port_lo = lo;
+	r->port_hi = hi;
+	r->net = net;
+	r->len = len;
+	return NULL;
+}
+
 int store_rules(struct store *st, int64_t sg_id, struct sg_rule **rules, int64_t **ref_of,
 		size_t *n, struct vpcnet_error *err)
 {
@@ -1073,8 +1211,8 @@ int store_rules(struct store *st, int64_t sg_id, struct sg_rule **rules, int64_t
 	*rules = NULL;
 	*ref_of = NULL;
 	*n = 0;
-	int ret = prep(st, &s, "SELECT r.dir, r.proto, r.port_lo, r.port_hi, r.to_sg, r.net, r.len,"
-			       " (SELECT name FROM sgs g WHERE g.id = r.to_sg) FROM sg_rules r"
+	int ret = prep(st, &s, "SELECT r.dir, r.proto, r.port_lo, r.port_hi, r.net, r.len, r.to_sg,"
+			       " (SELECT name FROM sgs g WHERE g.id = r.to_sg), r.id FROM sg_rules r"
 			       " WHERE r.sg_id = ?1 ORDER BY r.id", err);
 	if (ret)
 		return ret;
@@ -1094,31 +1232,31 @@ int store_rules(struct store *st, int64_t sg_id, struct sg_rule **rules, int64_t
 				return verr(err, VPCNET_FAILED, ENOMEM, "read rules");
 		}
 		struct sg_rule *r = &(*rules)[*n];
+		int64_t dir;
 		memset(r, 0, sizeof(*r));
-		r->dir = sqlite3_column_int(s, 0);
-		r->proto = sqlite3_column_int(s, 1);
-		r->port_lo = sqlite3_column_int(s, 2);
-		r->port_hi = sqlite3_column_int(s, 3);
-		(*ref_of)[*n] = sqlite3_column_int64(s, 4);
+		const char *bad = !int_in(s, 0, SG_EGRESS, SG_INGRESS, &dir) ? "direction"
+				  : rule_from_row(s, 1, r);
+		if (!bad && !int_in(s, 6, 0, INT64_MAX, &(*ref_of)[*n]))
+			bad = "target group";
+		if (!bad && !copy_text(r->group, sizeof(r->group), s, 7))
+			bad = "target group name";
+		if (bad)
+			return bad_row(st, err, "rule", sqlite3_column_int64(s, 8), bad);
+		r->dir = dir;
 		r->to_group = (*ref_of)[*n] != 0;
-		r->net = sqlite3_column_int64(s, 5);
-		r->len = sqlite3_column_int(s, 6);
-		copy_text(r->group, sizeof(r->group), s, 7);
 		(*n)++;
 	}
 	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, "read rules");
 }
 
-/* Appends rule row @s (proto, port_lo, port_hi, net, len) to *@rules. */
-static int push_cidr_rule(sqlite3_stmt *s, struct sg_rule **rules, size_t *n, size_t *cap)
+/* Appends rule row @s (proto, port_lo, port_hi, net, len) to *@rules: -ENOMEM, or -EUCLEAN
+ * with *@bad naming a column out of range. */
+static int push_cidr_rule(sqlite3_stmt *s, struct sg_rule **rules, size_t *n, size_t *cap,
+			  const char **bad)
 {
-	struct sg_rule r = {
-		.proto = sqlite3_column_int(s, 0),
-		.port_lo = sqlite3_column_int(s, 1),
-		.port_hi = sqlite3_column_int(s, 2),
-		.net = sqlite3_column_int64(s, 3),
-		.len = sqlite3_column_int(s, 4),
-	};
+	struct sg_rule r = { 0 };
+	if ((*bad = rule_from_row(s, 0, &r)))
+		return -EUCLEAN;
 	if (*n == *cap) {
 		size_t c = *cap ? 2 * *cap : 16;
 		struct sg_rule *m = realloc(*rules, c * sizeof(*m));
@@ -1160,11 +1298,13 @@ int store_rules_near(struct store *st, int64_t sg_id, int dir, uint8_t proto, ui
 	sqlite3_bind_int64(s, 5, hi);
 	size_t cap = 0;
 	int rc;
+	const char *bad = NULL;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		if (push_cidr_rule(s, rules, n, &cap)) {
+		if (push_cidr_rule(s, rules, n, &cap, &bad)) {
 			free(*rules);
 			*rules = NULL;
-			return verr(err, VPCNET_FAILED, ENOMEM, "read rules");
+			return bad ? bad_row(st, err, "a rule of group", sg_id, bad)
+				   : verr(err, VPCNET_FAILED, ENOMEM, "read rules");
 		}
 	if (rc != SQLITE_DONE) {
 		free(*rules);
@@ -1203,8 +1343,11 @@ int store_cover_set(struct store *st, int64_t sg_id, int dir, int64_t elems,
 		    struct vpcnet_error *err)
 {
 	STMT s = NULL;
-	int ret = prep(st, &s, "INSERT OR REPLACE INTO sg_covers (sg_id, dir, elems)"
-			       " VALUES (?1, ?2, ?3)", err);
+	/* An unchanged size is not written: a repair that rebuilds the router from the store
+	 * (after a commit failed on a full disk) must not need room itself. */
+	int ret = prep(st, &s, "INSERT INTO sg_covers (sg_id, dir, elems) VALUES (?1, ?2, ?3)"
+			       " ON CONFLICT (sg_id, dir) DO UPDATE SET elems = excluded.elems"
+			       " WHERE elems != excluded.elems", err);
 	if (ret)
 		return ret;
 	sqlite3_bind_int64(s, 1, sg_id);

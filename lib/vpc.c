@@ -103,7 +103,8 @@ static int transit_build(struct nsconn *host, struct nl_sock *rt, int rfd,
 	int hidx, ridx, ret;
 	if ((ret = link_veth_create(host->rt, tname, 0, ROUTER_TRANSIT_IF, rfd, NULL, err)))
 		return ret;
-	failpoint("vpc-create:transit");
+	if ((ret = failpoint("vpc-create:transit", err)))
+		return ret;
 	if ((ret = link_index(host->rt, tname, &hidx, err)) ||
 	    (ret = addr_add(host->rt, hidx, transit_host(v->transit), 31, err)) ||
 	    (ret = link_index(rt, ROUTER_TRANSIT_IF, &ridx, err)) ||
@@ -186,7 +187,8 @@ static int vpc_build(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *
 	if ((ret = netns_create(path, router_init, &ri, &rfd, err)))
 		goto out;
 	*made = true;
-	failpoint("vpc-create:netns");
+	if ((ret = failpoint("vpc-create:netns", err)))
+		goto out;
 	if ((ret = transit_build(host, ri.conn.rt, rfd, v, err)) ||
 	    (ret = router_tables_make(&ri.conn, v, false, err)))
 		goto out;
@@ -194,7 +196,8 @@ static int vpc_build(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *
 		verr_wrap(err, "default group");
 		goto out;
 	}
-	failpoint("vpc-create:router-table");
+	if ((ret = failpoint("vpc-create:router-table", err)))
+		goto out;
 	ret = host_elems_make(host, v, true, err);
 out:
 	nsconn_close(&ri.conn);
@@ -222,7 +225,8 @@ int vpc_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
 		if ((ret = netns_create(path, router_init, &ri, &rfd, err)))
 			goto out;
 		*rebuilt |= VPC_REBUILT_ROUTER;
-		failpoint("vpc-repair:netns");
+		if ((ret = failpoint("vpc-repair:netns", err)))
+			goto out;
 	} else if (!ret) {
 		ri.conn.want_nf = true;
 		ret = nsconn_open(&ri.conn, rfd, true, err);
@@ -236,7 +240,8 @@ int vpc_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
 		    (ret = transit_build(&host, ri.conn.rt, rfd, v, err)))
 			goto out;
 		*rebuilt |= VPC_REBUILT_TRANSIT;
-		failpoint("vpc-repair:transit");
+		if ((ret = failpoint("vpc-repair:transit", err)))
+			goto out;
 	} else if ((ret = transit_routes(&host, ri.conn.rt, v, err))) {
 		goto out;
 	}
@@ -246,7 +251,8 @@ int vpc_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
 		if ((ret = router_tables_make(&ri.conn, v, true, err)))
 			goto out;
 		*rebuilt |= VPC_REBUILT_TABLE;
-		failpoint("vpc-repair:router-table");
+		if ((ret = failpoint("vpc-repair:router-table", err)))
+			goto out;
 	}
 	if ((ret = nft_table_exists(&host.nf, NFPROTO_INET, HOST_TABLE, &found, err)) ||
 	    (ret = host_elems_make(&host, v, !found, err)))
@@ -285,12 +291,14 @@ int vpc_teardown(struct vpcnet *vn, const struct vpc_row *v, bool remove_netns,
 		verr_wrap(err, "host table");
 		goto out;
 	}
-	failpoint("vpc-delete:host-elements");
+	if ((ret = failpoint("vpc-delete:host-elements", err)))
+		goto out;
 	/* Deleting the host end takes the router end with it, synchronously: when this
 	 * returns, the host holds nothing of the VPC. */
 	if ((ret = link_delete(host.rt, tname, err)))
 		goto out;
-	failpoint("vpc-delete:transit");
+	if ((ret = failpoint("vpc-delete:transit", err)))
+		goto out;
 	if (remove_netns)
 		ret = netns_remove(path, err);
 out:
@@ -393,7 +401,11 @@ VPCNET_API int vpcnet_vpc_create(struct vpcnet *vn, const struct vpcnet_vpc_spec
 
 	if ((ret = vpc_create_row(vn, &v, err)))
 		goto out;
-	failpoint("vpc-create:row");
+	if ((ret = failpoint("vpc-create:row", err))) {
+		struct vpcnet_error ignored;
+		vpc_forget(vn, &v, &ignored);
+		goto out;
+	}
 	bool made = false;
 	if ((ret = vpc_build(vn, &v, &host, &made, err))) {
 		struct vpcnet_error ignored;
@@ -402,8 +414,12 @@ VPCNET_API int vpcnet_vpc_create(struct vpcnet *vn, const struct vpcnet_vpc_spec
 			vpc_forget(vn, &v, &ignored);
 		goto out;
 	}
-	if ((ret = store_vpc_set_state(vn->st, v.id, ST_READY, NULL, err)))
+	if ((ret = store_vpc_set_state(vn->st, v.id, ST_READY, NULL, err))) {
+		struct vpcnet_error ignored;  /* a full disk: undone as a failed build is */
+		if (!vpc_teardown(vn, &v, true, &ignored))
+			vpc_forget(vn, &v, &ignored);
 		goto out;
+	}
 	snprintf(v.state, sizeof(v.state), ST_READY);
 	v.members = 0;  /* it was just made */
 	if (out)
@@ -555,7 +571,8 @@ VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force
 	}
 	if ((ret = vpc_teardown(vn, &v, true, err)))
 		return verr_wrap(err, "VPC %s", name);
-	failpoint("vpc-delete:kernel");
+	if ((ret = failpoint("vpc-delete:kernel", err)))
+		return ret;
 	return vpc_forget(vn, &v, err);
 }
 

@@ -247,7 +247,9 @@ static int nf_request(struct nf_sock *s, struct nlmsghdr *nlh,
 		      int (*fn)(const struct nlmsghdr *, void *), void *arg, const char *what,
 		      struct vpcnet_error *err)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	/* a dump's messages are as large as the kernel makes them (up to 32 KiB: a list of
+	 * sets with their userdata): a smaller buffer truncates them (ENOSPC) */
+	char buf[32768];
 	uint32_t seq = nlh->nlmsg_seq = ++s->seq;
 	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
 		return verr(err, VPCNET_FAILED, errno, "%s", what);
@@ -315,6 +317,19 @@ static size_t put_marker(char *buf, uint16_t type, uint32_t seq, const uint32_t 
 	return nlh->nlmsg_len;
 }
 
+/* Messages whose commit leaves the kernel objects to free after a grace period. */
+static bool frees(unsigned type)
+{
+	switch (type) {
+	case NFT_MSG_DELTABLE: case NFT_MSG_DELCHAIN: case NFT_MSG_DELRULE:
+	case NFT_MSG_DELSET: case NFT_MSG_DELSETELEM: case NFT_MSG_DELOBJ:
+	case NFT_MSG_DELFLOWTABLE: case NFT_MSG_DESTROYSETELEM:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The extended ack's message, when the kernel sent one. */
 static const char *extack_msg(const struct nlmsghdr *nlh)
 {
@@ -376,7 +391,10 @@ static void read_acks(struct nf_sock *s, struct nft_batch *b, const unsigned *id
 			if (!e->error)
 				continue;
 			o->failed++;
-			if (e->error == -ENOENT) {
+			/* only a delete of what is gone may be dropped (gone_ok): an add that
+			 * names what is gone (a chain, a set) is an error */
+			const struct nlmsghdr *m = (const struct nlmsghdr *)(b->buf + b->msgs[i].off);
+			if (e->error == -ENOENT && frees(m->nlmsg_type & 0xff)) {
 				o->gone++;
 				b->msgs[i].dropped = true;
 			}
@@ -408,18 +426,6 @@ static int fit_sndbuf(struct nf_sock *s, size_t len, struct vpcnet_error *err)
 	return 0;
 }
 
-/* Messages whose commit leaves the kernel objects to free after a grace period. */
-static bool frees(unsigned type)
-{
-	switch (type) {
-	case NFT_MSG_DELTABLE: case NFT_MSG_DELCHAIN: case NFT_MSG_DELRULE:
-	case NFT_MSG_DELSET: case NFT_MSG_DELSETELEM: case NFT_MSG_DELOBJ:
-	case NFT_MSG_DELFLOWTABLE: case NFT_MSG_DESTROYSETELEM:
-		return true;
-	default:
-		return false;
-	}
-}
 
 int nft_commit(struct nf_sock *s, struct nft_batch *b, bool gone_ok, struct vpcnet_error *err)
 {
@@ -1004,6 +1010,36 @@ int nft_table_exists(struct nf_sock *s, uint32_t family, const char *table, bool
 	snprintf(what, sizeof(what), "read table %s", table);
 	int ret = nf_request(s, nlh, table_seen, found, what, err);
 	return ret == -ENOENT ? 0 : ret;
+}
+
+struct names_arg {
+	const char *table;
+	int (*fn)(const char *name, void *arg);
+	void *arg;
+	int ret;
+};
+
+static int set_named(const struct nlmsghdr *nlh, void *data)
+{
+	struct names_arg *na = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (!s)
+		return -ENOMEM;
+	if (nftnl_set_nlmsg_parse(nlh, s) >= 0 && !na->ret &&
+	    !strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), na->table))
+		na->ret = na->fn(nftnl_set_get_str(s, NFTNL_SET_NAME), na->arg);
+	nftnl_set_free(s);
+	return 0;
+}
+
+int nft_set_names(struct nf_sock *s, uint32_t family, const char *table,
+		  int (*fn)(const char *name, void *arg), void *arg, struct vpcnet_error *err)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, family, NLM_F_DUMP, 0);
+	struct names_arg na = { table, fn, arg, 0 };
+	int ret = nf_request(s, nlh, set_named, &na, "list sets", err);
+	return ret ? ret : na.ret;
 }
 
 struct keys_arg {

@@ -148,6 +148,11 @@ int nft_elem_exists(struct nf_sock *s, uint32_t family, const char *table, const
 int nft_table_exists(struct nf_sock *s, uint32_t family, const char *table, bool *found,
 		     struct vpcnet_error *err);
 
+/* Calls @fn with the name of every set (and map) of table @table (a dump); stops at @fn's
+ * first non-zero. */
+int nft_set_names(struct nf_sock *s, uint32_t family, const char *table,
+		  int (*fn)(const char *name, void *arg), void *arg, struct vpcnet_error *err);
+
 /* Calls @fn with the key of every element of @set (a dump); stops at @fn's first non-zero. */
 int nft_set_keys(struct nf_sock *s, uint32_t family, const char *table, const char *set,
 		 int (*fn)(const void *key, uint32_t len, void *arg), void *arg,

@@ -58,7 +58,7 @@ static int parse_port(const char *s, const char *all, long *out, struct vpcnet_e
 	char *end;
 	errno = 0;
 	long v = strtol(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-' || s[0] == '+')
+	if (*s < '0' || *s > '9' || *end || errno)  /* strtol would take " 8" and "+8" */
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "ports in '%s': '%s' is not a number",
 			      all, s);
 	if (v < 1 || v > 65535)
@@ -98,6 +98,9 @@ int sg_parse_rule(const char *proto_ports, const char *target, struct sg_rule *r
 			return vinput(err, VPCNET_BAD_INPUT, EINVAL,
 				      "'%s': ports go with tcp and udp only", proto_ports);
 		char ports[32];
+		if (strlen(colon + 1) >= sizeof(ports))  /* cut, its tail would go unread */
+			return vinput(err, VPCNET_BAD_INPUT, EINVAL,
+				      "ports in '%s': not N or N-M", proto_ports);
 		snprintf(ports, sizeof(ports), "%s", colon + 1);
 		char *dash = strchr(ports, '-');
 		long lo, hi;

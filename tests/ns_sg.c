@@ -601,4 +601,16 @@ Test(sg, a_change_the_store_did_not_commit_is_undone)
 	V("sandbox set-sg %s back", s.id);
 	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK,
 		     "gc made the group again, with its rule");
+
+	/* a rule del killed after the kernel: the same del again gets through, without gc
+	 * (its deletes find the elements gone), and so does an add killed the same way */
+	const char *del = "sg rule del back egress tcp:8080 0.0.0.0/0";
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sg:commit", "%s", del), 99,
+		     "%s", out);
+	V("%s", del);
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, WAIT, NULL, 0), P_REFUSED);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sg:commit",
+			    "sg rule add back egress tcp:8080 0.0.0.0/0"), 99, "%s", out);
+	V("sg rule add back egress tcp:8080 0.0.0.0/0");
+	cr_assert_eq(probe_tcp(s.netns, INET_ADDR, 8080, 3000, NULL, 0), P_OK);
 }

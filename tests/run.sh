@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the unit tests, then the namespace tests and the attack suite (root), under ASan +
-# UBSan.
+# Runs the unit tests, then the namespace tests, the attack suite and a short soak (root),
+# under ASan + UBSan.
 # Usage: tests/run.sh BUILD_DIR [criterion flags...]
 set -u
 dir=$1; shift
@@ -32,6 +32,11 @@ if [ "$(id -u)" = 0 ]; then
 	LSAN_OPTIONS=suppressions=$(dirname "$0")/lsan-nstest.supp "$dir/nstest" --jobs 2 "$@" || rc=1
 	echo "== attack suite"
 	LSAN_OPTIONS=suppressions=$(dirname "$0")/lsan-nstest.supp "$dir/attack" --jobs 2 "$@" || rc=1
+	if [ -x "$dir/soak" ]; then
+		echo "== soak, ${SOAK_SECONDS:-30} s: 8 workers, SIGKILLs, gc, then the invariants"
+		SOAK_SECONDS=${SOAK_SECONDS:-30} LSAN_OPTIONS=suppressions=$(dirname "$0")/lsan-nstest.supp \
+			"$dir/soak" || rc=1
+	fi
 else
 	echo "== namespace tests skipped: they need root"
 fi

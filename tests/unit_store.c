@@ -454,3 +454,89 @@ Test(store, the_log_stays_short_when_every_process_writes_once)
 	cr_assert_lt(most, 160 * (4096 + 24), "the log reached %lld bytes", (long long)most);
 	cr_assert_gt(most, 0, "the store is in WAL mode");
 }
+
+static bool slurp(const char *path, char *buf, size_t size, size_t *n)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	*n = fread(buf, 1, size, f);
+	fclose(f);
+	return *n < size;
+}
+
+/* A newer vpcnet's store is refused before anything is written to it: in a rollback
+ * journal, the switch to WAL would have rewritten its header. */
+Test(store, a_newer_store_is_left_as_it_was)
+{
+	char d[64], path[96];
+	snprintf(d, sizeof(d), "%s/newer", dir);
+	cr_assert_eq(mkdir(d, 0700), 0);
+	snprintf(path, sizeof(path), "%s/state.db", d);
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA user_version = 99;"
+				  "CREATE TABLE future (x TEXT);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	static char before[65536], after[65536];
+	size_t nb, na;
+	cr_assert(slurp(path, before, sizeof(before), &nb));
+	struct store *s;
+	struct vpcnet_error e;
+	cr_assert_eq(store_open(&s, d, &e), -EPROTO);
+	cr_assert(strstr(e.msg, "state.db: schema version 99 is newer than this vpcnet (8)"), "%s",
+		  e.msg);
+	cr_assert(slurp(path, after, sizeof(after), &na));
+	cr_assert(na == nb && !memcmp(before, after, nb), "the store was written to");
+}
+
+/* What SQLite says goes with the store's path and the step, not the SQL it ran. */
+Test(store, errors_name_the_store_file)
+{
+	char d[64], path[96];
+	snprintf(d, sizeof(d), "%s/junk", dir);
+	cr_assert_eq(mkdir(d, 0700), 0);
+	snprintf(path, sizeof(path), "%s/state.db", d);
+	FILE *f = fopen(path, "we");
+	cr_assert(f);
+	for (int i = 0; i < 1024; i++)
+		fputs("not a database ", f);
+	fclose(f);
+	struct store *s;
+	struct vpcnet_error e;
+	cr_assert_eq(store_open(&s, d, &e), -EIO);
+	char want[160];
+	snprintf(want, sizeof(want), "state store %s: open: file is not a database", path);
+	cr_assert_str_eq(e.msg, want);
+}
+
+/* Rebuilding a router from the store records each group's cover size again; a size that
+ * did not change is not written, so a repair needs no room on a full disk. */
+Test(store, an_unchanged_cover_size_is_not_written)
+{
+	struct vpcnet_error e;
+	struct vpc_row v = vpc("c", 0x0a000000, 16);
+	struct sg_row g = { 0 };
+	snprintf(g.name, sizeof(g.name), "web");
+	cr_assert_eq(store_begin(st, &e), 0);
+	cr_assert_eq(store_vpc_insert(st, &v, &e), 0, "%s", e.msg);
+	g.vpc_id = v.id;
+	cr_assert_eq(store_sg_insert(st, &g, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_cover_set(st, g.id, SG_EGRESS, 3, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_commit(st, &e), 0);
+	char wal[96];
+	snprintf(wal, sizeof(wal), "%s/state.db-wal", dir);
+	struct stat before, after;
+	cr_assert_eq(stat(wal, &before), 0);
+	cr_assert_eq(store_begin(st, &e), 0);
+	cr_assert_eq(store_cover_set(st, g.id, SG_EGRESS, 3, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_commit(st, &e), 0);
+	cr_assert_eq(stat(wal, &after), 0);
+	cr_assert_eq(after.st_size, before.st_size, "an unchanged size was written");
+	int64_t n;
+	cr_assert_eq(store_begin(st, &e), 0);
+	cr_assert_eq(store_cover_set(st, g.id, SG_EGRESS, 4, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_commit(st, &e), 0);
+	cr_assert_eq(store_cover_get(st, g.id, SG_EGRESS, &n, &e), 0);
+	cr_assert_eq(n, 4, "a changed size is");
+}

@@ -103,14 +103,14 @@ Test(reuse, a_failed_flush_keeps_the_address_taken)
 	char out[4096], extra[64];
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "sandbox delete %s", a.id), 0, "%s", out);
 	/* asking for A's address reaps A; forgetting its flows fails: so does the create */
-	int rc = vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sandbox-delete:conntrack=error",
+	int rc = vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sandbox-reap:conntrack=error",
 			"sandbox create %s-sb --vpc %s --ip %s", T.tag, vpc, a.ip);
 	cr_assert_eq(rc, 1, "%d: %s", rc, out);
 	cr_assert(strstr(out, "forget the flows"), "the failure says what: %s", out);
-	rc = vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sandbox-delete:conntrack=error",
+	rc = vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sandbox-reap:conntrack=error",
 		    "gc");
 	cr_assert_eq(rc, 1, "and so does gc's reap: %d %s", rc, out);
-	rc = vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sandbox-delete:conntrack=error",
+	rc = vpcnet(&T, out, sizeof(out), "VPCNET_FAILPOINT=sandbox-reap:conntrack=error",
 		    "sandbox create %s-sb --vpc %s --ip %s", T.tag, vpc, a.ip);
 	cr_assert_neq(rc, 0, "the address is still taken: %d %s", rc, out);
 	snprintf(extra, sizeof(extra), "--ip %s", a.ip);

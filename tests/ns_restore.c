@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <sqlite3.h>
 
+#include "tests/invariants.h"
 #include "tests/ns_util.h"
 #include "vpcnet.h"
 
@@ -179,6 +180,16 @@ static json_t *json_of(const char *fmt, ...)
 	return j;
 }
 
+/* The kernel matches the store (tests/invariants.c). */
+static void assert_invariants(const char *what)
+{
+	static char rep[65536];
+	char tag[24];
+	snprintf(tag, sizeof(tag), "%s-", T.tag);
+	int bad = invariants_check(T.state_dir, T.host, tag, rep, sizeof(rep));
+	cr_assert_eq(bad, 0, "%s: %d invariant(s) broken:\n%s", what, bad, rep);
+}
+
 static const char *str_of(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -250,6 +261,7 @@ Test(restore, after_a_reboot_vpcs_groups_and_instances_come_back_sandboxes_go)
 	cr_assert_eq(rebuilt, 3, "%s", json_dumps(r, 0));
 	cr_assert_eq(json_integer_value(json_object_get(r, "errors")), 0);
 	json_decref(r);
+	assert_invariants("after restore");
 
 	/* the dead sandboxes are gone, their ids reusable; the VPC is whole */
 	list = json_of("--json sandbox list");
@@ -356,6 +368,7 @@ Test(restore, repairs_a_deleted_router_a_flushed_host_table_and_a_deleted_transi
 		const char *verb = d == 2 ? "restore" : "gc";
 		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "%s", verb), 0, "%s after '%s': %s",
 			     verb, cmd, out);
+		assert_invariants(cmd);
 		kernel_snapshot(vpcs, 2, after, sizeof(after));
 		if (strcmp(after, before)) {
 			FILE *f = fopen("/tmp/restore-before.txt", "w");

@@ -2,7 +2,9 @@
 # vpcnet end to end, in throw-away namespaces: a fake "host" with an uplink to a fake
 # "internet" that serves HTTP; a VPC with a NAT gateway; two sandboxes.  One fetches a page
 # (and the server sees the host's address), an inbound attempt and a neighbour's attempt
-# are refused.  Everything is removed at the end; the real root namespace is not touched.
+# are refused; a database instance only the app group reaches; then a simulated host reboot
+# and `vpcnet restore`.  Everything is removed at the end; the real root namespace is not
+# touched.
 # Usage: examples/demo.sh [path/to/vpcnet]
 set -euo pipefail
 VPCNET=$(realpath "${1:-build/vpcnet}")
@@ -107,13 +109,33 @@ say "the router's ruleset (one table; sandboxes are set elements)"
 ip netns exec vpcnet-vpc-demo nft list map inet vpcnet out1
 ip netns exec vpcnet-vpc-demo nft list chain inet vpcnet sg2_e
 
-say "clean up"
+say "a host reboot (simulated): every namespace and the host's table gone, the store kept"
 kill "$(cat "$STATE/listener.pid")" 2>/dev/null || true
 rm -f "$STATE/listener.pid"
 kill "$(cat "$STATE/db.pid")" 2>/dev/null || true
 rm -f "$STATE/db.pid"
-run vpcnet sandbox delete demo-fn-1
-run vpcnet sandbox delete demo-fn-2
+for ns in vpcnet-vpc-demo vpcnet-sbx-demo-fn-1 vpcnet-sbx-demo-fn-2 vpcnet-ins-demo-db1; do
+	ip netns del "$ns"
+done
+ip netns exec "$HOST" nft flush ruleset
+run vpcnet vpc list
+run vpcnet restore
+echo "the VPC, its groups and the database instance are back; the sandboxes died with the host:"
+run vpcnet sandbox list
+"$VPCNET" --state-dir "$STATE" --host-netns "$HOST" \
+	instance exec demo-db1 -- busybox nc -ll -p 5432 -e echo "postgres is back" &
+echo $! > "$STATE/db.pid"
+run vpcnet sandbox create demo-fn-3 --vpc demo --sg app
+sleep 0.3
+echo "demo-fn-3 (group app) to the database at its old address, $DBIP:"
+vpcnet sandbox exec demo-fn-3 -- curl -sS -m 2 "telnet://$DBIP:5432" </dev/null
+echo "demo-fn-3 fetches a page through the NAT gateway:"
+vpcnet sandbox exec demo-fn-3 -- curl -sS -m 5 http://203.0.113.2/cgi-bin/whoami
+
+say "clean up"
+kill "$(cat "$STATE/db.pid")" 2>/dev/null || true
+rm -f "$STATE/db.pid"
+run vpcnet sandbox delete demo-fn-3
 run vpcnet instance delete demo-db1
 run vpcnet vpc delete demo
 echo "namespaces left by vpcnet: $(ls /run/netns | grep -c '^vpcnet-\(vpc-demo\|sbx-demo-\|ins-demo-db1\)' || true)"

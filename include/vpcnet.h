@@ -439,8 +439,9 @@ VPCNET_API void vpcnet_last_batch(const struct vpcnet *vn, unsigned *messages,
 /** What vpcnet_gc() found and repaired. */
 struct vpcnet_gc_report {
 	unsigned vpcs_removed;       /**< half-created or half-deleted VPCs rolled back */
-	unsigned sandboxes_removed;  /**< half-created or half-deleted sandboxes rolled back, and
-				      sandboxes whose adopted namespace is gone, deleted */
+	unsigned sandboxes_removed;  /**< members removed: half-created or half-deleted ones
+				      rolled back, and those whose namespace is gone (sandboxes,
+				      and any whose adopted namespace is gone), deleted */
 	unsigned ports_removed;      /**< router ports that no sandbox owns */
 	unsigned elements_removed;   /**< refusal counters of ports that are gone */
 	unsigned vpcs_reconciled;    /**< VPCs whose groups and attachments were rebuilt */

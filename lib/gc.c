@@ -280,30 +280,30 @@ out:
 /* --- what the kernel lost: a reboot, or damage done behind vpcnet's back ------------- */
 
 /* VPC @v's kernel objects where they are missing, under the write lock (two repairs never
- * build the same router at once). */
-static int vpc_repair(struct gc *g, const struct vpc_row *v, unsigned *rebuilt_out)
+ * build the same router at once, and a VPC deleted meanwhile is not built again: -ENOENT). */
+static int vpc_repair(struct gc *g, const struct vpc_row *v, unsigned *rebuilt)
 {
 	struct store *st = g->vn->st;
 	struct vpcnet_error e;
-	unsigned rebuilt = 0;
+	struct vpc_row now;
 	int ret = store_begin(st, &e);
+	if (!ret && !(ret = store_vpc_get_id(st, v->id, &now, &e)) && strcmp(now.state, ST_READY))
+		ret = vinput(&e, VPCNET_NOT_FOUND, ENOENT, "VPC %s is being deleted", v->name);
+	if (!ret && !(ret = vpc_ensure(g->vn, v, rebuilt, &e)))
+		ret = store_commit(st, &e);
 	if (ret) {
-		gc_fail(g, &e);
-		return ret;
-	}
-	if ((ret = vpc_ensure(g->vn, v, &rebuilt, &e)) || (ret = store_commit(st, &e))) {
 		store_rollback(st);
-		gc_fail(g, &e);
+		if (ret != -ENOENT || e.status != VPCNET_NOT_FOUND)
+			gc_fail(g, &e);
 		return ret;
 	}
-	*rebuilt_out = rebuilt;
-	if (rebuilt) {
+	if (*rebuilt) {
 		g->rep->vpcs_rebuilt++;
 		said(g, "vpc", v->name, v->name, "rebuilt",
-		     rebuilt & VPC_REBUILT_ROUTER ? "its router namespace was gone" :
-		     rebuilt & VPC_REBUILT_TABLE ? "its router's table was gone" :
-		     rebuilt & VPC_REBUILT_TRANSIT ? "its transit link was gone" :
-		     "the host table was gone");
+		     *rebuilt & VPC_REBUILT_ROUTER ? "its router namespace was gone" :
+		     *rebuilt & VPC_REBUILT_TABLE ? "its router's tables were damaged" :
+		     *rebuilt & VPC_REBUILT_HOST_TABLE ? "the host table was damaged" :
+		     "its transit link was gone");
 	}
 	return 0;
 }
@@ -327,15 +327,18 @@ static int grab_repairable(const struct member_row *m, void *arg)
 }
 
 /* Takes member @id for a repair, under the write lock: marked @state for this handle.
- * -EAGAIN when another process has taken it meanwhile (or deleted it). */
+ * -EAGAIN when another process has taken it meanwhile (or deleted it, or its VPC). */
 static int member_claim(struct vpcnet *vn, int64_t id, const char *state, struct member_row *m,
 			struct vpcnet_error *err)
 {
 	struct owner me = vn_owner(vn);
+	struct vpc_row v;
 	int ret = store_begin(vn->st, err);
 	if (ret)
 		return ret;
-	if ((ret = store_member_get_id(vn->st, id, m, err)) == -ENOENT || (!ret && !repairable(m)))
+	if ((ret = store_member_get_id(vn->st, id, m, err)) == -ENOENT || (!ret && !repairable(m)) ||
+	    (!ret && (ret = store_vpc_get_id(vn->st, m->vpc_id, &v, err)) == -ENOENT) ||
+	    (!ret && strcmp(v.state, ST_READY)))
 		ret = -EAGAIN;
 	if (ret || (ret = store_member_set_state(vn->st, id, state, &me, err)) ||
 	    (ret = store_commit(vn->st, err))) {
@@ -364,27 +367,54 @@ static int member_bury(struct gc *g, const struct vpc_row *v, const struct membe
 	return 0;
 }
 
+/* Whether member @m's port is there and (unless a pool entry, which is in no set) in the
+ * router's @ports. */
+static int port_whole(struct router *rt, const struct member_row *m, bool *whole,
+		      struct vpcnet_error *err)
+{
+	uint8_t key[NFT_IFNAME_LEN] = { 0 };
+	int idx;
+	port_name((char *)key, m->id);
+	int ret = link_index(rt->conn.rt, (char *)key, &idx, err);
+	*whole = !ret;
+	if (ret == -ENODEV || ret || !strcmp(m->kind, KIND_POOL))
+		return ret == -ENODEV ? 0 : ret;
+	return nft_elem_exists(&rt->conn.nf, NFPROTO_INET, ROUTER_TABLE, "ports", key, sizeof(key),
+			       whole, err);
+}
+
 /* An instance or a pool entry gets its network back: in its namespace when that is still
- * there (@nsfd), else in a new one at its path, with its address, MAC and groups. */
+ * there, else in a new one at its path, with its address, MAC and groups.  What it needs is
+ * looked at again once it is ours: another repair may have done it meanwhile. */
 static int member_raise(struct gc *g, struct router *rt, const struct vpc_row *v,
-			const struct member_row *m0, int nsfd, bool port_left,
-			struct vpcnet_error *e)
+			const struct member_row *m0, struct vpcnet_error *e)
 {
 	struct member_row m;
-	int ret = member_claim(g->vn, m0->id, ST_RESTORING, &m, e);
+	bool left = !strcmp(m0->state, ST_RESTORING), whole = false;
+	int fd = -1, ns, ret = member_claim(g->vn, m0->id, ST_RESTORING, &m, e);
 	if (ret)
 		return ret == -EAGAIN ? 0 : ret;
-	if ((ret = member_rebuild(g->vn, rt, &m, v, nsfd, e)))
-		return ret;
-	if ((ret = failpoint("member-repair:built", e)) ||
-	    (ret = store_member_set_state(g->vn->st, m.id, ST_READY, NULL, e)))
-		return ret;
+	if ((ns = member_netns(&m, &fd)) && ns != -ENOENT) {
+		ret = verr(e, VPCNET_FAILED, -ns, "its namespace %s cannot be opened", m.netns);
+		goto out;  /* left restoring: the next repair looks again */
+	}
+	if (!ns && !left && (ret = port_whole(rt, &m, &whole, e)))
+		goto out;
+	if (!whole && ns && (ret = netns_remove(m.netns, e)))  /* a name left of one */
+		goto out;
+	if (!whole && ((ret = member_rebuild(g->vn, rt, &m, v, fd, e)) ||
+		       (ret = failpoint("member-repair:built", e))))
+		goto out;
+	if ((ret = store_member_set_state(g->vn->st, m.id, ST_READY, NULL, e)) || whole)
+		goto out;
 	g->rep->members_rebuilt++;
-	said(g, m.kind, m.name, v->name, nsfd >= 0 ? "reattached" : "rebuilt",
-	     nsfd < 0 ? "its namespace was gone" :
-	     port_left ? "its router port was in none of the router's sets" :
-	     "its router port was gone");
-	return 0;
+	said(g, m.kind, m.name, v->name, fd >= 0 ? "reattached" : "rebuilt",
+	     fd < 0 ? "its namespace was gone" : left ? "a repair of it was left half-done" :
+	     "its router port was gone or in none of the router's sets");
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 /* The groups of @v's router as the store says, before members are raised into it (their
@@ -404,11 +434,12 @@ static int groups_repair(struct gc *g, const struct vpc_row *v, struct vpcnet_er
 
 enum fate { WHOLE, UNKNOWN, BURY, RAISE };
 
-/* What member @m needs: its namespace and port there and (unless a pool entry, which is in
- * no set) its port enlisted in the router's sets, or else buried or raised. */
-static enum fate fate_of(const struct member_row *m, const struct ports *p, int *fd)
+/* What member @m needs, as far as a look tells: its namespace and port there and (unless a
+ * pool entry, which is in no set) its port in the router's sets, or else to be buried or
+ * raised. */
+static enum fate fate_of(const struct member_row *m, const struct ports *p)
 {
-	int ns = member_netns(m, fd);
+	int ns = member_netns(m, NULL);
 	if (ns && ns != -ENOENT)
 		return UNKNOWN;  /* cannot tell: left alone */
 	if (ns)
@@ -421,37 +452,36 @@ static enum fate fate_of(const struct member_row *m, const struct ports *p, int 
 
 /* The members to bury in a router namespace made anew by this repair: nothing of theirs is
  * left in the kernel (no port, element or flow; their namespaces are gone), so their rows
- * go, in one transaction (a reboot leaves thousands). */
+ * go, in one transaction (a reboot leaves thousands), and what is left of their names. */
 static int members_forget(struct gc *g, const struct vpc_row *v, const struct rows *r,
-			  enum fate *fates, struct vpcnet_error *e)
+			  const enum fate *fates, struct vpcnet_error *e)
 {
 	struct store *st = g->vn->st;
-	int ret = store_begin(st, e);
+	bool *gone = calloc(r->n ? r->n : 1, sizeof(*gone));
+	int ret = gone ? store_begin(st, e) : verr(e, VPCNET_FAILED, ENOMEM, "gc");
 	for (size_t i = 0; !ret && i < r->n; i++) {
 		struct member_row m;
 		if (fates[i] != BURY)
 			continue;
-		fates[i] = WHOLE;  /* done with, one way or another */
 		if ((ret = store_member_get_id(st, r->m[i].id, &m, e)) == -ENOENT ||
-		    (!ret && !repairable(&m))) {
+		    (!ret && !repairable(&m)))
 			ret = 0;  /* another process has it, or had it */
-			continue;
-		}
-		if (!ret && !(ret = store_member_delete(st, m.id, e)))
-			fates[i] = BURY;
+		else if (!ret && !(ret = store_member_delete(st, m.id, e)))
+			gone[i] = true;
 	}
-	if (ret || (ret = store_commit(st, e))) {
+	if (gone && (ret || (ret = store_commit(st, e))))
 		store_rollback(st);
-		return ret;
-	}
-	for (size_t i = 0; i < r->n; i++) {
-		if (fates[i] != BURY)
+	for (size_t i = 0; !ret && i < r->n; i++) {
+		struct vpcnet_error ignored;
+		if (!gone[i])
 			continue;
-		fates[i] = WHOLE;
+		if (r->m[i].netns_owned)
+			netns_remove(r->m[i].netns, &ignored);
 		g->rep->sandboxes_removed++;
 		said(g, r->m[i].kind, r->m[i].name, v->name, "deleted", "its namespace is gone");
 	}
-	return 0;
+	free(gone);
+	return ret;
 }
 
 /* Each member of @v as the kernel has it: whole (left alone), buried, or raised.  @fresh:
@@ -463,23 +493,18 @@ static void members_repair(struct gc *g, const struct vpc_row *v, bool fresh)
 	struct router rt = { .fd = -1 };
 	struct vpcnet_error e;
 	enum fate *fates = NULL;
-	int *fds = NULL;
 	bool raise = false;
 	/* the rows first, then the ports: a member ready before the dump has its port in it */
 	int ret = store_member_list(g->vn->st, NULL, v->id, grab_repairable, &r, &e);
-	if (ret == -ENOMEM || (!ret && r.n && (!(fates = calloc(r.n, sizeof(*fates))) ||
-					       !(fds = calloc(r.n, sizeof(*fds))))))
+	if (ret == -ENOMEM || (!ret && !(fates = calloc(r.n ? r.n : 1, sizeof(*fates)))))
 		ret = verr(&e, VPCNET_FAILED, ENOMEM, "gc");
 	if (ret || (ret = ports_load(g->vn, v, &p, &e))) {
 		verr_wrap(&e, "VPC %s", v->name);
 		gc_fail(g, &e);
 		goto out;
 	}
-	for (size_t i = 0; i < r.n; i++) {
-		fds[i] = -1;
-		fates[i] = fate_of(&r.m[i], &p, &fds[i]);
-		raise |= fates[i] == RAISE;
-	}
+	for (size_t i = 0; i < r.n; i++)
+		raise |= (fates[i] = fate_of(&r.m[i], &p)) == RAISE;
 	if (fresh && members_forget(g, v, &r, fates, &e)) {
 		verr_wrap(&e, "VPC %s: forget the members that died with it", v->name);
 		gc_fail(g, &e);
@@ -491,24 +516,30 @@ static void members_repair(struct gc *g, const struct vpc_row *v, bool fresh)
 	}
 	for (size_t i = 0; i < r.n; i++) {
 		const struct member_row *m = &r.m[i];
-		if (fates[i] == BURY)
+		if (fates[i] == BURY && !fresh)
 			ret = member_bury(g, v, m, &e);
 		else if (fates[i] == RAISE)
-			ret = member_raise(g, &rt, v, m, fds[i], ports_has(&p, m->id), &e);
-		if (fates[i] >= BURY && ret) {
+			ret = member_raise(g, &rt, v, m, &e);
+		else
+			continue;
+		if (ret) {
 			verr_wrap(&e, "%s %s", m->kind, m->name);
 			gc_fail(g, &e);
 		}
 	}
 out:
 	router_close(g->vn, &rt);
-	for (size_t i = 0; fds && i < r.n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(fds);
 	free(fates);
 	free(r.m);
 	ports_free(&p);
+}
+
+/* Whether VPC @v's router namespace is there (a repair that failed may have left it). */
+static bool router_there(const struct vpc_row *v)
+{
+	char path[VPCNET_PATH_MAX];
+	router_netns_path(path, v->name);
+	return access(path, F_OK) == 0;
 }
 
 static int gc_run(struct vpcnet *vn, void (*fn)(const struct vpcnet_repair *r, void *arg),
@@ -542,9 +573,17 @@ static int gc_run(struct vpcnet *vn, void (*fn)(const struct vpcnet_repair *r, v
 			}
 			if (v->layout == VPC_LAYOUT) {  /* an older router is only ever deleted */
 				unsigned rebuilt = 0;
-				if (vpc_repair(&g, v, &rebuilt))
+				if ((ret = vpc_repair(&g, v, &rebuilt)) == -ENOENT)
+					continue;  /* deleted meanwhile */
+				if (ret && !router_there(v))
 					continue;
 				members_repair(&g, v, rebuilt & VPC_REBUILT_ROUTER);
+			} else {  /* its part in the host still (a host table made again) */
+				unsigned rebuilt = 0;
+				if (vpc_host_ensure(vn, v, &rebuilt, &e)) {
+					verr_wrap(&e, "VPC %s", v->name);
+					gc_fail(&g, &e);
+				}
 			}
 			scan_router(&g, v);
 			continue;
@@ -558,8 +597,7 @@ static int gc_run(struct vpcnet *vn, void (*fn)(const struct vpcnet_repair *r, v
 		}
 		rep.vpcs_removed++;
 	}
-	if (rep.errors)
-		ret = -(err->errnum ? err->errnum : EIO);
+	ret = rep.errors ? -(err->errnum ? err->errnum : EIO) : 0;
 out:
 	free(g.vpcs);
 	free(g.members);

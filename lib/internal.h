@@ -124,10 +124,14 @@ int netns_adoptable(struct vpcnet *vn, int nsfd, const struct vpc_row *v, const 
 #define VPC_REBUILT_HOST_TABLE 8u
 int vpc_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
 	       struct vpcnet_error *err);
-/* Gives member @m of VPC @v (whose router @rt reaches) its network again, as create made it, with its address, MAC
- * and groups: in namespace @nsfd, its own, which outlived its port (a router rebuilt, a
- * port deleted: what is left of its interface and tap is replaced), or, with @nsfd < 0, in
- * a new empty namespace at its path (it must be an owned one).  Its row is the caller's. */
+/* Its part in the host: the host table whole (built again when a rule of it is missing) and
+ * @v's elements in it.  For every VPC, of any router layout. */
+int vpc_host_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
+		    struct vpcnet_error *err);
+/* Gives member @m of VPC @v (router @rt) its network again, as create made it, with its
+ * address, MAC and groups: in namespace @nsfd, its own, which outlived its port (a router
+ * rebuilt, a port deleted: what is left of its interface and tap is replaced), or, with
+ * @nsfd < 0, in a new empty namespace at its path (an owned one).  Its row is the caller's. */
 int member_rebuild(struct vpcnet *vn, struct router *rt, const struct member_row *m,
 		   const struct vpc_row *v, int nsfd, struct vpcnet_error *err);
 /* Whether member @m's namespace is there: 0 when its path opens a network namespace (for an

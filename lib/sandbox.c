@@ -667,17 +667,26 @@ static int pool_finish(struct vpcnet *vn, const struct vpc_row *v, int64_t mid,
 }
 
 /* The elements of profile @id (its row may stay: unused, gc deletes it). */
-static void profile_elems_drop(struct vpcnet *vn, const struct vpc_row *v, int64_t id)
+static void profile_elems_drop(struct vpcnet *vn, const struct vpc_row *v, int64_t id,
+			       int64_t member)
 {
 	struct vpcnet_error ignored;
 	struct profile_row p;
 	struct router rt = { .fd = -1 };
+	int64_t users = 1;
 	struct nft_batch *b = nftb_new();
-	if (b && !store_profile_get(vn->st, id, &p, &ignored) &&
-	    !router_open(&rt, v->name, &ignored)) {
+	/* under the write lock: no create can take the profile meanwhile, and one that has
+	 * taken it (it is committed) is its user */
+	if (!b || store_begin(vn->st, &ignored)) {
+		nftb_free(b);
+		return;
+	}
+	if (!store_profile_users(vn->st, id, member, &users, &ignored) && !users &&
+	    !store_profile_get(vn->st, id, &p, &ignored) && !router_open(&rt, v->name, &ignored)) {
 		sg_profile_elems(b, NFT_MSG_DELSETELEM, (uint32_t)p.id, p.sgs, p.n, p.ingress);
 		nft_commit(&rt.conn.nf, b, true, &ignored);
 	}
+	store_rollback(vn->st);  /* it wrote nothing */
 	nftb_free(b);
 	router_close(vn, &rt);
 }
@@ -841,7 +850,7 @@ again:
 			ret = pool_finish(vn, &v, pooled_id, groups, ngroups, out, err);
 		goto out;
 	}
-	bool new_profile;
+	bool new_profile = false;
 	if ((ret = store_member_insert(vn->st, &m, subnet_first(v.net),
 				       subnet_last(v.net, v.prefix), err)) ||
 	    (!pooled &&
@@ -878,7 +887,7 @@ again:
 	if ((ret = store_member_set_state(vn->st, m.id, ST_READY, NULL, err))) {
 		rollback_member(vn, &m, &v);  /* a full disk: undone as a failed build is */
 		if (new_profile)
-			profile_elems_drop(vn, &v, m.profile);
+			profile_elems_drop(vn, &v, m.profile, m.id);
 		goto out;
 	}
 	snprintf(m.state, sizeof(m.state), ST_READY);
@@ -923,7 +932,8 @@ int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 		store_rollback(vn->st);
 		return vinput(err, VPCNET_FAILED, EBUSY,
 			      "%s '%s' is being %s by process %lld: try again", kind, id,
-			      !strcmp(m.state, ST_CREATING) ? "created" : "deleted",
+			      !strcmp(m.state, ST_CREATING) ? "created (or rolled back)" :
+			      !strcmp(m.state, ST_RESTORING) ? "restored" : "deleted",
 			      (long long)m.owner.pid);
 	}
 	struct owner me = vn_owner(vn);

@@ -219,8 +219,8 @@ static bool group_known(const struct id_list *gl, int64_t g)
 	return false;
 }
 
-static bool ref_known(struct vpcnet *vn, int64_t g, int dir, int64_t r, bool *known,
-		      struct vpcnet_error *err)
+static int ref_known(struct vpcnet *vn, int64_t g, int dir, int64_t r, bool *known,
+		     struct vpcnet_error *err)
 {
 	int64_t *refs = NULL;
 	size_t n = 0;

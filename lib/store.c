@@ -12,6 +12,7 @@
 
 #include "lib/error.h"
 #include "lib/addr.h"
+#include "lib/names.h"
 #include "lib/store.h"
 #include "secgroups/rule.h"
 
@@ -422,12 +423,16 @@ void store_rollback(struct store *st)
  * a name names something else), text with a NUL in it.  Such a row is refused with an
  * error that names it, never read on into a fixed-size field or an address computation. */
 
-/* Text column @col into @dst (@n bytes): false when it does not fit whole.  NULL reads "". */
+/* Text column @col into @dst (@n bytes): false when it is not text (a blob, say: no text
+ * finds it again) or does not fit whole.  NULL reads "". */
 static bool copy_text(char *dst, size_t n, sqlite3_stmt *s, int col)
 {
+	int type = sqlite3_column_type(s, col);  /* before sqlite3_column_text() converts it */
+	dst[0] = '\0';
+	if (type != SQLITE_TEXT && type != SQLITE_NULL)
+		return false;
 	const unsigned char *t = sqlite3_column_text(s, col);
 	size_t len = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
-	dst[0] = '\0';
 	if (len >= n || (t && memchr(t, '\0', len)))
 		return false;
 	if (t)
@@ -747,10 +752,18 @@ static const char *member_from_row(sqlite3_stmt *s, struct member_row *r)
 	if (!int_in(s, 3, 0, UINT32_MAX, &v))
 		return "address";
 	r->ip = v;
-	if (!copy_text(r->netns, sizeof(r->netns), s, 4))
+	struct vpcnet_error ignored;
+	if (!copy_text(r->netns, sizeof(r->netns), s, 4) || r->netns[0] != '/')
 		return "netns";
-	r->netns_owned = sqlite3_column_int(s, 5);
-	if (!copy_text(r->ifname, sizeof(r->ifname), s, 6))
+	if (!int_in(s, 5, 0, 1, &v))
+		return "netns_owned";
+	r->netns_owned = v;
+	/* what vpcnet made is its to remove (restore, gc, delete): only ever under its names */
+	if (r->netns_owned && (strncmp(r->netns, NETNS_RUN_DIR "/vpcnet-", 18) ||
+			       strchr(r->netns + 18, '/')))
+		return "netns";
+	if (!copy_text(r->ifname, sizeof(r->ifname), s, 6) ||
+	    valid_ifname(r->ifname, "ifname", &ignored))
 		return "ifname";
 	if (!copy_text(r->state, sizeof(r->state), s, 7) || !one_of(r->state, member_states))
 		return "state";
@@ -762,7 +775,8 @@ static const char *member_from_row(sqlite3_stmt *s, struct member_row *r)
 	if (!int_in(s, 12, 0, VPCNET_MAX_CONNECTIONS_MAX, &v))
 		return "max_conns";
 	r->max_conns = v;
-	if (!copy_text(r->tap, sizeof(r->tap), s, 13))
+	if (!copy_text(r->tap, sizeof(r->tap), s, 13) ||
+	    (r->tap[0] && valid_ifname(r->tap, "tap", &ignored)))
 		return "tap";
 	if (!int_in(s, 14, 0, 65535, &v))
 		return "control_port";
@@ -1520,6 +1534,13 @@ int store_profiles_unused(struct store *st, int64_t vpc_id, struct profile_row *
 		return ret;
 	sqlite3_bind_int64(s, 1, vpc_id);
 	return profile_rows(st, s, out, n, err);
+}
+
+int store_profile_users(struct store *st, int64_t profile, int64_t except, int64_t *n,
+			struct vpcnet_error *err)
+{
+	return query_int(st, "SELECT count(*) FROM members WHERE profile = ?1 AND id != ?2",
+			 profile, except, n, "profile users", err);
 }
 
 int store_profile_delete(struct store *st, int64_t id, struct vpcnet_error *err)

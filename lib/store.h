@@ -193,6 +193,9 @@ int store_profile_get(struct store *st, int64_t id, struct profile_row *out,
 /* VPC @vpc_id's profiles that no member row names: a malloc'd array. */
 int store_profiles_unused(struct store *st, int64_t vpc_id, struct profile_row **out, size_t *n,
 			  struct vpcnet_error *err);
+/* How many members other than @except have membership profile @profile. */
+int store_profile_users(struct store *st, int64_t profile, int64_t except, int64_t *n,
+			struct vpcnet_error *err);
 int store_profile_delete(struct store *st, int64_t id, struct vpcnet_error *err);
 int store_member_sgs(struct store *st, int64_t member_id, int64_t *g, size_t max, size_t *n,
 		     struct vpcnet_error *err);

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
+#include <linux/netlink.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +104,7 @@ static int transit_build(struct nsconn *host, struct nl_sock *rt, int rfd,
 	int hidx, ridx, ret;
 	if ((ret = link_veth_create(host->rt, tname, 0, ROUTER_TRANSIT_IF, rfd, NULL, err)))
 		return ret;
-	if ((ret = failpoint("vpc-create:transit", err)))
+	if ((ret = failpoint("vpc-transit:veth", err)))
 		return ret;
 	if ((ret = link_index(host->rt, tname, &hidx, err)) ||
 	    (ret = addr_add(host->rt, hidx, transit_host(v->transit), 31, err)) ||
@@ -206,60 +207,169 @@ out:
 	return ret;
 }
 
-int vpc_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
-	       struct vpcnet_error *err)
+/* Rules of one chain: how many a builder writes, and how many the kernel holds. */
+struct chain_count {
+	uint32_t family;
+	char name[64];
+	unsigned want, have;
+};
+
+struct chain_counts {
+	struct chain_count *c;
+	size_t n, cap;
+};
+
+static struct chain_count *chain_of(struct chain_counts *cc, uint32_t family, const char *name)
+{
+	for (size_t i = 0; i < cc->n; i++)
+		if (cc->c[i].family == family && !strcmp(cc->c[i].name, name))
+			return &cc->c[i];
+	return NULL;
+}
+
+static int count_have(uint32_t family, const char *chain, void *arg)
+{
+	struct chain_count *c = chain_of(arg, family, chain);
+	if (c)
+		c->have++;
+	return 0;
+}
+
+/* Whether every chain that batch @b writes rules into holds as many rules in table @table of
+ * the kernel reached by @nf (in each family @b writes): a table that is gone, flushed, or a
+ * chain emptied or deleted by another program shows.  What @b does not write (a group's
+ * chains, made later) is not counted. */
+static int rules_whole(struct nf_sock *nf, struct nft_batch *b, const char *table, bool *whole,
+		       struct vpcnet_error *err)
+{
+	struct chain_counts cc = { 0 };
+	uint32_t families[2] = { 0 };
+	int ret = nftb_ok(b) ? 0 : -ENOMEM;
+	const struct nlmsghdr *nlh;
+	for (unsigned i = 0; !ret && (nlh = nftb_msg(b, i)); i++) {
+		if ((nlh->nlmsg_type & 0xff) != NFT_MSG_NEWRULE)
+			continue;
+		struct nftnl_rule *r = nftnl_rule_alloc();
+		if (!r || nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+			nftnl_rule_free(r);
+			ret = -ENOMEM;
+			break;
+		}
+		struct chain_count c = { .family = nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY) };
+		snprintf(c.name, sizeof(c.name), "%s", nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+		nftnl_rule_free(r);
+		struct chain_count *have = chain_of(&cc, c.family, c.name);
+		if (have) {
+			have->want++;
+			continue;
+		}
+		c.want = 1;
+		ret = array_push(&cc.c, &cc.n, &cc.cap, &c, sizeof(c));
+		if (families[0] != c.family && families[1] != c.family)  /* inet, and arp */
+			families[families[0] ? 1 : 0] = c.family;
+	}
+	if (ret == -ENOMEM)
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "count rules");
+	for (size_t f = 0; !ret && f < 2 && families[f]; f++)
+		if ((ret = nft_rules_each(nf, families[f], table, count_have, &cc, err)) == -ENOENT)
+			ret = 0;  /* no such table: no rules */
+	*whole = true;
+	for (size_t i = 0; !ret && i < cc.n; i++)
+		*whole &= cc.c[i].have == cc.c[i].want;
+	free(cc.c);
+	return ret;
+}
+
+/* The router namespace, opened (@ri->conn), or made when gone. */
+static int router_ns_ensure(const struct vpc_row *v, struct router_init *ri, int *rfd,
+			    unsigned *rebuilt, struct vpcnet_error *err)
 {
 	char path[VPCNET_PATH_MAX];
 	router_netns_path(path, v->name);
-	struct router_init ri = { .v = v, .err = err };
-	struct nsconn host;
-	int rfd = -1;
-	bool whole, found;
-	*rebuilt = 0;
-	int ret = nsconn_open(&host, vn->host_fd, true, err);
-	if (ret)
-		return ret;
-	if ((ret = netns_open(path, &rfd, err)) == -EINVAL)  /* a name left of a namespace */
-		ret = netns_remove(path, err) ? ret : -ENOENT;
+	int ret = netns_open(path, rfd, err);
+	if (ret == -EINVAL && !(ret = netns_remove(path, err)))  /* a name left of one */
+		ret = -ENOENT;
 	if (ret == -ENOENT) {
-		if ((ret = netns_create(path, router_init, &ri, &rfd, err)))
-			goto out;
+		if ((ret = netns_create(path, router_init, ri, rfd, err)))
+			return ret;
 		*rebuilt |= VPC_REBUILT_ROUTER;
-		if ((ret = failpoint("vpc-repair:netns", err)))
-			goto out;
-	} else if (!ret) {
-		ri.conn.want_nf = true;
-		ret = nsconn_open(&ri.conn, rfd, true, err);
+		return failpoint("vpc-repair:netns", err);
 	}
-	if (ret || (ret = transit_whole(&host, ri.conn.rt, v, &whole, err)))
-		goto out;
-	if (!whole) {
-		char tname[VPCNET_IFNAME_MAX + 1];
-		transit_name(tname, v->id);
-		if ((ret = link_delete(host.rt, tname, err)) ||
-		    (ret = transit_build(&host, ri.conn.rt, rfd, v, err)))
-			goto out;
-		*rebuilt |= VPC_REBUILT_TRANSIT;
-		if ((ret = failpoint("vpc-repair:transit", err)))
-			goto out;
-	} else if ((ret = transit_routes(&host, ri.conn.rt, v, err))) {
-		goto out;
+	return ret ? ret : nsconn_open(&ri->conn, *rfd, true, err);
+}
+
+/* The router's tables, both made again (over what is left of them) unless whole. */
+static int router_tables_ensure(struct nsconn *router, const struct vpc_row *v,
+				unsigned *rebuilt, struct vpcnet_error *err)
+{
+	bool whole;
+	struct nft_batch *b = nftb_new();
+	if (!b)
+		return verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+	router_table_build(b, subnet_gateway(v->net), v->nat, ROUTER_TRANSIT_IF,
+			   transit_router(v->transit));
+	int ret = rules_whole(&router->nf, b, ROUTER_TABLE, &whole, err);
+	nftb_free(b);
+	if (ret || whole)
+		return ret;
+	if ((ret = router_tables_make(router, v, true, err)))
+		return ret;
+	*rebuilt |= VPC_REBUILT_TABLE;
+	return failpoint("vpc-repair:router-table", err);
+}
+
+int vpc_host_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
+		    struct vpcnet_error *err)
+{
+	bool whole;
+	struct nsconn host;
+	struct nft_batch *b = nftb_new();
+	int ret = b ? nsconn_open(&host, vn->host_fd, true, err)
+		    : verr(err, VPCNET_FAILED, ENOMEM, "nftables batch");
+	if (ret) {
+		nftb_free(b);
+		return ret;
 	}
-	if ((ret = nft_table_exists(&ri.conn.nf, NFPROTO_INET, ROUTER_TABLE, &found, err)))
-		goto out;
-	if (!found) {
-		if ((ret = router_tables_make(&ri.conn, v, true, err)))
-			goto out;
-		*rebuilt |= VPC_REBUILT_TABLE;
-		if ((ret = failpoint("vpc-repair:router-table", err)))
-			goto out;
-	}
-	if ((ret = nft_table_exists(&host.nf, NFPROTO_INET, HOST_TABLE, &found, err)) ||
-	    (ret = host_elems_make(&host, v, !found, err)))
-		goto out;
-	if (!found)
+	host_table_build(b);
+	if (!(ret = rules_whole(&host.nf, b, HOST_TABLE, &whole, err)) &&
+	    !(ret = host_elems_make(&host, v, !whole, err)) && !whole)
 		*rebuilt |= VPC_REBUILT_HOST_TABLE;
-out:
+	nftb_free(b);
+	nsconn_close(&host);
+	return ret;
+}
+
+/* The transit link, made again unless whole; its routes and forwarding either way. */
+static int transit_ensure(struct nsconn *host, struct nsconn *router, int rfd,
+			  const struct vpc_row *v, unsigned *rebuilt, struct vpcnet_error *err)
+{
+	char tname[VPCNET_IFNAME_MAX + 1];
+	transit_name(tname, v->id);
+	bool whole;
+	int ret = transit_whole(host, router->rt, v, &whole, err);
+	if (ret || whole)
+		return ret ? ret : transit_routes(host, router->rt, v, err);
+	if ((ret = link_delete(host->rt, tname, err)) ||
+	    (ret = transit_build(host, router->rt, rfd, v, err)))
+		return ret;
+	*rebuilt |= VPC_REBUILT_TRANSIT;
+	return failpoint("vpc-repair:transit", err);
+}
+
+int vpc_ensure(struct vpcnet *vn, const struct vpc_row *v, unsigned *rebuilt,
+	       struct vpcnet_error *err)
+{
+	struct router_init ri = { .v = v, .err = err };
+	struct nsconn host = { 0 };
+	int rfd = -1;
+	*rebuilt = 0;
+	/* the transit link last: its way out needs the uplink, which a host may lack a while
+	 * (the tables and the host's elements close what must be closed meanwhile) */
+	int ret = router_ns_ensure(v, &ri, &rfd, rebuilt, err);
+	if (!ret && !(ret = router_tables_ensure(&ri.conn, v, rebuilt, err)) &&
+	    !(ret = vpc_host_ensure(vn, v, rebuilt, err)) &&
+	    !(ret = nsconn_open(&host, vn->host_fd, true, err)))
+		ret = transit_ensure(&host, &ri.conn, rfd, v, rebuilt, err);
 	nsconn_close(&ri.conn);
 	nsconn_close(&host);
 	if (rfd >= 0)
@@ -401,22 +511,13 @@ VPCNET_API int vpcnet_vpc_create(struct vpcnet *vn, const struct vpcnet_vpc_spec
 
 	if ((ret = vpc_create_row(vn, &v, err)))
 		goto out;
-	if ((ret = failpoint("vpc-create:row", err))) {
-		struct vpcnet_error ignored;
-		vpc_forget(vn, &v, &ignored);
-		goto out;
-	}
 	bool made = false;
-	if ((ret = vpc_build(vn, &v, &host, &made, err))) {
+	if ((ret = failpoint("vpc-create:row", err)) ||
+	    (ret = vpc_build(vn, &v, &host, &made, err)) ||
+	    (ret = store_vpc_set_state(vn->st, v.id, ST_READY, NULL, err))) {  /* a full disk */
 		struct vpcnet_error ignored;
 		verr_wrap(err, "VPC %s", v.name);
 		if (!vpc_teardown(vn, &v, made, &ignored))
-			vpc_forget(vn, &v, &ignored);
-		goto out;
-	}
-	if ((ret = store_vpc_set_state(vn->st, v.id, ST_READY, NULL, err))) {
-		struct vpcnet_error ignored;  /* a full disk: undone as a failed build is */
-		if (!vpc_teardown(vn, &v, true, &ignored))
 			vpc_forget(vn, &v, &ignored);
 		goto out;
 	}
@@ -576,8 +677,9 @@ VPCNET_API int vpcnet_vpc_delete(struct vpcnet *vn, const char *name, bool force
 	return vpc_forget(vn, &v, err);
 }
 
-/* As stored, "broken" when the kernel lacks its router namespace or transit link. */
-static int vpc_to_public_checked(struct vpcnet *vn, const struct vpc_row *r,
+/* As stored, "broken" when the kernel lacks its router namespace or transit link; @host
+ * reaches the host (opened here on first use: a list opens it once). */
+static int vpc_to_public_checked(struct vpcnet *vn, const struct vpc_row *r, struct nsconn *host,
 				 struct vpcnet_vpc *out, struct vpcnet_error *err)
 {
 	char path[VPCNET_PATH_MAX], tname[VPCNET_IFNAME_MAX + 1];
@@ -586,21 +688,18 @@ static int vpc_to_public_checked(struct vpcnet *vn, const struct vpc_row *r,
 		return 0;
 	router_netns_path(path, r->name);
 	transit_name(tname, r->id);
-	int fd = -1, idx;
+	int fd = -1, idx, ret;
 	struct vpcnet_error e;
-	if (netns_open(path, &fd, &e)) {
+	if ((ret = netns_open(path, &fd, &e)) == -ENOENT || ret == -EINVAL) {
 		snprintf(out->problem, sizeof(out->problem), "its router namespace %s is gone",
 			 path);
-	} else {
+	} else if (!ret) {  /* else it cannot be told (no descriptor left, say): not broken */
 		close(fd);
-		struct nsconn host;
-		int ret = nsconn_open(&host, vn->host_fd, false, err);
-		if (ret)
+		if (!host->rt && (ret = nsconn_open(host, vn->host_fd, false, err)))
 			return ret;
-		if (link_index(host.rt, tname, &idx, &e))
+		if (link_index(host->rt, tname, &idx, &e) == -ENODEV)
 			snprintf(out->problem, sizeof(out->problem),
 				 "its transit link %s is gone", tname);
-		nsconn_close(&host);
 	}
 	if (out->problem[0])
 		snprintf(out->state, sizeof(out->state), "broken");
@@ -612,10 +711,12 @@ VPCNET_API int vpcnet_vpc_get(struct vpcnet *vn, const char *name, struct vpcnet
 {
 	ERR_OR_SCRATCH(err);
 	struct vpc_row v;
+	struct nsconn host = { 0 };
 	int ret = valid_vpc_name(name, err);
 	if (!ret && !(ret = store_vpc_get(vn->st, name, &v, err)) &&
 	    !(ret = store_vpc_members(vn->st, &v, err)))
-		ret = vpc_to_public_checked(vn, &v, out, err);
+		ret = vpc_to_public_checked(vn, &v, &host, out, err);
+	nsconn_close(&host);
 	return ret;
 }
 
@@ -623,6 +724,7 @@ struct list_arg {
 	int (*fn)(const struct vpcnet_vpc *, void *);
 	void *arg;
 	struct vpcnet *vn;
+	struct nsconn host;
 	struct vpcnet_error *err;
 };
 
@@ -632,7 +734,7 @@ static int list_one(const struct vpc_row *r, void *arg)
 	struct vpcnet_vpc v;
 	struct vpc_row row = *r;
 	int ret = store_vpc_members(la->vn->st, &row, la->err);
-	if (ret || (ret = vpc_to_public_checked(la->vn, &row, &v, la->err)))
+	if (ret || (ret = vpc_to_public_checked(la->vn, &row, &la->host, &v, la->err)))
 		return ret;
 	return la->fn(&v, la->arg);
 }
@@ -642,6 +744,8 @@ VPCNET_API int vpcnet_vpc_list(struct vpcnet *vn,
 			       struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	struct list_arg la = { fn, arg, vn, err };
-	return store_vpc_list(vn->st, list_one, &la, err);
+	struct list_arg la = { .fn = fn, .arg = arg, .vn = vn, .err = err };
+	int ret = store_vpc_list(vn->st, list_one, &la, err);
+	nsconn_close(&la.host);
+	return ret;
 }

@@ -1012,6 +1012,43 @@ int nft_table_exists(struct nf_sock *s, uint32_t family, const char *table, bool
 	return ret == -ENOENT ? 0 : ret;
 }
 
+struct rules_arg {
+	int (*fn)(uint32_t family, const char *chain, void *arg);
+	void *arg;
+	int ret;
+};
+
+static int rule_seen(const struct nlmsghdr *nlh, void *data)
+{
+	struct rules_arg *ra = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (!r)
+		return -ENOMEM;
+	const char *chain;
+	if (nftnl_rule_nlmsg_parse(nlh, r) >= 0 && !ra->ret &&
+	    (chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN)))
+		ra->ret = ra->fn(nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY), chain, ra->arg);
+	nftnl_rule_free(r);
+	return 0;
+}
+
+int nft_rules_each(struct nf_sock *s, uint32_t family, const char *table,
+		   int (*fn)(uint32_t family, const char *chain, void *arg), void *arg,
+		   struct vpcnet_error *err)
+{
+	char buf[512];
+	struct nftnl_rule *q = nftnl_rule_alloc();
+	if (!q)
+		return verr(err, VPCNET_FAILED, ENOMEM, "list rules");
+	nftnl_rule_set_str(q, NFTNL_RULE_TABLE, table);
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, family, NLM_F_DUMP, 0);
+	nftnl_rule_nlmsg_build_payload(nlh, q);
+	nftnl_rule_free(q);
+	struct rules_arg ra = { fn, arg, 0 };
+	int ret = nf_request(s, nlh, rule_seen, &ra, "list rules", err);
+	return ret ? ret : ra.ret;
+}
+
 struct names_arg {
 	const char *table;
 	int (*fn)(const char *name, void *arg);
@@ -1025,8 +1062,10 @@ static int set_named(const struct nlmsghdr *nlh, void *data)
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (!s)
 		return -ENOMEM;
+	const char *table;
 	if (nftnl_set_nlmsg_parse(nlh, s) >= 0 && !na->ret &&
-	    !strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), na->table))
+	    (table = nftnl_set_get_str(s, NFTNL_SET_TABLE)) && !strcmp(table, na->table) &&
+	    nftnl_set_get_str(s, NFTNL_SET_NAME))
 		na->ret = na->fn(nftnl_set_get_str(s, NFTNL_SET_NAME), na->arg);
 	nftnl_set_free(s);
 	return 0;

@@ -148,6 +148,12 @@ int nft_elem_exists(struct nf_sock *s, uint32_t family, const char *table, const
 int nft_table_exists(struct nf_sock *s, uint32_t family, const char *table, bool *found,
 		     struct vpcnet_error *err);
 
+/* Calls @fn with the family and chain of every rule of table @table (a dump; a table that is
+ * gone has none); stops at @fn's first non-zero. */
+int nft_rules_each(struct nf_sock *s, uint32_t family, const char *table,
+		   int (*fn)(uint32_t family, const char *chain, void *arg), void *arg,
+		   struct vpcnet_error *err);
+
 /* Calls @fn with the name of every set (and map) of table @table (a dump); stops at @fn's
  * first non-zero. */
 int nft_set_names(struct nf_sock *s, uint32_t family, const char *table,

@@ -158,7 +158,7 @@ Test(ops, gc_repairs_a_crash_at_any_point_of_a_sandbox)
 
 Test(ops, gc_repairs_a_crash_at_any_point_of_a_vpc)
 {
-	const char *points[] = { "vpc-create:row", "vpc-create:netns", "vpc-create:transit",
+	const char *points[] = { "vpc-create:row", "vpc-create:netns", "vpc-transit:veth",
 				 "vpc-create:router-table" };
 	const char *delete_points[] = { "vpc-delete:host-elements", "vpc-delete:transit",
 					"vpc-delete:kernel" };

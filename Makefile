@@ -9,7 +9,8 @@ PKGS    := libnl-3.0 libnl-route-3.0 libmnl libnftnl sqlite3 jansson
 
 # Debian packages the build, the tests and the demo need (installed by `make deps`).
 DEB_BUILD := build-essential pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev \
-             libnftnl-dev libsqlite3-dev libjansson-dev libcriterion-dev
+             libnftnl-dev libsqlite3-dev libjansson-dev libcriterion-dev clang \
+             libclang-rt-dev
 DEB_RUN   := iproute2 nftables conntrack curl busybox-static runc podman \
              containernetworking-plugins procps
 # ... and what the benchmarks compare with and measure by (installed by `make bench`).
@@ -125,9 +126,11 @@ CRITERION_FLAGS ?= --color=never
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-run
 
-# The unit, namespace and attack tests, then a short soak.
-test-run: $(BT)/unit $(BT)/nstest $(BT)/attack $(BT)/vpcnet $(BT)/soak all
-	@SOAK_SECONDS=$(TEST_SOAK_SECONDS) tests/run.sh $(BT) $(CRITERION_FLAGS)
+# The unit, namespace and attack tests, a short soak, then every fuzz target briefly.
+test-run: $(BT)/unit $(BT)/nstest $(BT)/attack $(BT)/vpcnet $(BT)/soak all fuzz-build
+	@rc=0; SOAK_SECONDS=$(TEST_SOAK_SECONDS) tests/run.sh $(BT) $(CRITERION_FLAGS) || rc=1; \
+	echo "== fuzz targets, $(FUZZ_SMOKE_SECONDS) s each, and every crash input found so far"; \
+	$(MAKE) --no-print-directory fuzz-smoke || rc=1; exit $$rc
 
 unit: $(BT)/unit
 	$(BT)/unit $(CRITERION_FLAGS)
@@ -157,6 +160,91 @@ $(B)/bench/connect: bench/connect.c
 $(B)/bench/libcreate: bench/libcreate.c $(B)/libvpcnet.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libvpcnet.a $(STATIC_LIBS)
+
+# --- fuzzing: a libFuzzer target per parser of outside input (fuzz/README.md) -----------
+# `make fuzz` runs each target for FUZZ_SECONDS; `make fuzz-smoke` replays every input under
+# fuzz/regress/TARGET/ (each once), then runs each target for FUZZ_SMOKE_SECONDS.  What a run
+# finds goes to $(FB)/corpus/TARGET, a crash to $(FB)/crash-TARGET-*; fuzz/corpus/ (the
+# seeds) is only read.  FUZZ_FLAGS adds libFuzzer flags (e.g. -jobs=4).
+FUZZ_CC            ?= clang
+FUZZ_TARGETS       := names addr rule cni oci argv store
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_FLAGS         ?=
+FB := $(B)/fuzz
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+# clang: no -Wformat-truncation; -Wformat-nonliteral fires on every va_list helper, and
+# -Wconstant-conversion on netns/tap.c's 16-bit ifr_flags (IFF_TUN_EXCL is 0x8000).
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(filter-out -Wno-format-truncation,$(WARN)) \
+               -Wno-format-nonliteral -Wno-constant-conversion -O1 -g \
+               -Iinclude -I. $(PKG_CFLAGS) -fvisibility=hidden -MMD -MP $(FUZZ_SAN) \
+               -fsanitize=fuzzer-no-link
+# The CLI's main() is vpcnet_cli_main() here; the harnesses see every vpcnet_open() and
+# every JSON document the CLI prints (fuzz/fuzz.h).
+FUZZ_WRAP   := -Wl,--wrap=vpcnet_open -Wl,--wrap=cli_print_json
+FUZZ_MAXLEN_names := 256
+FUZZ_MAXLEN_addr  := 128
+FUZZ_MAXLEN_rule  := 256
+FUZZ_MAXLEN_cni   := 8192
+FUZZ_MAXLEN_oci   := 4096
+FUZZ_MAXLEN_argv  := 1024
+FUZZ_MAXLEN_store := 4096
+FUZZ_RUNS    := $(FUZZ_TARGETS:%=fuzz-run-%)
+FUZZ_REGRESS := $(FUZZ_TARGETS:%=fuzz-regress-%)
+
+FLIB_OBJ := $(LIB_SRC:%.c=$(FB)/%.o)
+FCLI_OBJ := $(CLI_SRC:%.c=$(FB)/%.o)
+
+.PHONY: fuzz fuzz-smoke fuzz-build $(FUZZ_RUNS) $(FUZZ_REGRESS)
+
+$(FB)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC [f]  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter cli/main.c,$<),-Dmain=vpcnet_cli_main) \
+		-c -o $@ $<
+
+# kept, though only an intermediate of the pattern rule below
+.SECONDARY: $(FUZZ_TARGETS:%=$(FB)/fuzz/%.o) $(FB)/fuzz/common.o
+
+$(FB)/libvpcnet.a: $(FLIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# An archive: a target that includes one of cli/*.c gets the others from it, not that one.
+$(FB)/libcli.a: $(FCLI_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FB)/fuzz-%: $(FB)/fuzz/%.o $(FB)/fuzz/common.o $(FB)/libcli.a $(FB)/libvpcnet.a
+	@$(if $(Q),echo "  LD [f]  $@")
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) $(FUZZ_WRAP) -o $@ $^ $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FB)/fuzz-%)
+
+fuzz: FUZZ_TIME = $(FUZZ_SECONDS)
+fuzz: fuzz-build $(FUZZ_RUNS)
+
+fuzz-smoke: FUZZ_TIME = $(FUZZ_SMOKE_SECONDS)
+fuzz-smoke: fuzz-build $(FUZZ_REGRESS) $(FUZZ_RUNS)
+
+# One bounded run on the seeds (and the dictionary, if any), stdout and stderr closed: the
+# harnesses' own output is noise, and a crash report still shows.
+$(FUZZ_RUNS): fuzz-run-%: $(FB)/fuzz-%
+	@mkdir -p $(FB)/corpus/$*
+	@echo "  FUZZ    $* for $(or $(FUZZ_TIME),$(FUZZ_SECONDS)) s"
+	$(Q)$(FB)/fuzz-$* -max_len=$(FUZZ_MAXLEN_$*) -max_total_time=$(or $(FUZZ_TIME),$(FUZZ_SECONDS)) \
+		-timeout=10 -close_fd_mask=3 -print_final_stats=1 -artifact_prefix=$(FB)/crash-$*- \
+		$(if $(wildcard fuzz/dict/$*.dict),-dict=fuzz/dict/$*.dict) $(FUZZ_FLAGS) \
+		$(FB)/corpus/$* fuzz/corpus/$* 2>$(FB)/fuzz-$*.log \
+		|| { tail -n 60 $(FB)/fuzz-$*.log; exit 1; }
+	@grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added):' \
+		$(FB)/fuzz-$*.log | sed 's/^stat::/          /'
+
+# Every crash input ever found, run once each.
+$(FUZZ_REGRESS): fuzz-regress-%: $(FB)/fuzz-%
+	$(if $(wildcard fuzz/regress/$*/*),@echo "  REGRESS $* ($(words $(wildcard fuzz/regress/$*/*)) inputs)")
+	$(if $(wildcard fuzz/regress/$*/*),$(Q)$(FB)/fuzz-$* -close_fd_mask=3 \
+		$(wildcard fuzz/regress/$*/*) 2>$(FB)/regress-$*.log \
+		|| { tail -n 60 $(FB)/regress-$*.log; exit 1; })
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

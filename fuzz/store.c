@@ -266,6 +266,7 @@ static bool known(const char *s, const char *const *set)
 
 static const char *const vpc_states[] = { ST_CREATING, ST_READY, ST_DELETING, NULL };
 static const char *const member_states[] = { ST_CREATING, ST_READY, ST_DELETING, ST_REVOKED,
+					     ST_RESTORING,
 					     NULL };
 static const char *const kinds[] = { KIND_SANDBOX, KIND_INSTANCE, KIND_POOL, NULL };
 

@@ -36,7 +36,7 @@ static void snapshot(char *buf, size_t n)
 	DIR *d = opendir("/run/netns");
 	struct dirent *e;
 	while (d && (e = readdir(d)))
-		if (strstr(e->d_name, T.tag))
+		if (tagged(&T, e->d_name))
 			len += snprintf(buf + len, n - len, "netns %s\n", e->d_name);
 	if (d)
 		closedir(d);

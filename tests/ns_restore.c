@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <sqlite3.h>
 
-#include "tests/invariants.h"
 #include "tests/ns_util.h"
 #include "vpcnet.h"
 
@@ -125,7 +124,7 @@ static void kernel_snapshot(const char *const *vpcs, size_t nvpcs, char *buf, si
 	DIR *d = opendir("/run/netns");
 	struct dirent *e;
 	while (d && (e = readdir(d)))
-		if (strstr(e->d_name, T.tag))
+		if (tagged(&T, e->d_name))
 			len += snprintf(buf + len, n - len, "netns %s\n", e->d_name);
 	if (d)
 		closedir(d);
@@ -142,7 +141,7 @@ static void reboot(void)
 	char names[64][128];
 	int n = 0;
 	while (d && (e = readdir(d)) && n < 64)
-		if (!strncmp(e->d_name, "vpcnet-", 7) && strstr(e->d_name, T.tag))
+		if (!strncmp(e->d_name, "vpcnet-", 7) && tagged(&T, e->d_name))
 			snprintf(names[n++], sizeof(names[0]), "%s", e->d_name);
 	if (d)
 		closedir(d);
@@ -178,16 +177,6 @@ static json_t *json_of(const char *fmt, ...)
 	json_t *j = json_loads(out, 0, NULL);
 	cr_assert(j, "no JSON: %s", out);
 	return j;
-}
-
-/* The kernel matches the store (tests/invariants.c). */
-static void assert_invariants(const char *what)
-{
-	static char rep[65536];
-	char tag[24];
-	snprintf(tag, sizeof(tag), "%s-", T.tag);
-	int bad = invariants_check(T.state_dir, T.host, tag, rep, sizeof(rep));
-	cr_assert_eq(bad, 0, "%s: %d invariant(s) broken:\n%s", what, bad, rep);
 }
 
 static const char *str_of(json_t *o, const char *key)
@@ -261,7 +250,7 @@ Test(restore, after_a_reboot_vpcs_groups_and_instances_come_back_sandboxes_go)
 	cr_assert_eq(rebuilt, 3, "%s", json_dumps(r, 0));
 	cr_assert_eq(json_integer_value(json_object_get(r, "errors")), 0);
 	json_decref(r);
-	assert_invariants("after restore");
+	assert_invariants(&T, "after restore");
 
 	/* the dead sandboxes are gone, their ids reusable; the VPC is whole */
 	list = json_of("--json sandbox list");
@@ -373,7 +362,7 @@ Test(restore, repairs_damage_to_routers_tables_and_links_done_behind_its_back)
 		const char *verb = damage[d].verb;
 		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "%s", verb), 0, "%s after '%s': %s",
 			     verb, cmd, out);
-		assert_invariants(cmd);
+		assert_invariants(&T, cmd);
 		kernel_snapshot(vpcs, 2, after, sizeof(after));
 		if (strcmp(after, before)) {
 			FILE *f = fopen("/tmp/restore-before.txt", "w");

@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include "tests/invariants.h"
 #include "tests/ns_util.h"
 
 #define CMD_TIMEOUT_S 60
@@ -395,7 +394,7 @@ Test(store_faults, a_disk_that_fills_at_any_commit_leaves_no_kernel_change)
  * disk is full; with room, the same restore finishes, and the kernel matches the store. */
 Test(store_faults, restore_on_a_full_disk_says_so_and_finishes_with_room)
 {
-	char out[8192], tag[32];
+	char out[8192];
 	make_vpc(&T, "a", "10.40.0.0/16", true);
 	cr_assert_eq(vn(out, sizeof(out), NULL, "instance create %s-db --vpc %s-a", T.tag, T.tag),
 		     0, "%s", out);
@@ -417,9 +416,7 @@ Test(store_faults, restore_on_a_full_disk_says_so_and_finishes_with_room)
 	cr_assert_eq(rc, 1, "restore on a full disk: %d %s", rc, out);
 	cr_assert(says_disk_full(out), "restore must say that the store's disk is full: %s", out);
 	cr_assert_eq(vn(out, sizeof(out), NULL, "restore"), 0, "restore with room: %s", out);
-	snprintf(tag, sizeof(tag), "%s-", T.tag);
-	static char rep[65536];
-	cr_assert_eq(invariants_check(T.state_dir, T.host, tag, rep, sizeof(rep)), 0, "%s", rep);
+	assert_invariants(&T, "restore with room");
 	cr_assert_eq(vn(out, sizeof(out), NULL, "--json sandbox list"), 0, "%s", out);
 	cr_assert_str_eq(out, "[]\n", "the sandbox died with the host: %s", out);
 	cr_assert_eq(vn(out, sizeof(out), NULL, "--json instance show %s-db", T.tag), 0, "%s", out);

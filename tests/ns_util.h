@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/invariants.h"
 #include "tests/topo.h"
 
 struct sbx {
@@ -17,6 +18,17 @@ struct sbx {
 	char netns[256];
 	char port[16];  /* its end in the VPC router */
 };
+
+/* Whether @name carries the test's tag as a word ("vpcnet-sbx-t12-a": yes; "...-t123-a",
+ * another test's: no). */
+static inline bool tagged(const struct topo *t, const char *name)
+{
+	size_t n = strlen(t->tag);
+	for (const char *p = name; (p = strstr(p, t->tag)); p++)
+		if ((p == name || p[-1] == '-') && p[n] == '-')
+			return true;
+	return false;
+}
 
 /* "<tag>-<suffix>" */
 static inline const char *tname(struct topo *t, const char *suffix, char *buf, size_t n)
@@ -89,6 +101,16 @@ static inline void make_instance(struct topo *t, const char *vpc_suffix, const c
 	snprintf(s->netns, sizeof(s->netns), "%s", json_string_value(json_object_get(j, "netns")));
 	snprintf(s->port, sizeof(s->port), "%s", json_string_value(json_object_get(j, "port")));
 	json_decref(j);
+}
+
+/* The kernel matches the store, for the test's VPCs (tests/invariants.c). */
+static inline void assert_invariants(struct topo *t, const char *what)
+{
+	static char rep[65536];
+	char tag[24];
+	snprintf(tag, sizeof(tag), "%s-", t->tag);  /* "t12-": not "t123-..." of another test */
+	int bad = invariants_check(t->state_dir, t->host, tag, rep, sizeof(rep));
+	cr_assert_eq(bad, 0, "%s: %d invariant(s) broken:\n%s", what, bad, rep);
 }
 
 /* The router namespace of VPC <tag>-<suffix>. */

@@ -12,7 +12,6 @@
 #include <sqlite3.h>
 #include <sys/wait.h>
 
-#include "tests/invariants.h"
 #include "tests/ns_util.h"
 
 static struct topo T;
@@ -233,7 +232,7 @@ static void delete_all_and_check(const char *what)
 	DIR *d = opendir("/run/netns");
 	struct dirent *e;
 	while (d && (e = readdir(d)))
-		cr_assert(!(strstr(e->d_name, T.tag) && !strncmp(e->d_name, "vpcnet-", 7)),
+		cr_assert(!(tagged(&T, e->d_name) && !strncmp(e->d_name, "vpcnet-", 7)),
 			  "%s: namespace %s left", what, e->d_name);
 	if (d)
 		closedir(d);
@@ -247,14 +246,6 @@ static void delete_all_and_check(const char *what)
 	sh(NULL, "ip -n {H} -br link", out, sizeof(out));
 }
 
-static void assert_invariants(const char *what)
-{
-	static char report[65536];
-	char tag[24];
-	snprintf(tag, sizeof(tag), "%s-", T.tag);
-	int bad = invariants_check(T.state_dir, T.host, tag, report, sizeof(report));
-	cr_assert_eq(bad, 0, "%s: %d invariant(s) broken:\n%s", what, bad, report);
-}
 
 /* The failpoints @op passes, in order, each once; returns how many. */
 static int trace(const struct op *op, char names[][64], int max)
@@ -297,9 +288,9 @@ static void walk_one(const struct op *op, const char *fp, bool crash)
 	else
 		cr_assert_neq(rc, 99, "%s: %s", what, out);
 	cr_assert_eq(sh(NULL, "{V} gc", out, sizeof(out)), 0, "%s: gc: %s", what, out);
-	assert_invariants(what);
+	assert_invariants(&T, what);
 	cr_assert_eq(sh(NULL, op->run, out, sizeof(out)), 0, "%s: run again: %s", what, out);
-	assert_invariants(what);
+	assert_invariants(&T, what);
 	delete_all_and_check(what);
 }
 

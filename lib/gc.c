@@ -279,22 +279,40 @@ out:
 
 /* --- what the kernel lost: a reboot, or damage done behind vpcnet's back ------------- */
 
+/* Begins a transaction in which VPC @v is still ready (*@gone: deleted, or being deleted,
+ * meanwhile: nothing begun). */
+static int vpc_lock(struct gc *g, const struct vpc_row *v, bool *gone, struct vpcnet_error *e)
+{
+	struct vpc_row now;
+	int ret = store_begin(g->vn->st, e);
+	*gone = false;
+	if (ret)
+		return ret;
+	if ((ret = store_vpc_get_id(g->vn->st, v->id, &now, e)) == -ENOENT ||
+	    (!ret && strcmp(now.state, ST_READY))) {
+		*gone = true;
+		ret = 0;
+	}
+	if (ret || *gone)
+		store_rollback(g->vn->st);
+	return ret;
+}
+
 /* VPC @v's kernel objects where they are missing, under the write lock (two repairs never
- * build the same router at once, and a VPC deleted meanwhile is not built again: -ENOENT). */
-static int vpc_repair(struct gc *g, const struct vpc_row *v, unsigned *rebuilt)
+ * build the same router at once, and a VPC deleted meanwhile is not built again: *@gone). */
+static int vpc_repair(struct gc *g, const struct vpc_row *v, unsigned *rebuilt, bool *gone)
 {
 	struct store *st = g->vn->st;
 	struct vpcnet_error e;
-	struct vpc_row now;
-	int ret = store_begin(st, &e);
-	if (!ret && !(ret = store_vpc_get_id(st, v->id, &now, &e)) && strcmp(now.state, ST_READY))
-		ret = vinput(&e, VPCNET_NOT_FOUND, ENOENT, "VPC %s is being deleted", v->name);
-	if (!ret && !(ret = vpc_ensure(g->vn, v, rebuilt, &e)))
-		ret = store_commit(st, &e);
-	if (ret) {
-		store_rollback(st);
-		if (ret != -ENOENT || e.status != VPCNET_NOT_FOUND)
+	int ret = vpc_lock(g, v, gone, &e);
+	if (ret || *gone) {
+		if (ret)
 			gc_fail(g, &e);
+		return ret;
+	}
+	if ((ret = vpc_ensure(g->vn, v, rebuilt, &e)) || (ret = store_commit(st, &e))) {
+		store_rollback(st);
+		gc_fail(g, &e);
 		return ret;
 	}
 	if (*rebuilt) {
@@ -326,10 +344,11 @@ static int grab_repairable(const struct member_row *m, void *arg)
 	return repairable(m) ? array_push(&r->m, &r->n, &r->cap, m, sizeof(*m)) : 0;
 }
 
-/* Takes member @id for a repair, under the write lock: marked @state for this handle.
- * -EAGAIN when another process has taken it meanwhile (or deleted it, or its VPC). */
+/* Takes member @id for a repair, under the write lock: marked @state for this handle;
+ * *@left (may be NULL): a repair of it was left half-done (it was restoring).  -EAGAIN when
+ * another process has taken it meanwhile (or deleted it, or its VPC). */
 static int member_claim(struct vpcnet *vn, int64_t id, const char *state, struct member_row *m,
-			struct vpcnet_error *err)
+			bool *left, struct vpcnet_error *err)
 {
 	struct owner me = vn_owner(vn);
 	struct vpc_row v;
@@ -345,6 +364,8 @@ static int member_claim(struct vpcnet *vn, int64_t id, const char *state, struct
 		store_rollback(vn->st);
 		return ret;
 	}
+	if (left)
+		*left = !strcmp(m->state, ST_RESTORING);
 	snprintf(m->state, sizeof(m->state), "%s", state);
 	m->owner = me;
 	return 0;
@@ -356,7 +377,7 @@ static int member_bury(struct gc *g, const struct vpc_row *v, const struct membe
 		       struct vpcnet_error *e)
 {
 	struct member_row m;
-	int ret = member_claim(g->vn, m0->id, ST_DELETING, &m, e);
+	int ret = member_claim(g->vn, m0->id, ST_DELETING, &m, NULL, e);
 	if (ret)
 		return ret == -EAGAIN ? 0 : ret;
 	if ((ret = sandbox_teardown(g->vn, &m, v, NULL, e)) ||
@@ -385,48 +406,78 @@ static int port_whole(struct router *rt, const struct member_row *m, bool *whole
 
 /* An instance or a pool entry gets its network back: in its namespace when that is still
  * there, else in a new one at its path, with its address, MAC and groups.  What it needs is
- * looked at again once it is ours: another repair may have done it meanwhile. */
+ * looked at again once it is ours: another repair may have done it, or its namespace gone
+ * meanwhile.  Given back as it was when nothing was touched. */
 static int member_raise(struct gc *g, struct router *rt, const struct vpc_row *v,
 			const struct member_row *m0, struct vpcnet_error *e)
 {
 	struct member_row m;
-	bool left = !strcmp(m0->state, ST_RESTORING), whole = false;
-	int fd = -1, ns, ret = member_claim(g->vn, m0->id, ST_RESTORING, &m, e);
+	bool left, whole = false, touched = false;
+	int fd = -1, ns, ret = member_claim(g->vn, m0->id, ST_RESTORING, &m, &left, e);
 	if (ret)
 		return ret == -EAGAIN ? 0 : ret;
 	if ((ns = member_netns(&m, &fd)) && ns != -ENOENT) {
 		ret = verr(e, VPCNET_FAILED, -ns, "its namespace %s cannot be opened", m.netns);
-		goto out;  /* left restoring: the next repair looks again */
+		goto out;
 	}
-	if (!ns && !left && (ret = port_whole(rt, &m, &whole, e)))
+	if (ns && (!m.netns_owned || !strcmp(m.kind, KIND_SANDBOX)))
+		goto out;  /* it died meanwhile: the next repair buries it */
+	if ((!ns && !left && (ret = port_whole(rt, &m, &whole, e))) || whole)
 		goto out;
-	if (!whole && ns && (ret = netns_remove(m.netns, e)))  /* a name left of one */
-		goto out;
-	if (!whole && ((ret = member_rebuild(g->vn, rt, &m, v, fd, e)) ||
-		       (ret = failpoint("member-repair:built", e))))
-		goto out;
-	if ((ret = store_member_set_state(g->vn->st, m.id, ST_READY, NULL, e)) || whole)
+	touched = true;
+	if ((ns && (ret = netns_remove(m.netns, e))) ||  /* a name left of one */
+	    (ret = member_rebuild(g->vn, rt, &m, v, fd, e)) ||
+	    (ret = failpoint("member-repair:built", e)) ||
+	    (ret = store_member_set_state(g->vn->st, m.id, ST_READY, NULL, e)))
 		goto out;
 	g->rep->members_rebuilt++;
 	said(g, m.kind, m.name, v->name, fd >= 0 ? "reattached" : "rebuilt",
 	     fd < 0 ? "its namespace was gone" : left ? "a repair of it was left half-done" :
 	     "its router port was gone or in none of the router's sets");
 out:
+	if (!touched) {
+		struct vpcnet_error ignored;
+		store_member_set_state(g->vn->st, m.id, left ? ST_RESTORING : ST_READY, NULL,
+				       &ignored);
+	}
 	if (fd >= 0)
 		close(fd);
 	return ret;
 }
 
-/* The groups of @v's router as the store says, before members are raised into it (their
- * elements jump to the groups' chains, which a router table made again lacks). */
-static int groups_repair(struct gc *g, const struct vpc_row *v, struct vpcnet_error *e)
+/* The connection-limit chains of @rows' limits (idempotent: a router table made again lacks
+ * them, and a member enlisted makes its own only when no other member has that limit). */
+static int climits_repair(struct nsconn *router, const struct rows *rows,
+			  struct vpcnet_error *e)
+{
+	struct nft_batch *b = nftb_new();
+	if (!b)
+		return verr(e, VPCNET_FAILED, ENOMEM, "gc");
+	for (size_t i = 0; i < rows->n; i++) {
+		unsigned n = rows->m[i].max_conns;
+		bool seen = n == VPCNET_MAX_CONNECTIONS_DEFAULT;  /* that one comes with the table */
+		for (size_t j = 0; !seen && j < i; j++)
+			seen = rows->m[j].max_conns == n;
+		if (!seen)
+			router_climit_build(b, n);
+	}
+	int ret = nftb_count(b) ? nft_commit(&router->nf, b, false, e) : 0;
+	nftb_free(b);
+	return ret;
+}
+
+/* The groups of @v's router as the store says, and the limits of members @rows, before they
+ * are raised into it (their elements jump to those chains, which a router table made again
+ * lacks).  *@gone: the VPC was deleted meanwhile. */
+static int groups_repair(struct gc *g, const struct vpc_row *v, const struct rows *rows,
+			 bool *gone, struct vpcnet_error *e)
 {
 	struct router r = { .fd = -1 };
-	int ret = store_begin(g->vn->st, e);
-	if (ret)
+	int ret = vpc_lock(g, v, gone, e);
+	if (ret || *gone)
 		return ret;
 	if ((ret = router_open(&r, v->name, e)) || (ret = sg_reconcile(g->vn, v, &r.conn, e)) ||
-	    (ret = store_commit(g->vn->st, e)))
+	    (ret = climits_repair(&r.conn, rows, e)) || (ret = store_commit(g->vn->st, e)))
 		store_rollback(g->vn->st);
 	router_close(g->vn, &r);
 	return ret ? verr_wrap(e, "VPC %s: security groups", v->name) : 0;
@@ -468,15 +519,19 @@ static int members_forget(struct gc *g, const struct vpc_row *v, const struct ro
 			ret = 0;  /* another process has it, or had it */
 		else if (!ret && !(ret = store_member_delete(st, m.id, e)))
 			gone[i] = true;
+		/* a name left at its path (no namespace behind it) goes, under the lock: a
+		 * create of the same id names its namespace only once its row is in */
+		int fd = -1;
+		if (gone[i] && m.netns_owned && netns_open(m.netns, &fd, e) == -EINVAL)
+			ret = netns_remove(m.netns, e);
+		if (fd >= 0)
+			close(fd);
 	}
 	if (gone && (ret || (ret = store_commit(st, e))))
 		store_rollback(st);
 	for (size_t i = 0; !ret && i < r->n; i++) {
-		struct vpcnet_error ignored;
 		if (!gone[i])
 			continue;
-		if (r->m[i].netns_owned)
-			netns_remove(r->m[i].netns, &ignored);
 		g->rep->sandboxes_removed++;
 		said(g, r->m[i].kind, r->m[i].name, v->name, "deleted", "its namespace is gone");
 	}
@@ -510,8 +565,11 @@ static void members_repair(struct gc *g, const struct vpc_row *v, bool fresh)
 		gc_fail(g, &e);
 		goto out;
 	}
-	if (raise && ((ret = groups_repair(g, v, &e)) || (ret = router_open(&rt, v->name, &e)))) {
-		gc_fail(g, &e);
+	bool gone = false;
+	if (raise && ((ret = groups_repair(g, v, &r, &gone, &e)) || gone ||
+		      (ret = router_open(&rt, v->name, &e)))) {
+		if (ret)
+			gc_fail(g, &e);
 		goto out;
 	}
 	for (size_t i = 0; i < r.n; i++) {
@@ -571,16 +629,19 @@ static int gc_run(struct vpcnet *vn, void (*fn)(const struct vpcnet_repair *r, v
 				verr_wrap(&e, "VPC %s", v->name);
 				gc_fail(&g, &e);
 			}
+			unsigned rebuilt = 0;
+			bool gone = false;
 			if (v->layout == VPC_LAYOUT) {  /* an older router is only ever deleted */
-				unsigned rebuilt = 0;
-				if ((ret = vpc_repair(&g, v, &rebuilt)) == -ENOENT)
-					continue;  /* deleted meanwhile */
-				if (ret && !router_there(v))
+				ret = vpc_repair(&g, v, &rebuilt, &gone);
+				if (gone || (ret && !router_there(v)))
 					continue;
 				members_repair(&g, v, rebuilt & VPC_REBUILT_ROUTER);
-			} else {  /* its part in the host still (a host table made again) */
-				unsigned rebuilt = 0;
-				if (vpc_host_ensure(vn, v, &rebuilt, &e)) {
+			} else if (vpc_lock(&g, v, &gone, &e)) {
+				gc_fail(&g, &e);
+			} else if (!gone) {
+				/* its part in the host still (a host table made again) */
+				if (vpc_host_ensure(vn, v, &rebuilt, &e) || store_commit(vn->st, &e)) {
+					store_rollback(vn->st);
 					verr_wrap(&e, "VPC %s", v->name);
 					gc_fail(&g, &e);
 				}

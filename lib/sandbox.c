@@ -715,6 +715,9 @@ static int member_create(struct vpcnet *vn, const char *kind,
 			      spec->addr);
 	if (spec->netns && strlen(spec->netns) >= sizeof(m.netns))
 		return vinput(err, VPCNET_BAD_INPUT, ENAMETOOLONG, "--netns: path too long");
+	if (spec->netns && spec->netns[0] != '/')  /* recorded: gc and restore open it later */
+		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--netns '%s': not an absolute path",
+			      spec->netns);
 	if ((spec->tap || spec->control_port) && strcmp(kind, KIND_SANDBOX))
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "%s: --tap and --control-port are for"
 			      " sandboxes", kind);

@@ -753,14 +753,20 @@ static const char *member_from_row(sqlite3_stmt *s, struct member_row *r)
 		return "address";
 	r->ip = v;
 	struct vpcnet_error ignored;
-	if (!copy_text(r->netns, sizeof(r->netns), s, 4) || r->netns[0] != '/')
+	if (!copy_text(r->netns, sizeof(r->netns), s, 4))
 		return "netns";
 	if (!int_in(s, 5, 0, 1, &v))
 		return "netns_owned";
 	r->netns_owned = v;
 	/* what vpcnet made is its to remove (restore, gc, delete): only ever under its names */
-	if (r->netns_owned && (strncmp(r->netns, NETNS_RUN_DIR "/vpcnet-", 18) ||
-			       strchr(r->netns + 18, '/')))
+	static const char *const owned[] = { NETNS_RUN_DIR "/vpcnet-sbx-",
+					     NETNS_RUN_DIR "/vpcnet-ins-",
+					     NETNS_RUN_DIR "/vpcnet-pool-" };
+	bool ours = false;
+	for (size_t i = 0; i < sizeof(owned) / sizeof(*owned); i++)
+		ours |= !strncmp(r->netns, owned[i], strlen(owned[i])) &&
+			!strchr(r->netns + strlen(owned[i]), '/');
+	if (r->netns_owned && !ours)
 		return "netns";
 	if (!copy_text(r->ifname, sizeof(r->ifname), s, 6) ||
 	    valid_ifname(r->ifname, "ifname", &ignored))

@@ -250,7 +250,7 @@ static int rules_whole(struct nf_sock *nf, struct nft_batch *b, const char *tabl
 		if ((nlh->nlmsg_type & 0xff) != NFT_MSG_NEWRULE)
 			continue;
 		struct nftnl_rule *r = nftnl_rule_alloc();
-		if (!r || nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+		if (!r || nftnl_rule_nlmsg_parse(nlh, r) < 0) {  /* our own message */
 			nftnl_rule_free(r);
 			ret = -ENOMEM;
 			break;
@@ -270,9 +270,17 @@ static int rules_whole(struct nf_sock *nf, struct nft_batch *b, const char *tabl
 	}
 	if (ret == -ENOMEM)
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "count rules");
-	for (size_t f = 0; !ret && f < 2 && families[f]; f++)
-		if ((ret = nft_rules_each(nf, families[f], table, count_have, &cc, err)) == -ENOENT)
+	for (size_t f = 0; !ret && f < 2 && families[f]; f++) {
+		for (int tries = 0; tries < 3; tries++) {  /* a dump a commit cut across: again */
+			for (size_t i = 0; i < cc.n; i++)
+				cc.c[i].have = cc.c[i].family == families[f] ? 0 : cc.c[i].have;
+			if ((ret = nft_rules_each(nf, families[f], table, count_have, &cc, err)) !=
+			    -EINTR)
+				break;
+		}
+		if (ret == -ENOENT)
 			ret = 0;  /* no such table: no rules */
+	}
 	*whole = true;
 	for (size_t i = 0; !ret && i < cc.n; i++)
 		*whole &= cc.c[i].have == cc.c[i].want;

@@ -54,7 +54,9 @@ struct nft_batch;
 #define REVOKED_SET "revoked"  /* in the inet and the arp table */
 
 /* A new router's whole table: gateway @gw (host order), masquerade when @nat, the router's
- * end of the transit link @transit_if holding @transit_ip (host order). */
+ * end of the transit link @transit_if holding @transit_ip (host order).  restore and gc
+ * count the rules it writes per chain to tell a damaged table: a change to them is a new
+ * VPC_LAYOUT (else every router made before looks damaged, and is made again). */
 void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *transit_if,
 			uint32_t transit_ip);
 /* Chain and set cl<@max_conns> (idempotent: made over whatever exists), for members whose

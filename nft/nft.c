@@ -254,6 +254,7 @@ static int nf_request(struct nf_sock *s, struct nlmsghdr *nlh,
 	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
 		return verr(err, VPCNET_FAILED, errno, "%s", what);
 	int ret = 0;
+	bool intr = false;
 	for (;;) {
 		ssize_t got = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
 		if (got < 0)
@@ -262,8 +263,11 @@ static int nf_request(struct nf_sock *s, struct nlmsghdr *nlh,
 		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
 			if (nlh->nlmsg_seq != seq)
 				continue;
+			/* a dump that a commit cut across is not one picture: said (EINTR) */
+			intr |= nlh->nlmsg_flags & NLM_F_DUMP_INTR;
 			if (nlh->nlmsg_type == NLMSG_DONE)
-				return ret;
+				return !ret && intr ? verr(err, VPCNET_FAILED, EINTR, "%s: changed"
+							   " while read", what) : ret;
 			if (nlh->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 				if (e->error)

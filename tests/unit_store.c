@@ -51,7 +51,7 @@ static int add_member(int64_t vpc_id, const char *name, uint32_t ip, uint32_t fi
 				.owner = owner_self(1) };
 	snprintf(m.name, sizeof(m.name), "%s", name);
 	snprintf(m.state, sizeof(m.state), ST_CREATING);
-	snprintf(m.netns, sizeof(m.netns), "/run/netns/vpcnet-x");
+	snprintf(m.netns, sizeof(m.netns), "/run/netns/vpcnet-sbx-x");
 	snprintf(m.ifname, sizeof(m.ifname), "eth0");
 	store_begin(st, e);
 	int ret = store_member_insert(st, &m, first, last, e);
@@ -159,7 +159,7 @@ static void write_v1(const char *path, bool with_sgs)
 		" created INTEGER NOT NULL, UNIQUE(kind, name), UNIQUE(vpc_id, ip));"
 		"INSERT INTO vpcs VALUES (1, 'old', 167772160, 16, 1, 'eth0', 0, 'ready', 1, 1, 0);"
 		"INSERT INTO vpcs VALUES (2, 'newer', 167772160, 16, 1, 'eth0', 1, 'ready', 1, 1, 0);"
-		"INSERT INTO members VALUES (1, 'sandbox', 'fn-1', 1, 167772162, '/run/netns/vpcnet-x', 1,"
+		"INSERT INTO members VALUES (1, 'sandbox', 'fn-1', 1, 167772162, '/run/netns/vpcnet-sbx-x', 1,"
 		" 'eth0', 'ready', 1, 1, 0);"
 		"PRAGMA user_version = 1;";
 	cr_assert_eq(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
@@ -261,7 +261,7 @@ Test(store, a_members_tap_control_port_and_origin_are_kept)
 				.control_port = 8022 };
 	snprintf(m.name, sizeof(m.name), "vm-1");
 	snprintf(m.state, sizeof(m.state), ST_READY);
-	snprintf(m.netns, sizeof(m.netns), "/run/netns/vpcnet-x");
+	snprintf(m.netns, sizeof(m.netns), "/run/netns/vpcnet-sbx-x");
 	snprintf(m.ifname, sizeof(m.ifname), "eth0");
 	snprintf(m.tap, sizeof(m.tap), "tap0");
 	snprintf(m.origin, sizeof(m.origin), "cni:fns");
@@ -291,7 +291,7 @@ Test(store, members_with_the_same_groups_share_a_profile)
 		snprintf(m[i].kind, sizeof(m[i].kind), "%s", kinds[i]);
 		snprintf(m[i].name, sizeof(m[i].name), "m%d", i);
 		snprintf(m[i].state, sizeof(m[i].state), ST_READY);
-		snprintf(m[i].netns, sizeof(m[i].netns), "/run/netns/vpcnet-m%d", i);
+		snprintf(m[i].netns, sizeof(m[i].netns), "/run/netns/vpcnet-sbx-m%d", i);
 		snprintf(m[i].ifname, sizeof(m[i].ifname), "eth0");
 		cr_assert_eq(store_member_insert(st, &m[i], 0x0a000002, 0x0a00fffe, &e), 0, "%s",
 			     e.msg);

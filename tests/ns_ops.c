@@ -258,6 +258,7 @@ Test(ops, bad_input_is_refused_and_changes_nothing)
 		{ "sandbox create %1$s-s1 --vpc %1$s-a", 4, "already exists" },
 		{ "sandbox create %1$s-n --vpc %1$s-a --ifname 0123456789abcdef", 2, "--ifname" },
 		{ "sandbox create %1$s-n --vpc %1$s-a --netns /run/netns/%1$s-nope", 2, "does not exist" },
+		{ "sandbox create %1$s-n --vpc %1$s-a --netns run/netns/%1$s-h", 2, "absolute" },
 		{ "sandbox create %1$s-n! --vpc %1$s-a", 2, "sandbox id" },
 		{ "sandbox create %1$s-n --vpc %1$s-tiny", 4, "exhausted" },
 		{ "sandbox show %1$s-nosuch", 3, "not found" },

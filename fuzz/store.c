@@ -254,7 +254,9 @@ static void mutate(const uint8_t *data, size_t size)
 	sqlite3_close(db);
 }
 
-/* --- reading it back ------------------------------------------------------------------- */
+/* --- reading it back ------------------------------------------------------------------- *
+ * The harness's own idea of a valid row, written apart from lib/store.c's on purpose: an
+ * oracle that shares the code under test would agree with its mistakes. */
 
 static bool known(const char *s, const char *const *set)
 {

@@ -33,13 +33,7 @@ static void snapshot(char *buf, size_t n)
 		vpcnet(&T, part, sizeof(part), NULL, "%s", cmds[i]);
 		len += snprintf(buf + len, n - len, "%s", part);
 	}
-	DIR *d = opendir("/run/netns");
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (tagged(&T, e->d_name))
-			len += snprintf(buf + len, n - len, "netns %s\n", e->d_name);
-	if (d)
-		closedir(d);
+	len = append_tagged_netns(&T, buf, n, len);
 	run(part, sizeof(part), "ip -n %s -br link", T.host);  /* -br: no peer netns names, which
 								  * race with other tests */
 	len += snprintf(buf + len, n - len, "%s", part);

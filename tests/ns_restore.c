@@ -121,13 +121,7 @@ static void kernel_snapshot(const char *const *vpcs, size_t nvpcs, char *buf, si
 			len += snprintf(buf + len, n - len, "%s", part);
 		}
 	}
-	DIR *d = opendir("/run/netns");
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (tagged(&T, e->d_name))
-			len += snprintf(buf + len, n - len, "netns %s\n", e->d_name);
-	if (d)
-		closedir(d);
+	append_tagged_netns(&T, buf, n, len);
 	canonical(buf, n);
 }
 

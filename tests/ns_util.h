@@ -4,6 +4,7 @@
 #define VPCNET_TEST_NS_UTIL_H
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,20 @@ static inline bool tagged(const struct topo *t, const char *name)
 		if ((p == name || p[-1] == '-') && p[n] == '-')
 			return true;
 	return false;
+}
+
+/* Appends "netns NAME\n" for each namespace that carries the test's tag to @buf (@len of @n
+ * used); returns the new length. */
+static inline size_t append_tagged_netns(const struct topo *t, char *buf, size_t n, size_t len)
+{
+	DIR *d = opendir("/run/netns");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (tagged(t, e->d_name) && len < n)
+			len += snprintf(buf + len, n - len, "netns %s\n", e->d_name);
+	if (d)
+		closedir(d);
+	return len;
 }
 
 /* "<tag>-<suffix>" */

@@ -393,15 +393,10 @@ static int member_bury(struct gc *g, const struct vpc_row *v, const struct membe
 static int port_whole(struct router *rt, const struct member_row *m, bool *whole,
 		      struct vpcnet_error *err)
 {
-	uint8_t key[NFT_IFNAME_LEN] = { 0 };
-	int idx;
-	port_name((char *)key, m->id);
-	int ret = link_index(rt->conn.rt, (char *)key, &idx, err);
-	*whole = !ret;
-	if (ret == -ENODEV || ret || !strcmp(m->kind, KIND_POOL))
-		return ret == -ENODEV ? 0 : ret;
-	return nft_elem_exists(&rt->conn.nf, NFPROTO_INET, ROUTER_TABLE, "ports", key, sizeof(key),
-			       whole, err);
+	bool link, enlisted;
+	int ret = port_state(rt, m, &link, &enlisted, err);
+	*whole = link && (enlisted || !strcmp(m->kind, KIND_POOL));
+	return ret;
 }
 
 /* An instance or a pool entry gets its network back: in its namespace when that is still

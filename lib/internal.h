@@ -151,6 +151,10 @@ struct ports {
 int ports_load(struct vpcnet *vn, const struct vpc_row *v, struct ports *p,
 	       struct vpcnet_error *err);
 bool ports_has(const struct ports *p, int64_t id);
+/* Whether member @m's router port is there (*@link) and in the router's @ports (*@enlisted):
+ * one link and one element looked up. */
+int port_state(struct router *rt, const struct member_row *m, bool *link, bool *enlisted,
+	       struct vpcnet_error *err);
 bool ports_enlisted(const struct ports *p, int64_t id);
 void ports_free(struct ports *p);
 /* What the kernel lacks of ready member @m ("its namespace ... is gone"), or "". */

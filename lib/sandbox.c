@@ -370,6 +370,43 @@ void ports_free(struct ports *p)
 	free(p->in_set);
 }
 
+int port_state(struct router *rt, const struct member_row *m, bool *link, bool *enlisted,
+	       struct vpcnet_error *err)
+{
+	uint8_t key[NFT_IFNAME_LEN] = { 0 };
+	int idx;
+	port_name((char *)key, m->id);
+	*link = *enlisted = false;
+	int ret = link_index(rt->conn.rt, (char *)key, &idx, err);
+	if (ret)
+		return ret == -ENODEV ? 0 : ret;
+	*link = true;
+	return nft_elem_exists(&rt->conn.nf, NFPROTO_INET, ROUTER_TABLE, "ports", key, sizeof(key),
+			       enlisted, err);
+}
+
+/* @p as ports_load() fills it, for member @m alone: one link and one element looked up, no
+ * dump (a get is on the CNI DEL and OCI poststop path, whatever the router holds). */
+static int ports_load_one(struct vpcnet *vn, const struct vpc_row *v, const struct member_row *m,
+			  struct ports *p, struct vpcnet_error *err)
+{
+	struct router rt = { .fd = -1 };
+	bool link, enlisted;
+	p->router = false;
+	if (strcmp(m->state, ST_READY))
+		return 0;  /* in flight: not looked at (member_problem) */
+	int ret = router_open(&rt, v->name, err);
+	if (ret == -ENOENT)
+		return 0;
+	p->router = !ret;
+	if (!ret && !(ret = port_state(&rt, m, &link, &enlisted, err)) &&
+	    ((link && array_push(&p->id, &p->n, &p->cap, &m->id, sizeof(m->id))) ||
+	     (enlisted && array_push(&p->in_set, &p->nset, &p->setcap, &m->id, sizeof(m->id)))))
+		ret = verr(err, VPCNET_FAILED, ENOMEM, "ports");
+	router_close(vn, &rt);
+	return ret;
+}
+
 bool ports_has(const struct ports *p, int64_t id)
 {
 	return p->n && bsearch(&id, p->id, p->n, sizeof(*p->id), id_cmp);
@@ -1005,7 +1042,7 @@ static int member_get(struct vpcnet *vn, const char *kind, const char *id,
 	int ret = valid_sandbox_id(id, err);
 	if (ret || (ret = store_member_get(vn->st, kind, id, &m, err)) ||
 	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) ||
-	    (ret = ports_load(vn, &v, &p, err)))
+	    (ret = ports_load_one(vn, &v, &m, &p, err)))
 		goto out;
 	member_to_public(vn, &m, &v, &p, out);
 out:

@@ -224,6 +224,10 @@ Test(restore, after_a_reboot_vpcs_groups_and_instances_come_back_sandboxes_go)
 	json_decref(list);
 	cr_assert_neq(vpcnet(&T, out, sizeof(out), NULL, "vpc show %s", vpc), 1);
 	cr_assert(strstr(out, "run `vpcnet restore`"), "%s", out);
+	json_t *one = json_of("--json sandbox show %s", s1.id);  /* one member, not a list */
+	cr_assert_str_eq(str_of(one, "state"), "broken", "%s", json_dumps(one, 0));
+	cr_assert(strstr(str_of(one, "problem"), "namespace"), "%s", str_of(one, "problem"));
+	json_decref(one);
 
 	r = json_of("--json restore");
 	json_t *reps = json_object_get(r, "repairs");

@@ -11,6 +11,7 @@ QUICK=0
 [ "${1:-}" = --quick ] && { QUICK=1; shift; }
 VPCNET=$(realpath "${1:-build/vpcnet}")
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/common.sh"
 CONNECT=$HERE/../build/bench/connect
 LIBCREATE=$HERE/../build/bench/libcreate
 if [ $QUICK = 1 ]; then K=100 KCNI=50 REPS=10 RULES=1000 BURST=100 CONNS=500 IPERF_S=2 DP_RUNS=3
@@ -37,26 +38,16 @@ trap cleanup EXIT
 [ "$(id -u)" = 0 ] || { echo "the benchmarks need root"; exit 1; }
 
 # --- fixtures: host <-> internet ---------------------------------------------------------
-ip netns add $HOST; ip netns add $INET
-ip link add up0 netns $HOST type veth peer name wan0 netns $INET
-ip -n $HOST addr add 203.0.113.1/24 dev up0; ip -n $HOST link set up0 up
-ip -n $HOST link set lo up; ip -n $HOST route add default via 203.0.113.2
-ip -n $INET addr add 203.0.113.2/24 dev wan0; ip -n $INET link set wan0 up
-ip -n $INET link set lo up
+fixtures $HOST $INET
 ip netns exec $INET iperf3 -s -D -p 5201 >/dev/null
 ip netns exec $INET "$CONNECT" serve 7000 & disown
 mkdir -p "$STATE/cni"
 inhost bash "$HERE/baseline.sh" setup
 
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-# timed FILE CMD...: appends the command's wall time (us) to FILE
-timed() { local f=$1; shift; local a=$EPOCHREALTIME; "$@" >/dev/null; local b=$EPOCHREALTIME
-	echo $(( ${b/./} - ${a/./} )) >> "$f"; }
 # stats FILE: "median p99" in ms
 stats() { sort -n "$1" | awk '{ v[NR] = $1 } END { p = int(NR * 0.99 + 0.999); if (p > NR) p = NR
 	printf "%.2f %.2f", v[int((NR + 1) / 2)] / 1000, v[p] / 1000 }'; }
 row() { printf "%-44s %9s %9s   %s\n" "$@"; }
-say() { echo "-- $*" >&2; }
 
 # --- 1. create / delete at k = 1 and with many present ----------------------------------
 vpcnet vpc create bench --cidr 10.100.0.0/16 --nat >/dev/null

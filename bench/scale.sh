@@ -11,6 +11,7 @@
 #                                                 REPS= in the environment change the sizes)
 set -euo pipefail
 VPCNET=$(realpath "${1:-build/vpcnet}")
+. "$(dirname "$0")/common.sh"
 N=${N:-10000} INSTANCES=${INSTANCES:-1000} REPS=${REPS:-30}
 HOST=vs-host INET=vs-inet
 STATE=$(mktemp -d /tmp/vpcnet-scale.XXXXXX)
@@ -30,19 +31,12 @@ trap cleanup EXIT
 [ "$(id -u)" = 0 ] || { echo "the benchmarks need root"; exit 1; }
 (( N <= 60000 )) || { echo "N: at most 60000 (one /16)"; exit 2; }
 
-ip netns add $HOST; ip netns add $INET
-ip link add up0 netns $HOST type veth peer name wan0 netns $INET
-ip -n $HOST addr add 203.0.113.1/24 dev up0; ip -n $HOST link set up0 up
-ip -n $HOST link set lo up; ip -n $HOST route add default via 203.0.113.2
-ip -n $INET addr add 203.0.113.2/24 dev wan0; ip -n $INET link set wan0 up
+fixtures $HOST $INET
 
-timed() { local f=$1; shift; local a=$EPOCHREALTIME; "$@" >/dev/null; local b=$EPOCHREALTIME
-	echo $(( ${b/./} - ${a/./} )) >> "$f"; }
 seconds() { local a=$EPOCHREALTIME; "$@" >/dev/null; local b=$EPOCHREALTIME
 	awk -v a="${a/./}" -v b="${b/./}" 'BEGIN { printf "%.2f", (b - a) / 1e6 }'; }
 med() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] / 1000 }'; }
 kb() { awk -v k="$1" '$1 == k":" { print $2 }' /proc/meminfo; }
-say() { echo "-- $*" >&2; }
 # a host reboot for the VPCs here: their namespaces (routers, members) and the host table go
 reboot() {
 	for ns in $(ip netns list | awk '{ print $1 }' | grep -E '^vpcnet-(vpc|sbx|ins)-'); do

@@ -10,9 +10,11 @@ PKGS    := libnl-3.0 libnl-route-3.0 libmnl libnftnl sqlite3 jansson
 # Debian packages the build, the tests and the demo need (installed by `make deps`).
 DEB_BUILD := build-essential pkg-config libnl-3-dev libnl-route-3-dev libmnl-dev \
              libnftnl-dev libsqlite3-dev libjansson-dev libcriterion-dev clang \
-             libclang-rt-dev
+             libclang-rt-dev scdoc debhelper dpkg-dev fakeroot
 DEB_RUN   := iproute2 nftables conntrack curl busybox-static runc podman \
              containernetworking-plugins procps
+# ... and what the checks of the shipped files use (man pages, completion, the package).
+DEB_SHIP  := mandoc man-db bash-completion lintian debootstrap
 # ... and what the benchmarks compare with and measure by (installed by `make bench`).
 DEB_BENCH := containernetworking-plugins iptables iperf3 jq time util-linux
 
@@ -126,9 +128,16 @@ CRITERION_FLAGS ?= --color=never
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-run
 
-# The unit, namespace and attack tests, a short soak, then every fuzz target briefly.
+# Checks of what ships beside the code (man pages, completion, the Debian package): each
+# part below adds its make target to SHIP_CHECKS.
+SHIP_CHECKS :=
+
+# The unit, namespace and attack tests, a short soak, the shipped files, then every fuzz
+# target briefly.
 test-run: $(BT)/unit $(BT)/nstest $(BT)/attack $(BT)/vpcnet $(BT)/soak all fuzz-build
 	@rc=0; SOAK_SECONDS=$(TEST_SOAK_SECONDS) tests/run.sh $(BT) $(CRITERION_FLAGS) || rc=1; \
+	$(if $(SHIP_CHECKS),echo "== shipped files: $(SHIP_CHECKS)"; \
+	$(MAKE) --no-print-directory $(SHIP_CHECKS) || rc=1;) \
 	echo "== fuzz targets, $(FUZZ_SMOKE_SECONDS) s each, and every crash input found so far"; \
 	$(MAKE) --no-print-directory fuzz-smoke || rc=1; exit $$rc
 
@@ -270,7 +279,7 @@ uninstall:
 
 # Installs the Debian packages that are missing (needs root); quiet when all are there.
 deps:
-	@missing=""; for p in $(DEB_BUILD) $(DEB_RUN); do \
+	@missing=""; for p in $(DEB_BUILD) $(DEB_RUN) $(DEB_SHIP); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

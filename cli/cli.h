@@ -20,8 +20,9 @@ struct cli {
 struct vpcnet *cli_open(struct cli *c, int *code);
 /* Prints "vpcnet: MSG" and returns the exit code of @err. */
 int cli_fail(const struct vpcnet_error *err);
-/* Prints a usage error and returns EXIT_USAGE. */
-int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a usage error, one line that points at `vpcnet NOUN --help` (`vpcnet --help` for a
+ * NULL @noun), and returns EXIT_USAGE. */
+int cli_usage_error(const char *noun, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True (and prints @usage on stdout) when argv holds -h/--help before any "--". */
 bool cli_wants_help(int argc, char **argv, const char *usage);
 /* Prints and frees @j. */

@@ -85,7 +85,7 @@ static int repair(struct cli *c, int argc, char **argv, bool restore)
 	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	if (argc != 1)
-		return cli_usage_error(usage, "%s takes no arguments", noun);
+		return cli_usage_error(noun, "%s takes no arguments", noun);
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)

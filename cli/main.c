@@ -82,16 +82,14 @@ int cli_fail(const struct vpcnet_error *err)
 	return err->status ? (int)err->status : VPCNET_FAILED;
 }
 
-int cli_usage_error(const char *use, const char *fmt, ...)
+int cli_usage_error(const char *noun, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	fputs("vpcnet: ", stderr);
 	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
 	va_end(ap);
-	if (use)
-		fputs(use, stderr);
+	fprintf(stderr, " (see 'vpcnet %s%s--help')\n", noun ? noun : "", noun ? " " : "");
 	return EXIT_USAGE;
 }
 
@@ -132,7 +130,7 @@ int main(int argc, char **argv)
 			c.json = true;
 		} else if (!strcmp(a, "--state-dir") || !strcmp(a, "--host-netns")) {
 			if (i + 1 >= argc)
-				return cli_usage_error(usage, "%s needs a value", a);
+				return cli_usage_error(NULL, "%s needs a value", a);
 			if (!strcmp(a, "--state-dir"))
 				c.cfg.state_dir = argv[++i];
 			else
@@ -142,13 +140,13 @@ int main(int argc, char **argv)
 		} else if (!strncmp(a, "--host-netns=", 13)) {
 			c.cfg.host_netns = a + 13;
 		} else {
-			return cli_usage_error(usage, "unknown option '%s'", a);
+			return cli_usage_error(NULL, "unknown option '%s'", a);
 		}
 	}
 	if (i >= argc)
-		return cli_usage_error(usage, "a noun is missing");
+		return cli_usage_error(NULL, "a noun is missing");
 	for (size_t n = 0; n < sizeof(nouns) / sizeof(nouns[0]); n++)
 		if (!strcmp(argv[i], nouns[n].name))
 			return nouns[n].run(&c, argc - i, argv + i);
-	return cli_usage_error(usage, "unknown noun '%s'", argv[i]);
+	return cli_usage_error(NULL, "unknown noun '%s'", argv[i]);
 }

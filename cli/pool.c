@@ -24,7 +24,7 @@ int cmd_pool(struct cli *c, int argc, char **argv)
 	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	if (argc < 3)
-		return cli_usage_error(usage, "pool needs a verb and a VPC");
+		return cli_usage_error("pool", "pool needs a verb and a VPC");
 	const char *verb = argv[1], *vpc = argv[2];
 	unsigned long n = 0;
 	if (!strcmp(verb, "fill")) {
@@ -32,12 +32,12 @@ int cmd_pool(struct cli *c, int argc, char **argv)
 		errno = 0;
 		if (argc != 4 || (n = strtoul(argv[3], &end, 10), errno || *end || argv[3][0] == '-' ||
 				  n == 0 || n > VPCNET_POOL_MAX))
-			return cli_usage_error(usage, "pool fill VPC N: N from 1 to %u",
+			return cli_usage_error("pool", "pool fill VPC N: N from 1 to %u",
 					       VPCNET_POOL_MAX);
 	} else if (strcmp(verb, "show") && strcmp(verb, "drain")) {
-		return cli_usage_error(usage, "unknown verb '%s'", verb);
+		return cli_usage_error("pool", "unknown verb '%s'", verb);
 	} else if (argc != 3) {
-		return cli_usage_error(usage, "pool %s takes one VPC", verb);
+		return cli_usage_error("pool", "pool %s takes one VPC", verb);
 	}
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);

@@ -63,6 +63,7 @@ static const char instance_usage[] =
 
 struct kind {
 	const char *noun;
+	const char *what;  /* its name's placeholder in the usage: ID or NAME */
 	const char *usage;
 	int (*create)(struct vpcnet *, const struct vpcnet_sandbox_spec *, struct vpcnet_sandbox *,
 		      struct vpcnet_error *);
@@ -74,12 +75,14 @@ struct kind {
 		      struct vpcnet_error *);
 };
 
-static const struct kind sandboxes = { "sandbox", sandbox_usage, vpcnet_sandbox_create,
-				       vpcnet_sandbox_delete, vpcnet_sandbox_get,
-				       vpcnet_sandbox_list, vpcnet_sandbox_set_sg };
-static const struct kind instances = { "instance", instance_usage, vpcnet_instance_create,
-				       vpcnet_instance_delete, vpcnet_instance_get,
-				       vpcnet_instance_list, vpcnet_instance_set_sg };
+static const struct kind sandboxes = {
+	"sandbox", "ID", sandbox_usage, vpcnet_sandbox_create, vpcnet_sandbox_delete,
+	vpcnet_sandbox_get, vpcnet_sandbox_list, vpcnet_sandbox_set_sg
+};
+static const struct kind instances = {
+	"instance", "NAME", instance_usage, vpcnet_instance_create, vpcnet_instance_delete,
+	vpcnet_instance_get, vpcnet_instance_list, vpcnet_instance_set_sg
+};
 
 /* Splits "a,b,c" into @out (at most VPCNET_SG_PER_MEMBER + 1 names, so "too many" shows). */
 static unsigned split_groups(char *list, const char **out)
@@ -159,7 +162,6 @@ static void sandbox_print(const struct vpcnet_sandbox *s)
 
 static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **argv)
 {
-	const char *usage = k->usage;
 	const char *names[VPCNET_SG_PER_MEMBER + 1];
 	static const struct option opts[] = {
 		{ "vpc", required_argument, NULL, 'v' },
@@ -188,7 +190,7 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 			errno = 0;
 			unsigned long n = strtoul(optarg, &end, 10);
 			if (errno || *end || end == optarg || optarg[0] == '-' || n == 0 || n > 65535)
-				return cli_usage_error(usage, "--control-port '%s': a TCP port from 1"
+				return cli_usage_error(k->noun, "--control-port '%s': a TCP port from 1"
 						       " to 65535", optarg);
 			spec.control_port = n;
 			break;
@@ -199,7 +201,7 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 			unsigned long n = strtoul(optarg, &end, 10);
 			if (errno || *end || end == optarg || optarg[0] == '-' || n == 0 ||
 			    n > VPCNET_MAX_CONNECTIONS_MAX)
-				return cli_usage_error(usage, "--max-connections '%s': a number from 1"
+				return cli_usage_error(k->noun, "--max-connections '%s': a number from 1"
 						       " to %u", optarg, VPCNET_MAX_CONNECTIONS_MAX);
 			spec.max_connections = n;
 			break;
@@ -208,14 +210,14 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 			spec.nsgs = split_groups(optarg, names);
 			spec.sgs = names;
 			if (spec.nsgs == 0)
-				return cli_usage_error(usage, "--sg needs a group name");
+				return cli_usage_error(k->noun, "%s create: --sg needs a group name", k->noun);
 			break;
-		case ':': return cli_usage_error(usage, "%s needs a value", argv[optind - 1]);
-		default: return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+		case ':': return cli_usage_error(k->noun, "%s create: %s needs a value", k->noun, argv[optind - 1]);
+		default: return cli_usage_error(k->noun, "%s create: unknown option '%s'", k->noun, argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return cli_usage_error(usage, "%s create takes one name", k->noun);
+		return cli_usage_error(k->noun, "%s create takes one %s", k->noun, k->what);
 	spec.id = argv[optind];
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
@@ -236,9 +238,8 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 
 static int sandbox_delete(const struct kind *k, struct cli *c, int argc, char **argv)
 {
-	const char *usage = k->usage;
 	if (argc != 2)
-		return cli_usage_error(usage, "%s delete takes one name", k->noun);
+		return cli_usage_error(k->noun, "%s delete takes one %s", k->noun, k->what);
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
@@ -262,7 +263,6 @@ static int list_one(const struct vpcnet_sandbox *s, void *arg)
 
 static int sandbox_list(const struct kind *k, struct cli *c, int argc, char **argv)
 {
-	const char *usage = k->usage;
 	static const struct option opts[] = { { "vpc", required_argument, NULL, 'v' }, { 0 } };
 	const char *vpc = NULL;
 	int o;
@@ -272,12 +272,12 @@ static int sandbox_list(const struct kind *k, struct cli *c, int argc, char **ar
 		if (o == 'v')
 			vpc = optarg;
 		else if (o == ':')
-			return cli_usage_error(usage, "%s needs a value", argv[optind - 1]);
+			return cli_usage_error(k->noun, "%s list: %s needs a value", k->noun, argv[optind - 1]);
 		else
-			return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(k->noun, "%s list: unknown option '%s'", k->noun, argv[optind - 1]);
 	}
 	if (optind != argc)
-		return cli_usage_error(usage, "%s list takes no arguments", k->noun);
+		return cli_usage_error(k->noun, "%s list takes no arguments", k->noun);
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
@@ -295,9 +295,8 @@ static int sandbox_list(const struct kind *k, struct cli *c, int argc, char **ar
 
 static int sandbox_show(const struct kind *k, struct cli *c, int argc, char **argv)
 {
-	const char *usage = k->usage;
 	if (argc != 2)
-		return cli_usage_error(usage, "%s show takes one name", k->noun);
+		return cli_usage_error(k->noun, "%s show takes one %s", k->noun, k->what);
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
@@ -335,9 +334,8 @@ out:
 
 static int sandbox_exec(const struct kind *k, struct cli *c, int argc, char **argv)
 {
-	const char *usage = k->usage;
 	if (argc < 4 || strcmp(argv[2], "--"))
-		return cli_usage_error(usage, "usage: %s exec NAME -- CMD [ARGS...]", k->noun);
+		return cli_usage_error(k->noun, "%s exec: NAME -- CMD [ARGS...] expected", k->noun);
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
@@ -362,7 +360,7 @@ static int sandbox_exec(const struct kind *k, struct cli *c, int argc, char **ar
 static int sandbox_set_sg(const struct kind *k, struct cli *c, int argc, char **argv)
 {
 	if (argc != 3)
-		return cli_usage_error(k->usage, "%s set-sg takes a name and A[,B...]", k->noun);
+		return cli_usage_error(k->noun, "%s set-sg takes %s and A[,B...]", k->noun, k->what);
 	const char *names[VPCNET_SG_PER_MEMBER + 1];
 	unsigned n = split_groups(argv[2], names);
 	int code;
@@ -400,11 +398,11 @@ static int run_kind(const struct kind *k, struct cli *c, int argc, char **argv)
 	if (cli_wants_help(argc, argv, k->usage))
 		return 0;
 	if (argc < 2)
-		return cli_usage_error(k->usage, "%s: a verb is missing", k->noun);
+		return cli_usage_error(k->noun, "%s: a verb is missing", k->noun);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(argv[1], verbs[i].verb))
 			return verbs[i].run(k, c, argc - 1, argv + 1);
-	return cli_usage_error(k->usage, "%s: unknown verb '%s'", k->noun, argv[1]);
+	return cli_usage_error(k->noun, "%s: unknown verb '%s'", k->noun, argv[1]);
 }
 
 int cmd_sandbox(struct cli *c, int argc, char **argv)

@@ -32,7 +32,7 @@ static int take_opts(int *argc, char **argv, const char **vpc, const char **desc
 	for (int i = 0; i < *argc; i++) {
 		if ((!strcmp(argv[i], "--vpc") || (desc && !strcmp(argv[i], "--description")))) {
 			if (i + 1 >= *argc)
-				return cli_usage_error(usage, "%s needs a value", argv[i]);
+				return cli_usage_error("sg", "sg: %s needs a value", argv[i]);
 			if (!strcmp(argv[i], "--vpc"))
 				*vpc = argv[++i];
 			else
@@ -40,7 +40,7 @@ static int take_opts(int *argc, char **argv, const char **vpc, const char **desc
 			continue;
 		}
 		if (argv[i][0] == '-' && argv[i][1] == '-')
-			return cli_usage_error(usage, "unknown option '%s'", argv[i]);
+			return cli_usage_error("sg", "sg: unknown option '%s'", argv[i]);
 		argv[n++] = argv[i];
 	}
 	*argc = n;
@@ -86,9 +86,9 @@ static int run(struct cli *c, int argc, char **argv)
 		return code;
 	int want = rule ? 7 : !strcmp(verb, "list") ? 2 : 3;
 	if (argc != want)
-		return cli_usage_error(usage, "sg %s: wrong number of arguments", verb);
+		return cli_usage_error("sg", "sg %s: wrong number of arguments", verb);
 	if (rule && strcmp(argv[2], "add") && strcmp(argv[2], "del"))
-		return cli_usage_error(usage, "sg rule: '%s' is not add or del", argv[2]);
+		return cli_usage_error("sg", "sg rule: '%s' is not add or del", argv[2]);
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
 		return code;
@@ -151,9 +151,9 @@ int cmd_sg(struct cli *c, int argc, char **argv)
 	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	if (argc < 2)
-		return cli_usage_error(usage, "sg: a verb is missing");
+		return cli_usage_error("sg", "sg: a verb is missing");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(argv[1], verbs[i]))
 			return run(c, argc, argv);
-	return cli_usage_error(usage, "sg: unknown verb '%s'", argv[1]);
+	return cli_usage_error("sg", "sg: unknown verb '%s'", argv[1]);
 }

@@ -65,14 +65,14 @@ static int vpc_create(struct cli *c, int argc, char **argv)
 		case 'c': spec.cidr = optarg; break;
 		case 'n': spec.nat = true; break;
 		case 'u': spec.uplink = optarg; break;
-		case ':': return cli_usage_error(usage, "%s needs a value", argv[optind - 1]);
-		default: return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+		case ':': return cli_usage_error("vpc", "vpc create: %s needs a value", argv[optind - 1]);
+		default: return cli_usage_error("vpc", "vpc create: unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return cli_usage_error(usage, "vpc create takes one NAME");
+		return cli_usage_error("vpc", "vpc create takes one NAME");
 	if (!spec.cidr)
-		return cli_usage_error(usage, "vpc create: --cidr is required");
+		return cli_usage_error("vpc", "vpc create: --cidr is required");
 	spec.name = argv[optind];
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
@@ -100,11 +100,11 @@ static int vpc_delete(struct cli *c, int argc, char **argv)
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'f')
-			return cli_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error("vpc", "vpc delete: unknown option '%s'", argv[optind - 1]);
 		force = true;
 	}
 	if (optind != argc - 1)
-		return cli_usage_error(usage, "vpc delete takes one NAME");
+		return cli_usage_error("vpc", "vpc delete takes one NAME");
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
@@ -130,7 +130,7 @@ static int list_one(const struct vpcnet_vpc *v, void *arg)
 static int vpc_list(struct cli *c, int argc, char **argv)
 {
 	if (argc != 1)
-		return cli_usage_error(usage, "vpc list takes no arguments");
+		return cli_usage_error("vpc", "vpc list takes no arguments");
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
@@ -150,7 +150,7 @@ static int vpc_list(struct cli *c, int argc, char **argv)
 static int vpc_show(struct cli *c, int argc, char **argv)
 {
 	if (argc != 2)
-		return cli_usage_error(usage, "vpc show takes one NAME");
+		return cli_usage_error("vpc", "vpc show takes one NAME");
 	int code;
 	struct vpcnet *vn = cli_open(c, &code);
 	if (!vn)
@@ -180,9 +180,9 @@ int cmd_vpc(struct cli *c, int argc, char **argv)
 	if (cli_wants_help(argc, argv, usage))
 		return 0;
 	if (argc < 2)
-		return cli_usage_error(usage, "vpc: a verb is missing");
+		return cli_usage_error("vpc", "vpc: a verb is missing");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(argv[1], verbs[i].verb))
 			return verbs[i].run(c, argc - 1, argv + 1);
-	return cli_usage_error(usage, "vpc: unknown verb '%s'", argv[1]);
+	return cli_usage_error("vpc", "vpc: unknown verb '%s'", argv[1]);
 }

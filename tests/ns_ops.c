@@ -334,6 +334,30 @@ Test(ops, help_on_every_level)
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "%s", ""), 2, "no noun is bad usage");
 }
 
+/* A usage error is one line: what was wrong, and which --help tells more. */
+Test(ops, a_usage_error_is_one_line_that_points_at_help)
+{
+	const struct { const char *args, *bad, *help; } cases[] = {
+		{ "", "a noun is missing", "'vpcnet --help'" },
+		{ "--bogus", "'--bogus'", "'vpcnet --help'" },
+		{ "sandbox create x --bogus", "'--bogus'", "'vpcnet sandbox --help'" },
+		{ "instance create", "one NAME", "'vpcnet instance --help'" },
+		{ "vpc create x", "--cidr", "'vpcnet vpc --help'" },
+		{ "sg rule add x egress", "wrong number", "'vpcnet sg --help'" },
+		{ "pool fill x 0", "N from 1", "'vpcnet pool --help'" },
+		{ "gc now", "no arguments", "'vpcnet gc --help'" },
+	};
+	char out[8192];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "%s", cases[i].args), 2, "`%s`: %s",
+			     cases[i].args, out);
+		char *nl = strchr(out, '\n');
+		cr_assert(nl && !nl[1], "`%s` printed more than one line: %s", cases[i].args, out);
+		cr_assert(!strncmp(out, "vpcnet: ", 8) && strstr(out, cases[i].bad) &&
+			  strstr(out, cases[i].help), "`%s`: %s", cases[i].args, out);
+	}
+}
+
 /* A VPC made before security groups existed (router layout 1, as a migrated version 1 store
  * marks it) can be shown and deleted; everything that would need its group chains is
  * refused, saying why, and changes nothing. */

@@ -40,7 +40,7 @@ LIBS     := $(PKG_LIBS) -lpthread
 STATIC_LIBS := -Wl,-Bstatic -lnl-route-3 -lnl-3 -lnftnl -lsqlite3 -ljansson -Wl,-Bdynamic \
                -lmnl -lpthread -lm -ldl
 
-LIB_SRC := $(wildcard lib/*.c netns/*.c nft/*.c nat/*.c secgroups/*.c)
+LIB_SRC := $(wildcard base/*.c lib/*.c netns/*.c nft/*.c nat/*.c secgroups/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 UNIT_SRC := $(wildcard tests/unit_*.c)
 NS_SRC  := $(wildcard tests/ns_*.c)

@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/cni.h"
-#include "lib/addr.h"
+#include "base/addr.h"
 
 static int open_lib(struct cni *c, struct vpcnet **vn, const char *what)
 {

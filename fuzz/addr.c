@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz/fuzz.h"
-#include "lib/addr.h"
+#include "base/addr.h"
 
 static bool digits(const char *s)
 {

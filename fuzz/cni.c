@@ -13,7 +13,7 @@
 #include "cli/cni_ops.c"
 
 #include "fuzz/fuzz.h"
-#include "lib/names.h"
+#include "base/names.h"
 
 static const char *const vars[] = {
 	"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH",

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz/fuzz.h"
-#include "lib/names.h"
+#include "base/names.h"
 #include "secgroups/rule.h"
 
 static bool only(const char *s, const char *set)

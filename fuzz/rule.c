@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz/fuzz.h"
-#include "lib/addr.h"
+#include "base/addr.h"
 #include "secgroups/compile.h"
 #include "secgroups/rule.h"
 

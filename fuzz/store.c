@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include "fuzz/fuzz.h"
-#include "lib/addr.h"
+#include "base/addr.h"
 #include "lib/internal.h"
-#include "lib/names.h"
+#include "base/names.h"
 #include "lib/store.h"
 #include "secgroups/compile.h"
 

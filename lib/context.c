@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/internal.h"
-#include "lib/names.h"
+#include "base/names.h"
 #include "netns/link.h"
 #include "netns/netns.h"
 

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/internal.h"
-#include "lib/names.h"
+#include "base/names.h"
 #include "nat/tables.h"
 #include "netns/link.h"
 #include "netns/netns.h"

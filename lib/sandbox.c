@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/addr.h"
-#include "lib/error.h"
+#include "base/addr.h"
+#include "base/error.h"
 #include "lib/internal.h"
-#include "lib/names.h"
+#include "base/names.h"
 #include "nat/conntrack.h"
 #include "nat/tables.h"
 #include "secgroups/compile.h"

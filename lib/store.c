@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/error.h"
-#include "lib/addr.h"
-#include "lib/names.h"
+#include "base/error.h"
+#include "base/addr.h"
+#include "base/names.h"
 #include "lib/store.h"
 #include "secgroups/rule.h"
 

@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/addr.h"
-#include "lib/error.h"
+#include "base/addr.h"
+#include "base/error.h"
 #include "lib/internal.h"
-#include "lib/names.h"
+#include "base/names.h"
 #include "nat/tables.h"
 #include "netns/inspect.h"
 #include "netns/link.h"

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/addr.h"
-#include "lib/names.h"
+#include "base/addr.h"
+#include "base/names.h"
 #include "nat/tables.h"
 #include "nft/nft.h"
 
@@ -321,7 +321,7 @@ void router_table_build(struct nft_batch *b, uint32_t gw, bool nat, const char *
 	if ((r = rule(T, "ctl"))) {
 		x_meta(r, NFT_META_IIFNAME, NFT_REG_1);
 		x_cmp_ifname(r, NFT_REG_1, NFT_CMP_EQ, transit_if);
-		m_ip_saddr(r, transit_ip - 1, 32);  /* the /31's other end (lib/addr.h) */
+		m_ip_saddr(r, transit_ip - 1, 32);  /* the /31's other end (base/addr.h) */
 		m_ip_daddr(r, transit_ip, 32);
 		m_l4proto(r, IPPROTO_TCP);
 		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG_1);

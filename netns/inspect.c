@@ -10,7 +10,7 @@
 #include <netlink/route/route.h>
 #include <string.h>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "netns/inspect.h"
 
 static void link_put(struct rtnl_link **l) { if (*l) rtnl_link_put(*l); }

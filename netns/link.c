@@ -23,7 +23,7 @@
 #include <linux/tc_act/tc_mirred.h>
 #include <string.h>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "netns/link.h"
 
 /* libnl turns errnos into its own NLE_* codes; turn the common ones back. */

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/error.h"
-#include "lib/names.h"
+#include "base/error.h"
+#include "base/names.h"
 #include "netns/netns.h"
 
 struct ns_job {

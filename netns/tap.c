@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "netns/tap.h"
 
 int tap_create(const char *name, struct vpcnet_error *err)

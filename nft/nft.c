@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "nft/nft.h"
 
 /* Room reserved before serialising one message: an element list's 64 KiB, one element

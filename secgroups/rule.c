@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/addr.h"
-#include "lib/error.h"
+#include "base/addr.h"
+#include "base/error.h"
 #include "secgroups/rule.h"
 
 static int cmp_group(const void *a, const void *b)

@@ -3,7 +3,7 @@
  * the kernel, observed with `ip -j` and `nft -j` run inside each namespace, must agree.
  *
  * What it knows of vpcnet it knows from the design, written out here again on purpose (an
- * independent observer): names (lib/names.c), the transit plan and member MACs (lib/addr.h),
+ * independent observer): names (base/names.c), the transit plan and member MACs (base/addr.h),
  * the router's sets and maps (nat/tables.c router_member_elems, secgroups/compile.c
  * sg_profile_elems).  Per VPC in scope (tag):
  *   router   /run/netns/vpcnet-vpc-NAME; "transit" holds the router end of the /31, the host's

@@ -4,7 +4,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 
-#include "lib/addr.h"
+#include "base/addr.h"
 #include "lib/store.h"
 #include "secgroups/rule.h"
 #include "tests/ns_util.h"

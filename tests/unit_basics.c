@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "lib/addr.h"
-#include "lib/error.h"
-#include "lib/names.h"
+#include "base/addr.h"
+#include "base/error.h"
+#include "base/names.h"
 
 Test(names, vpc_names)
 {

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/addr.h"
+#include "base/addr.h"
 #include "lib/store.h"
 #include "secgroups/rule.h"
 

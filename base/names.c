@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/error.h"
-#include "lib/names.h"
+#include "base/error.h"
+#include "base/names.h"
 
 static int valid_chars(const char *s, const char *extra, bool upper)
 {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/addr.h"
-#include "lib/error.h"
+#include "base/addr.h"
+#include "base/error.h"
 
 int parse_ipv4(const char *s, uint32_t *out)
 {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/error.h"
+#include "base/error.h"
 
 static int vset(struct vpcnet_error *err, enum vpcnet_status status, int errnum, bool with_errno,
 		const char *fmt, va_list ap)

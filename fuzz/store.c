@@ -270,7 +270,6 @@ static const char *const vpc_states[] = { ST_CREATING, ST_READY, ST_DELETING, NU
 static const char *const member_states[] = { ST_CREATING, ST_READY, ST_DELETING, ST_REVOKED,
 					     ST_RESTORING,
 					     NULL };
-static const char *const kinds[] = { KIND_SANDBOX, KIND_INSTANCE, KIND_POOL, NULL };
 
 #define LIST_MAX 64
 struct ids {
@@ -308,7 +307,8 @@ static void check_member(struct store *st, const struct member_row *m)
 	struct vpcnet_error err;
 	FUZZ_CHECK(known(m->state, member_states), "member #%lld: state '%s'", (long long)m->id,
 		   m->state);
-	FUZZ_CHECK(known(m->kind, kinds), "member #%lld: kind '%s'", (long long)m->id, m->kind);
+	FUZZ_CHECK(m->kind >= MEMBER_SANDBOX && m->kind <= MEMBER_POOL, "member #%lld: kind %d",
+		   (long long)m->id, (int)m->kind);
 	FUZZ_CHECK(m->max_conns <= VPCNET_MAX_CONNECTIONS_MAX, "member #%lld: max_conns %u",
 		   (long long)m->id, m->max_conns);
 	FUZZ_CHECK(m->control_port <= 65535, "member #%lld: control port %u", (long long)m->id,
@@ -468,7 +468,7 @@ static void read_store(void)
 		if (!store_profiles_unused(st, v.id, &unused, &n, &err))
 			free(unused);
 	}
-	store_member_list(st, NULL, 0, on_member, &members, &err);
+	store_member_list(st, MEMBER_ANY, 0, on_member, &members, &err);
 	for (size_t i = 0; i < members.n; i++) {
 		struct member_row m;
 		if (!store_member_get_id(st, members.id[i], &m, &err))

@@ -149,7 +149,7 @@ VPCNET_API int vpcnet_sandbox_check(struct vpcnet *vn, const char *id, unsigned 
 	char port[VPCNET_IFNAME_MAX + 1];
 	int sfd = -1, pidx;
 	int ret = valid_sandbox_id(id, err);
-	if (ret || (ret = store_member_get(vn->st, KIND_SANDBOX, id, &m, err)) ||
+	if (ret || (ret = store_member_get(vn->st, MEMBER_SANDBOX, id, &m, err)) ||
 	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)))
 		return ret;
 	if (strcmp(m.state, ST_READY)) {

@@ -77,7 +77,7 @@ static int claim_orphans(struct gc *g, struct vpcnet_error *err)
 	if (ret)
 		return ret;
 	if ((ret = store_vpc_list(st, grab_vpc, g, err)) ||
-	    (ret = store_member_list(st, NULL, 0, grab_member, g, err)))
+	    (ret = store_member_list(st, MEMBER_ANY, 0, grab_member, g, err)))
 		goto fail;
 	for (size_t i = 0; i < g->nmembers; i++) {
 		if ((ret = store_member_set_state(st, g->members[i].id, g->members[i].state, &me, err)))
@@ -236,7 +236,7 @@ static int control_reconcile(struct gc *g, const struct vpc_row *v, struct nscon
 	if (!cf.b)
 		return verr(err, VPCNET_FAILED, ENOMEM, "gc");
 	router_control_flush(cf.b);
-	int ret = store_member_list(g->vn->st, KIND_SANDBOX, v->id, add_control, &cf, err);
+	int ret = store_member_list(g->vn->st, MEMBER_SANDBOX, v->id, add_control, &cf, err);
 	if (!ret)
 		ret = nft_commit(&router->nf, cf.b, false, err);
 	nftb_free(cf.b);
@@ -384,7 +384,7 @@ static int member_bury(struct gc *g, const struct vpc_row *v, const struct membe
 	    (ret = forget_member(g->vn->st, m.id, e)))
 		return ret;
 	g->rep->sandboxes_removed++;
-	said(g, m.kind, m.name, v->name, "deleted", "its namespace is gone");
+	said(g, member_kind_name(m.kind), m.name, v->name, "deleted", "its namespace is gone");
 	return 0;
 }
 
@@ -395,7 +395,7 @@ static int port_whole(struct router *rt, const struct member_row *m, bool *whole
 {
 	bool link, enlisted;
 	int ret = port_state(rt, m, &link, &enlisted, err);
-	*whole = link && (enlisted || !strcmp(m->kind, KIND_POOL));
+	*whole = link && (enlisted || m->kind == MEMBER_POOL);
 	return ret;
 }
 
@@ -415,7 +415,7 @@ static int member_raise(struct gc *g, struct router *rt, const struct vpc_row *v
 		ret = verr(e, VPCNET_FAILED, -ns, "its namespace %s cannot be opened", m.netns);
 		goto out;
 	}
-	if (ns && (!m.netns_owned || !strcmp(m.kind, KIND_SANDBOX)))
+	if (ns && (!m.netns_owned || m.kind == MEMBER_SANDBOX))
 		goto out;  /* it died meanwhile: the next repair buries it */
 	if ((!ns && !left && (ret = port_whole(rt, &m, &whole, e))) || whole)
 		goto out;
@@ -426,7 +426,7 @@ static int member_raise(struct gc *g, struct router *rt, const struct vpc_row *v
 	    (ret = store_member_set_state(g->vn->st, m.id, ST_READY, NULL, e)))
 		goto out;
 	g->rep->members_rebuilt++;
-	said(g, m.kind, m.name, v->name, fd >= 0 ? "reattached" : "rebuilt",
+	said(g, member_kind_name(m.kind), m.name, v->name, fd >= 0 ? "reattached" : "rebuilt",
 	     fd < 0 ? "its namespace was gone" : left ? "a repair of it was left half-done" :
 	     "its router port was gone or in none of the router's sets");
 out:
@@ -489,9 +489,9 @@ static enum fate fate_of(const struct member_row *m, const struct ports *p)
 	if (ns && ns != -ENOENT)
 		return UNKNOWN;  /* cannot tell: left alone */
 	if (ns)
-		return !m->netns_owned || !strcmp(m->kind, KIND_SANDBOX) ? BURY : RAISE;
+		return !m->netns_owned || m->kind == MEMBER_SANDBOX ? BURY : RAISE;
 	if (ports_has(p, m->id) && !strcmp(m->state, ST_READY) &&
-	    (!strcmp(m->kind, KIND_POOL) || ports_enlisted(p, m->id)))
+	    (m->kind == MEMBER_POOL || ports_enlisted(p, m->id)))
 		return WHOLE;
 	return RAISE;
 }
@@ -528,7 +528,7 @@ static int members_forget(struct gc *g, const struct vpc_row *v, const struct ro
 		if (!gone[i])
 			continue;
 		g->rep->sandboxes_removed++;
-		said(g, r->m[i].kind, r->m[i].name, v->name, "deleted", "its namespace is gone");
+		said(g, member_kind_name(r->m[i].kind), r->m[i].name, v->name, "deleted", "its namespace is gone");
 	}
 	free(gone);
 	return ret;
@@ -545,7 +545,7 @@ static void members_repair(struct gc *g, const struct vpc_row *v, bool fresh)
 	enum fate *fates = NULL;
 	bool raise = false;
 	/* the rows first, then the ports: a member ready before the dump has its port in it */
-	int ret = store_member_list(g->vn->st, NULL, v->id, grab_repairable, &r, &e);
+	int ret = store_member_list(g->vn->st, MEMBER_ANY, v->id, grab_repairable, &r, &e);
 	if (ret == -ENOMEM || (!ret && !(fates = calloc(r.n ? r.n : 1, sizeof(*fates)))))
 		ret = verr(&e, VPCNET_FAILED, ENOMEM, "gc");
 	if (ret || (ret = ports_load(g->vn, v, &p, &e))) {
@@ -576,7 +576,7 @@ static void members_repair(struct gc *g, const struct vpc_row *v, bool fresh)
 		else
 			continue;
 		if (ret) {
-			verr_wrap(&e, "%s %s", m->kind, m->name);
+			verr_wrap(&e, "%s %s", member_kind_name(m->kind), m->name);
 			gc_fail(g, &e);
 		}
 	}

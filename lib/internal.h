@@ -98,7 +98,7 @@ struct member_names {
 int member_names_add(const struct member_row *m, void *arg);  /* -ENOMEM */
 void member_names_free(struct member_names *ns);
 /* Deletes member @id of @kind (sandbox, instance, pool); what is gone already is done. */
-int member_delete(struct vpcnet *vn, const char *kind, const char *id,
+int member_delete(struct vpcnet *vn, enum member_kind kind, const char *id,
 		  struct vpcnet_error *err);
 void vpc_to_public(const struct vpc_row *r, struct vpcnet_vpc *out);
 /* The default group of a new VPC, in the router reached by @router. */

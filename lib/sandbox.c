@@ -29,7 +29,7 @@ static void sandbox_to_public(struct vpcnet *vn, const struct member_row *m,
 			      const struct vpc_row *v, struct vpcnet_sandbox *out)
 {
 	memset(out, 0, sizeof(*out));
-	snprintf(out->kind, sizeof(out->kind), "%s", m->kind);
+	snprintf(out->kind, sizeof(out->kind), "%s", member_kind_name(m->kind));
 	int64_t g[SG_PER_MEMBER];
 	size_t ng = 0;
 	struct vpcnet_error ignored;
@@ -117,7 +117,7 @@ static int member_enlist(struct vpcnet *vn, struct nf_sock *nf, const struct mem
 	router_member_elems(b, NFT_MSG_NEWSETELEM, port, m->ip, m->max_conns);
 	if (m->profile)
 		sg_profile_elems(b, NFT_MSG_NEWSETELEM, (uint32_t)m->profile, groups, ngroups,
-				 !strcmp(m->kind, KIND_INSTANCE));
+				 m->kind == MEMBER_INSTANCE);
 	if (m->control_port)
 		router_control_elem(b, NFT_MSG_NEWSETELEM, v->net, m->ip, m->control_port);
 	if ((ret = nft_commit(nf, b, false, err)))
@@ -247,7 +247,7 @@ static int sandbox_build(struct vpcnet *vn, struct router *rt, const struct memb
 		goto out;
 	/* A pool entry stays out of the router's sets: its port can send nothing (no
 	 * @port_src) and nothing new reaches it, until a create takes it. */
-	if (strcmp(m->kind, KIND_POOL))
+	if (m->kind != MEMBER_POOL)
 		ret = member_enlist(vn, &router->nf, m, v, groups, ngroups, err);
 out:
 	if (si == &own || !early->p)  /* else the helper may still be opening it: dropped later */
@@ -425,7 +425,7 @@ void member_problem(const struct member_row *m, const struct ports *p, char *buf
 		snprintf(buf, n, "its VPC's router is gone");
 	else if (!ports_has(p, m->id))
 		snprintf(buf, n, "its router port %s is gone", port);
-	else if (strcmp(m->kind, KIND_POOL) && !ports_enlisted(p, m->id))
+	else if (m->kind != MEMBER_POOL && !ports_enlisted(p, m->id))
 		snprintf(buf, n, "its router port %s is in none of the router's sets", port);
 }
 
@@ -465,7 +465,7 @@ static void member_elems_del(struct vpcnet *vn, struct nft_batch *b, const struc
 	/* a router of layout 5 or older: its group elements are keyed by port and address */
 	if (v->layout < VPC_LAYOUT &&
 	    !store_member_sgs(vn->st, m->id, groups, SG_PER_MEMBER, &ng, &ignored))
-		sg_member_del_v5(b, port, m->ip, groups, ng, !strcmp(m->kind, KIND_INSTANCE));
+		sg_member_del_v5(b, port, m->ip, groups, ng, m->kind == MEMBER_INSTANCE);
 	router_member_elems(b, NFT_MSG_DELSETELEM, port, m->ip, m->max_conns);
 	if (m->control_port)
 		router_control_elem(b, NFT_MSG_DELSETELEM, v->net, m->ip, m->control_port);
@@ -659,12 +659,12 @@ static int pool_claim(struct vpcnet *vn, const struct vpc_row *v, const char *id
 {
 	struct member_row m;
 	struct owner me = vn_owner(vn);
-	int ret = store_member_get(vn->st, KIND_SANDBOX, id, &m, err);
+	int ret = store_member_get(vn->st, MEMBER_SANDBOX, id, &m, err);
 	if (!ret)
 		return vinput(err, VPCNET_EXISTS, EEXIST, "sandbox '%s' already exists", id);
 	if (ret != -ENOENT || (ret = store_pool_take(vn->st, v->id, id, &me, mid, err)))
 		return ret == -ENOENT ? -EAGAIN : ret;
-	struct member_row taken = { .id = *mid, .vpc_id = v->id, .kind = KIND_SANDBOX };
+	struct member_row taken = { .id = *mid, .vpc_id = v->id, .kind = MEMBER_SANDBOX };
 	int64_t profile;
 	bool made;
 	return store_member_sgs_set(vn->st, &taken, groups, ngroups, &profile, &made, err);
@@ -728,15 +728,15 @@ static void profile_elems_drop(struct vpcnet *vn, const struct vpc_row *v, int64
 	router_close(vn, &rt);
 }
 
-static int member_create(struct vpcnet *vn, const char *kind,
+static int member_create(struct vpcnet *vn, enum member_kind kind,
 			 const struct vpcnet_sandbox_spec *spec, struct vpcnet_sandbox *out,
 			 struct vpcnet_error *err)
 {
-	bool instance = !strcmp(kind, KIND_INSTANCE), pooled = !strcmp(kind, KIND_POOL);
+	bool instance = kind == MEMBER_INSTANCE, pooled = kind == MEMBER_POOL;
 	struct member_row m = { .owner = vn_owner(vn) };
 	int64_t groups[SG_PER_MEMBER];
 	size_t ngroups = 0;
-	snprintf(m.kind, sizeof(m.kind), "%s", kind);
+	m.kind = kind;
 	struct vpc_row v;
 	struct early_ns early = { 0 };
 	int adopted_fd = -1, ret;
@@ -755,9 +755,9 @@ static int member_create(struct vpcnet *vn, const char *kind,
 	if (spec->netns && spec->netns[0] != '/')  /* recorded: gc and restore open it later */
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "--netns '%s': not an absolute path",
 			      spec->netns);
-	if ((spec->tap || spec->control_port) && strcmp(kind, KIND_SANDBOX))
+	if ((spec->tap || spec->control_port) && kind != MEMBER_SANDBOX)
 		return vinput(err, VPCNET_BAD_INPUT, EINVAL, "%s: --tap and --control-port are for"
-			      " sandboxes", kind);
+			      " sandboxes", member_kind_name(kind));
 	if (spec->tap) {
 		if ((ret = valid_ifname(spec->tap, "--tap", err)))
 			return ret;
@@ -825,7 +825,7 @@ static int member_create(struct vpcnet *vn, const char *kind,
 		goto out;
 	/* A plain sandbox takes a ready network from the VPC's pool when there is one (a
 	 * pool entry has no tap, and its row no control port). */
-	bool poolable = !strcmp(kind, KIND_SANDBOX) && !spec->netns && !spec->addr && !spec->tap &&
+	bool poolable = kind == MEMBER_SANDBOX && !spec->netns && !spec->addr && !spec->tap &&
 			!m.origin[0] && !spec->control_port && !strcmp(ifname, DEFAULT_IFNAME) &&
 			m.max_conns == VPCNET_MAX_CONNECTIONS_DEFAULT;
 	m.vpc_id = v.id;
@@ -916,7 +916,7 @@ again:
 				    &tap_made, err);
 	router_close(vn, &rt);
 	if (ret) {
-		verr_wrap(err, "%s %s", kind, m.name);
+		verr_wrap(err, "%s %s", member_kind_name(kind), m.name);
 		struct member_row undo = m;
 		undo.netns_owned = made;
 		if (!tap_made)
@@ -944,17 +944,17 @@ VPCNET_API int vpcnet_sandbox_create(struct vpcnet *vn, const struct vpcnet_sand
 				     struct vpcnet_sandbox *out, struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_create(vn, KIND_SANDBOX, spec, out, err);
+	return member_create(vn, MEMBER_SANDBOX, spec, out, err);
 }
 
 VPCNET_API int vpcnet_instance_create(struct vpcnet *vn, const struct vpcnet_sandbox_spec *spec,
 				      struct vpcnet_sandbox *out, struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_create(vn, KIND_INSTANCE, spec, out, err);
+	return member_create(vn, MEMBER_INSTANCE, spec, out, err);
 }
 
-int member_delete(struct vpcnet *vn, const char *kind, const char *id,
+int member_delete(struct vpcnet *vn, enum member_kind kind, const char *id,
 		  struct vpcnet_error *err)
 {
 	struct member_row m;
@@ -971,7 +971,7 @@ int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 	if (strcmp(m.state, ST_READY) && owner_alive(&m.owner) && !owned_by(&m.owner, vn)) {
 		store_rollback(vn->st);
 		return vinput(err, VPCNET_FAILED, EBUSY,
-			      "%s '%s' is being %s by process %lld: try again", kind, id,
+			      "%s '%s' is being %s by process %lld: try again", member_kind_name(kind), id,
 			      !strcmp(m.state, ST_CREATING) ? "created (or rolled back)" :
 			      !strcmp(m.state, ST_RESTORING) ? "restored" : "deleted",
 			      (long long)m.owner.pid);
@@ -985,13 +985,13 @@ int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 	}
 	if (v.layout < REVOKED_LAYOUT) {  /* no @revoked: all of it at once */
 		if ((ret = sandbox_teardown(vn, &m, &v, NULL, err)))
-			return verr_wrap(err, "%s %s", kind, id);
+			return verr_wrap(err, "%s %s", member_kind_name(kind), id);
 		return sandbox_forget(vn, m.id, err);
 	}
 	if ((ret = teardown(vn, &m, &v, true, NULL, err)))
-		return verr_wrap(err, "%s %s", kind, id);
+		return verr_wrap(err, "%s %s", member_kind_name(kind), id);
 	if ((ret = failpoint("sandbox-delete:kernel", err)))
-		return verr_wrap(err, "%s %s", kind, id);
+		return verr_wrap(err, "%s %s", member_kind_name(kind), id);
 	if ((ret = store_begin(vn->st, err)))
 		return ret;
 	if ((ret = store_member_revoke(vn->st, m.id, err)) || (ret = store_commit(vn->st, err))) {
@@ -1012,14 +1012,14 @@ int member_delete(struct vpcnet *vn, const char *kind, const char *id,
 VPCNET_API int vpcnet_sandbox_delete(struct vpcnet *vn, const char *id, struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_delete(vn, KIND_SANDBOX, id, err);
+	return member_delete(vn, MEMBER_SANDBOX, id, err);
 }
 
 VPCNET_API int vpcnet_instance_delete(struct vpcnet *vn, const char *name,
 				      struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_delete(vn, KIND_INSTANCE, name, err);
+	return member_delete(vn, MEMBER_INSTANCE, name, err);
 }
 
 /* As stored, "broken" when the kernel lacks what it needs (@p: its VPC's ports). */
@@ -1033,7 +1033,7 @@ static void member_to_public(struct vpcnet *vn, const struct member_row *m,
 		snprintf(out->state, sizeof(out->state), "broken");
 }
 
-static int member_get(struct vpcnet *vn, const char *kind, const char *id,
+static int member_get(struct vpcnet *vn, enum member_kind kind, const char *id,
 		      struct vpcnet_sandbox *out, struct vpcnet_error *err)
 {
 	struct member_row m;
@@ -1054,14 +1054,14 @@ VPCNET_API int vpcnet_sandbox_get(struct vpcnet *vn, const char *id, struct vpcn
 				  struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_get(vn, KIND_SANDBOX, id, out, err);
+	return member_get(vn, MEMBER_SANDBOX, id, out, err);
 }
 
 VPCNET_API int vpcnet_instance_get(struct vpcnet *vn, const char *name,
 				   struct vpcnet_sandbox *out, struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_get(vn, KIND_INSTANCE, name, out, err);
+	return member_get(vn, MEMBER_INSTANCE, name, out, err);
 }
 
 struct regroup {
@@ -1082,10 +1082,10 @@ static int regroup(void *arg, struct vpcnet_error *err)
 /* The member's port moves to the profile of its new groups: one device group change, after
  * that profile's elements are in (added only: nothing is deleted, so nothing waits for the
  * kernel to free it).  A new profile's row is committed first, in a transaction of its own. */
-static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
+static int member_set_sg(struct vpcnet *vn, enum member_kind kind, const char *id,
 			 const char *const *sgs, unsigned nsgs, struct vpcnet_error *err)
 {
-	bool instance = !strcmp(kind, KIND_INSTANCE);
+	bool instance = kind == MEMBER_INSTANCE;
 	struct member_row m;
 	struct vpc_row v;
 	int64_t groups[SG_PER_MEMBER], profile;
@@ -1114,7 +1114,7 @@ static int member_set_sg(struct vpcnet *vn, const char *kind, const char *id,
 		    (ret = store_member_sgs_set(vn->st, &m, groups, ngroups, &profile, &made, err)))
 			goto fail;
 		if (strcmp(m.state, ST_READY)) {
-			ret = vinput(err, VPCNET_FAILED, EBUSY, "%s '%s' is %s", kind, id, m.state);
+			ret = vinput(err, VPCNET_FAILED, EBUSY, "%s '%s' is %s", member_kind_name(kind), id, m.state);
 			goto fail;
 		}
 		if (!made)
@@ -1162,7 +1162,7 @@ VPCNET_API int vpcnet_member_drops(struct vpcnet *vn, const char *id, bool insta
 	struct vpc_row v;
 	memset(out, 0, sizeof(*out));
 	int ret = valid_sandbox_id(id, err);
-	if (ret || (ret = store_member_get(vn->st, instance ? KIND_INSTANCE : KIND_SANDBOX, id, &m,
+	if (ret || (ret = store_member_get(vn->st, instance ? MEMBER_INSTANCE : MEMBER_SANDBOX, id, &m,
 					    err)) ||
 	    (ret = store_vpc_get_id(vn->st, m.vpc_id, &v, err)) || (ret = vpc_current(&v, err)))
 		return ret;
@@ -1209,7 +1209,7 @@ static int list_one(const struct member_row *m, void *arg)
 	return la->fn(&sb, la->arg);
 }
 
-static int member_list(struct vpcnet *vn, const char *kind, const char *vpc,
+static int member_list(struct vpcnet *vn, enum member_kind kind, const char *vpc,
 		       int (*fn)(const struct vpcnet_sandbox *sb, void *arg), void *arg,
 		       struct vpcnet_error *err)
 {
@@ -1233,7 +1233,7 @@ VPCNET_API int vpcnet_sandbox_list(struct vpcnet *vn, const char *vpc,
 				   struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_list(vn, KIND_SANDBOX, vpc, fn, arg, err);
+	return member_list(vn, MEMBER_SANDBOX, vpc, fn, arg, err);
 }
 
 VPCNET_API int vpcnet_instance_list(struct vpcnet *vn, const char *vpc,
@@ -1241,14 +1241,14 @@ VPCNET_API int vpcnet_instance_list(struct vpcnet *vn, const char *vpc,
 				    void *arg, struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_list(vn, KIND_INSTANCE, vpc, fn, arg, err);
+	return member_list(vn, MEMBER_INSTANCE, vpc, fn, arg, err);
 }
 
 VPCNET_API int vpcnet_sandbox_set_sg(struct vpcnet *vn, const char *id, const char *const *sgs,
 				     unsigned nsgs, struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_set_sg(vn, KIND_SANDBOX, id, sgs, nsgs, err);
+	return member_set_sg(vn, MEMBER_SANDBOX, id, sgs, nsgs, err);
 }
 
 VPCNET_API int vpcnet_instance_set_sg(struct vpcnet *vn, const char *name,
@@ -1256,7 +1256,7 @@ VPCNET_API int vpcnet_instance_set_sg(struct vpcnet *vn, const char *name,
 				      struct vpcnet_error *err)
 {
 	ERR_OR_SCRATCH(err);
-	return member_set_sg(vn, KIND_INSTANCE, name, sgs, nsgs, err);
+	return member_set_sg(vn, MEMBER_INSTANCE, name, sgs, nsgs, err);
 }
 
 /* --- the warm pool --------------------------------------------------------------------- */
@@ -1282,7 +1282,7 @@ VPCNET_API int vpcnet_pool_fill(struct vpcnet *vn, const char *vpc, unsigned n, 
 		snprintf(id, sizeof(id), "pool-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
 			 rnd[3], rnd[4], rnd[5]);
 		struct vpcnet_sandbox_spec spec = { .id = id, .vpc = vpc };
-		if ((ret = member_create(vn, KIND_POOL, &spec, NULL, err)))
+		if ((ret = member_create(vn, MEMBER_POOL, &spec, NULL, err)))
 			break;
 	}
 	if (made)
@@ -1312,7 +1312,7 @@ VPCNET_API int vpcnet_pool_count(struct vpcnet *vn, const char *vpc, unsigned *r
 	struct pool_arg pa = { 0 };
 	int ret = valid_vpc_name(vpc, err);
 	if (ret || (ret = store_vpc_get(vn->st, vpc, &v, err)) ||
-	    (ret = store_member_list(vn->st, KIND_POOL, v.id, pool_one, &pa, err)))
+	    (ret = store_member_list(vn->st, MEMBER_POOL, v.id, pool_one, &pa, err)))
 		return ret;
 	*ready = pa.ready;
 	return 0;
@@ -1327,10 +1327,10 @@ VPCNET_API int vpcnet_pool_drain(struct vpcnet *vn, const char *vpc, unsigned *r
 	unsigned gone = 0;
 	int ret = valid_vpc_name(vpc, err);
 	if (!ret && !(ret = store_vpc_get(vn->st, vpc, &v, err)) &&
-	    (ret = store_member_list(vn->st, KIND_POOL, v.id, pool_one, &pa, err)) == -ENOMEM)
+	    (ret = store_member_list(vn->st, MEMBER_POOL, v.id, pool_one, &pa, err)) == -ENOMEM)
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "pool");
 	for (size_t i = 0; !ret && i < pa.n; i++)
-		if (!(ret = member_delete(vn, KIND_POOL, pa.v[i], err)))
+		if (!(ret = member_delete(vn, MEMBER_POOL, pa.v[i], err)))
 			gone++;
 	free(pa.v);
 	if (removed)

@@ -277,7 +277,7 @@ int sg_reconcile(struct vpcnet *vn, const struct vpc_row *v, struct nsconn *rout
 	struct nft_batch *b = nftb_new();
 	int ret = b ? 0 : -ENOMEM;
 	if (ret || (ret = store_sg_list(vn->st, v->id, grab_sg, &gl, err)) ||
-	    (ret = store_member_list(vn->st, NULL, v->id, grab_member, &ml, err)))
+	    (ret = store_member_list(vn->st, MEMBER_ANY, v->id, grab_member, &ml, err)))
 		goto out;
 	for (size_t i = 0; i < gl.n; i++)  /* every group's objects first: rules name others' */
 		sg_group_build(b, gl.g[i].id);

@@ -458,7 +458,28 @@ static bool one_of(const char *s, const char *const *set)
 static const char *const vpc_states[] = { ST_CREATING, ST_READY, ST_DELETING, NULL };
 static const char *const member_states[] = { ST_CREATING, ST_READY, ST_DELETING, ST_REVOKED,
 					     ST_RESTORING, NULL };
-static const char *const member_kinds[] = { KIND_SANDBOX, KIND_INSTANCE, KIND_POOL, NULL };
+/* members.kind, by enum member_kind (in SQL text: KIND_SANDBOX, KIND_POOL) */
+#define KIND_SANDBOX "sandbox"
+#define KIND_POOL "pool"
+static const char *const member_kinds[] = { "member", KIND_SANDBOX, "instance", KIND_POOL };
+
+const char *member_kind_name(enum member_kind kind)
+{
+	return (unsigned)kind < sizeof(member_kinds) / sizeof(*member_kinds) ? member_kinds[kind]
+									       : "member";
+}
+
+/* The kind named by column @col of @s; false when it names none. */
+static bool kind_in(sqlite3_stmt *s, int col, enum member_kind *out)
+{
+	const char *t = (const char *)sqlite3_column_text(s, col);
+	for (enum member_kind k = MEMBER_SANDBOX; t && k <= MEMBER_POOL; k++)
+		if (!strcmp(t, member_kinds[k])) {
+			*out = k;
+			return true;
+		}
+	return false;
+}
 
 /* Refuses row #@id of @what: column @col is out of range. */
 static int bad_row(struct store *st, struct vpcnet_error *err, const char *what, int64_t id,
@@ -776,7 +797,7 @@ static const char *member_from_row(sqlite3_stmt *s, struct member_row *r)
 	r->owner.pid = sqlite3_column_int64(s, 8);
 	r->owner.start = sqlite3_column_int64(s, 9);
 	r->owner.nonce = sqlite3_column_int64(s, 10);
-	if (!copy_text(r->kind, sizeof(r->kind), s, 11) || !one_of(r->kind, member_kinds))
+	if (!kind_in(s, 11, &r->kind))
 		return "kind";
 	if (!int_in(s, 12, 0, VPCNET_MAX_CONNECTIONS_MAX, &v))
 		return "max_conns";
@@ -813,7 +834,7 @@ static int member_rows(struct store *st, sqlite3_stmt *s,
 	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, what);
 }
 
-static int member_get_by(struct store *st, const char *kind, const char *where, const char *name,
+static int member_get_by(struct store *st, enum member_kind kind, const char *where, const char *name,
 			 int64_t id, struct member_row *out, struct vpcnet_error *err)
 {
 	char sql[256];
@@ -827,12 +848,12 @@ static int member_get_by(struct store *st, const char *kind, const char *where, 
 		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_int64(s, 1, id);
-	if (kind)
-		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	if (kind != MEMBER_ANY)
+		sqlite3_bind_text(s, 2, member_kind_name(kind), -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE)
 		return name ? vinput(err, VPCNET_NOT_FOUND, ENOENT, "%s '%s' not found",
-				     kind ? kind : "member", name)
+				     member_kind_name(kind), name)
 			    : vinput(err, VPCNET_NOT_FOUND, ENOENT, "member #%lld not found",
 				     (long long)id);
 	if (rc != SQLITE_ROW)
@@ -841,7 +862,7 @@ static int member_get_by(struct store *st, const char *kind, const char *where, 
 	return bad ? bad_row(st, err, "member", out->id, bad) : 0;
 }
 
-int store_member_get(struct store *st, const char *kind, const char *name,
+int store_member_get(struct store *st, enum member_kind kind, const char *name,
 		     struct member_row *out, struct vpcnet_error *err)
 {
 	return member_get_by(st, kind, "name = ?1", name, 0, out, err);
@@ -850,7 +871,7 @@ int store_member_get(struct store *st, const char *kind, const char *name,
 int store_member_get_id(struct store *st, int64_t id, struct member_row *out,
 			struct vpcnet_error *err)
 {
-	return member_get_by(st, NULL, "id = ?1", NULL, id, out, err);
+	return member_get_by(st, MEMBER_ANY, "id = ?1", NULL, id, out, err);
 }
 
 int store_member_insert(struct store *st, struct member_row *row, uint32_t first, uint32_t last,
@@ -899,7 +920,8 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 	sqlite3_bind_int64(s, 9, row->owner.start);
 	sqlite3_bind_int64(s, 10, row->owner.nonce);
 	sqlite3_bind_int64(s, 11, time(NULL));
-	sqlite3_bind_text(s, 12, row->kind[0] ? row->kind : KIND_SANDBOX, -1, SQLITE_STATIC);
+	enum member_kind kind = row->kind == MEMBER_ANY ? MEMBER_SANDBOX : row->kind;
+	sqlite3_bind_text(s, 12, member_kind_name(kind), -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 13, row->max_conns);
 	sqlite3_bind_text(s, 14, row->tap, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 15, row->control_port);
@@ -914,7 +936,7 @@ int store_member_insert(struct store *st, struct member_row *row, uint32_t first
 			return vinput(err, VPCNET_EXISTS, EADDRINUSE, "address %s is already leased",
 				      ipv4_str(row->ip, a));
 		return vinput(err, VPCNET_EXISTS, EEXIST, "%s '%s' already exists",
-			      row->kind[0] ? row->kind : KIND_SANDBOX, row->name);
+			      member_kind_name(kind), row->name);
 	}
 	if (rc != SQLITE_DONE)
 		return db_err(st, err, rc, "insert sandbox");
@@ -961,7 +983,7 @@ int store_revoked_count(struct store *st, int64_t vpc_id, uint32_t ip, int64_t *
 			 "count revoked members", err);
 }
 
-int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
+int store_member_list(struct store *st, enum member_kind kind, int64_t vpc_id,
 		      int (*fn)(const struct member_row *, void *), void *arg,
 		      struct vpcnet_error *err)
 {
@@ -973,8 +995,8 @@ int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
 	if (ret)
 		return ret;
 	sqlite3_bind_int64(s, 1, vpc_id);
-	if (kind)
-		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	if (kind != MEMBER_ANY)
+		sqlite3_bind_text(s, 2, member_kind_name(kind), -1, SQLITE_STATIC);
 	return member_rows(st, s, fn, arg, "list sandboxes", err);
 }
 
@@ -1466,7 +1488,7 @@ int store_member_sgs_set(struct store *st, const struct member_row *m, const int
 		if ((ret = step_done(st, s, "attach group", err)))
 			return ret;
 	}
-	if ((ret = store_profile_add(st, m->vpc_id, !strcmp(m->kind, KIND_INSTANCE), g, n,
+	if ((ret = store_profile_add(st, m->vpc_id, m->kind == MEMBER_INSTANCE, g, n,
 				     profile, made, err)))
 		return ret;
 	STMT u = NULL;

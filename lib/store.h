@@ -52,13 +52,19 @@ struct vpc_row {
 #define VPC_LAYOUT 6
 #define REVOKED_LAYOUT 5  /* the first with @revoked */
 
-#define KIND_SANDBOX "sandbox"
-#define KIND_INSTANCE "instance"
-#define KIND_POOL "pool"          /* a ready sandbox network nobody has taken yet */
+/* What a member is; the store's members.kind column holds its name. */
+enum member_kind {
+	MEMBER_ANY,       /* in lookups: a member of any kind (a row inserted so: a sandbox) */
+	MEMBER_SANDBOX,
+	MEMBER_INSTANCE,
+	MEMBER_POOL,      /* a ready sandbox network nobody has taken yet */
+};
+/* "sandbox", "instance", "pool"; "member" for MEMBER_ANY. */
+const char *member_kind_name(enum member_kind kind);
 
 struct member_row {
 	int64_t id;
-	char kind[12];
+	enum member_kind kind;
 	char name[VPCNET_ID_MAX + 1];
 	int64_t vpc_id;
 	uint32_t ip;
@@ -95,7 +101,7 @@ int store_vpc_delete(struct store *st, int64_t id, struct vpcnet_error *err);
 int store_vpc_list(struct store *st, int (*fn)(const struct vpc_row *, void *), void *arg,
 		   struct vpcnet_error *err);
 
-int store_member_get(struct store *st, const char *kind, const char *name,
+int store_member_get(struct store *st, enum member_kind kind, const char *name,
 		     struct member_row *out, struct vpcnet_error *err);
 int store_member_get_id(struct store *st, int64_t id, struct member_row *out,
 			struct vpcnet_error *err);
@@ -115,9 +121,9 @@ int store_revoked_list(struct store *st, int64_t vpc_id,
 /* How many revoked members VPC @vpc_id has (holding address @ip, when not 0). */
 int store_revoked_count(struct store *st, int64_t vpc_id, uint32_t ip, int64_t *n,
 			struct vpcnet_error *err);
-/* Members of kind @kind (all kinds when NULL) of VPC @vpc_id (all when 0), by name; not
+/* Members of kind @kind (MEMBER_ANY: all kinds) of VPC @vpc_id (all when 0), by name; not
  * the revoked. */
-int store_member_list(struct store *st, const char *kind, int64_t vpc_id,
+int store_member_list(struct store *st, enum member_kind kind, int64_t vpc_id,
 		      int (*fn)(const struct member_row *, void *), void *arg,
 		      struct vpcnet_error *err);
 /* Whether a ready member of VPC @vpc_id other than @except has connection limit @max_conns. */

@@ -613,7 +613,7 @@ int member_names_add(const struct member_row *m, void *arg)
 		ns->instance = ni;
 		ns->cap = cap;
 	}
-	ns->instance[ns->n] = !strcmp(m->kind, KIND_INSTANCE);
+	ns->instance[ns->n] = m->kind == MEMBER_INSTANCE;
 	snprintf(ns->v[ns->n++], VPCNET_ID_MAX + 1, "%s", m->name);
 	return 0;
 }
@@ -628,11 +628,11 @@ void member_names_free(struct member_names *ns)
 static int delete_members(struct vpcnet *vn, int64_t vpc_id, struct vpcnet_error *err)
 {
 	struct member_names ns = { 0 };
-	int ret = store_member_list(vn->st, NULL, vpc_id, member_names_add, &ns, err);
+	int ret = store_member_list(vn->st, MEMBER_ANY, vpc_id, member_names_add, &ns, err);
 	if (ret == -ENOMEM)
 		ret = verr(err, VPCNET_FAILED, ENOMEM, "list sandboxes");
 	for (size_t i = 0; !ret && i < ns.n; i++)
-		ret = member_delete(vn, ns.instance[i] ? KIND_INSTANCE : KIND_SANDBOX, ns.v[i], err);
+		ret = member_delete(vn, ns.instance[i] ? MEMBER_INSTANCE : MEMBER_SANDBOX, ns.v[i], err);
 	member_names_free(&ns);
 	return ret;
 }

@@ -115,15 +115,15 @@ Test(store, leases)
 		n++;
 	cr_assert_eq(n, (int)(last - first + 1), "a /28 leases %u addresses", last - first + 1);
 	struct member_row r;
-	cr_assert_eq(store_member_get(st, KIND_SANDBOX, "md", &r, &e), 0);
+	cr_assert_eq(store_member_get(st, MEMBER_SANDBOX, "md", &r, &e), 0);
 	cr_assert_eq(r.ip, first + 4, "in order up to the top");
-	cr_assert_eq(store_member_get(st, KIND_SANDBOX, (char[]){ 'm', (char)('a' + n - 1), 0 }, &r,
+	cr_assert_eq(store_member_get(st, MEMBER_SANDBOX, (char[]){ 'm', (char)('a' + n - 1), 0 }, &r,
 				      &e), 0);
 	cr_assert_eq(r.ip, first + 1, "then the gap below");
 	cr_assert_eq(e.errnum, ENOSPC);
 	cr_assert(strstr(e.msg, "exhausted"), "%s", e.msg);
 	struct member_row a;
-	cr_assert_eq(store_member_get(st, KIND_SANDBOX, "a", &a, &e), 0);
+	cr_assert_eq(store_member_get(st, MEMBER_SANDBOX, "a", &a, &e), 0);
 	cr_assert_eq(store_member_delete(st, a.id, &e), 0);
 	cr_assert_eq(add_member(v.id, "z", 0, first, last, &m, &e), 0);
 	cr_assert_eq(m.ip, first, "a released address is leased again");
@@ -192,7 +192,7 @@ Test(store, version_1_stores_are_migrated)
 		cr_assert_eq(store_vpc_get(old, "newer", &v, &e), 0, "%s", e.msg);
 		cr_assert_eq(v.layout, shape == 1 ? 2 : 1);
 		struct member_row m;
-		cr_assert_eq(store_member_get(old, KIND_SANDBOX, "fn-1", &m, &e), 0, "%s", e.msg);
+		cr_assert_eq(store_member_get(old, MEMBER_SANDBOX, "fn-1", &m, &e), 0, "%s", e.msg);
 		cr_assert_eq(m.owner.nonce, 0);
 		cr_assert(!m.tap[0] && !m.control_port && !m.origin[0], "version 4 columns");
 		cr_assert_eq(m.profile, 0, "version 8: no membership profile");
@@ -269,7 +269,7 @@ Test(store, a_members_tap_control_port_and_origin_are_kept)
 	cr_assert_eq(store_member_insert(st, &m, 0x0a000002, 0x0a00fffe, &e), 0, "%s", e.msg);
 	store_commit(st, &e);
 	struct member_row got;
-	cr_assert_eq(store_member_get(st, KIND_SANDBOX, "vm-1", &got, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_member_get(st, MEMBER_SANDBOX, "vm-1", &got, &e), 0, "%s", e.msg);
 	cr_assert_str_eq(got.tap, "tap0");
 	cr_assert_eq(got.control_port, 8022);
 	cr_assert_str_eq(got.origin, "cni:fns");
@@ -284,11 +284,11 @@ Test(store, members_with_the_same_groups_share_a_profile)
 	store_begin(st, &e);
 	cr_assert_eq(store_vpc_insert(st, &v, &e), 0, "%s", e.msg);
 	struct member_row m[3];
-	const char *kinds[] = { KIND_SANDBOX, KIND_SANDBOX, KIND_INSTANCE };
+	const enum member_kind kinds[] = { MEMBER_SANDBOX, MEMBER_SANDBOX, MEMBER_INSTANCE };
 	for (int i = 0; i < 3; i++) {
 		m[i] = (struct member_row){ .vpc_id = v.id, .netns_owned = true,
 					    .owner = owner_self(1) };
-		snprintf(m[i].kind, sizeof(m[i].kind), "%s", kinds[i]);
+		m[i].kind = kinds[i];
 		snprintf(m[i].name, sizeof(m[i].name), "m%d", i);
 		snprintf(m[i].state, sizeof(m[i].state), ST_READY);
 		snprintf(m[i].netns, sizeof(m[i].netns), "/run/netns/vpcnet-sbx-m%d", i);

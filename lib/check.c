@@ -12,13 +12,14 @@
 
 #include "base/addr.h"
 #include "base/error.h"
-#include "lib/internal.h"
 #include "base/names.h"
+#include "lib/internal.h"
+#include "lib/router.h"
 #include "nat/tables.h"
-#include "secgroups/compile.h"
 #include "netns/inspect.h"
 #include "netns/link.h"
 #include "netns/netns.h"
+#include "secgroups/compile.h"
 
 __attribute__((format(printf, 2, 3)))
 static int differs(struct vpcnet_error *err, const char *fmt, ...)
@@ -29,32 +30,6 @@ static int differs(struct vpcnet_error *err, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return vinput(err, VPCNET_FAILED, EINVAL, "%s", msg);
-}
-
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
-
-int netns_adoptable(struct vpcnet *vn, int nsfd, const struct vpc_row *v, const char *path,
-		    struct vpcnet_error *err)
-{
-	struct stat ns, host, router;
-	char rpath[VPCNET_PATH_MAX];
-	router_netns_path(rpath, v->name);
-	if (fstat(nsfd, &ns))
-		return verr(err, VPCNET_FAILED, errno, "--netns %s", path);
-	/* the host: --host-netns, and the caller's own namespace (the real host, when
-	 * --host-netns names a stand-in) */
-	struct stat self;
-	if ((vn->host_fd >= 0 && !fstat(vn->host_fd, &host) && same_file(&ns, &host)) ||
-	    (!stat("/proc/thread-self/ns/net", &self) && same_file(&ns, &self)))
-		return vinput(err, VPCNET_BAD_INPUT, EINVAL,
-			      "--netns %s is the host's namespace: a sandbox needs its own", path);
-	if (!stat(rpath, &router) && same_file(&ns, &router))
-		return vinput(err, VPCNET_BAD_INPUT, EINVAL,
-			      "--netns %s is VPC %s's router namespace", path, v->name);
-	return 0;
 }
 
 struct inside {

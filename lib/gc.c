@@ -20,8 +20,11 @@
 #include <unistd.h>
 
 #include "base/error.h"
-#include "lib/internal.h"
 #include "base/names.h"
+#include "lib/groups.h"
+#include "lib/internal.h"
+#include "lib/member.h"
+#include "lib/router.h"
 #include "nat/tables.h"
 #include "netns/link.h"
 #include "netns/netns.h"

@@ -845,7 +845,7 @@ static void check_profile(struct ictx *c, const struct vrow *v, const struct mro
 	}
 }
 
-/* A revoked row (deleted, not reaped yet) owns what vpc_reap (lib/sandbox.c) will delete:
+/* A revoked row (deleted, not reaped yet) owns what vpc_reap (lib/member.c) will delete:
  * its elements in @ports, @port_src (inet, arp), @climit, @ctl_dnat, its refusal counters
  * and its @revoked entry, all or some of them; its port while its namespace lingers (held
  * by someone: gc takes ports whose row is gone), with the /32 route and neighbour that go

@@ -36,6 +36,7 @@ int cmd_pool(struct cli *c, int argc, char **argv);
 int cmd_sg(struct cli *c, int argc, char **argv);
 int cmd_instance(struct cli *c, int argc, char **argv);
 int cmd_oci_hook(struct cli *c, int argc, char **argv);
+int cmd_doctor(struct cli *c, int argc, char **argv);
 /* The CNI plugin: run when CNI_COMMAND is set; returns the exit code. */
 int cni_main(void);
 

@@ -21,6 +21,7 @@ static const char usage[] =
 	"  pool     fill | show | drain              warm sandbox networks, taken by create\n"
 	"  gc                                        repair what a crash left behind\n"
 	"  restore                                   rebuild the kernel from the store (at boot)\n"
+	"  doctor                                    check the host and what vpcnet runs on it\n"
 	"  oci-hook create | delete                  an OCI runtime hook (state JSON on stdin)\n"
 	"  version                                   print the version\n"
 	"\n"
@@ -28,13 +29,13 @@ static const char usage[] =
 	"  --state-dir DIR    the state store (default /var/lib/vpcnet)\n"
 	"  --host-netns NAME  the namespace (under /run/netns) that plays the host\n"
 	"                     (default: the namespace vpcnet runs in)\n"
-	"  --json             machine output for create, show and list\n"
+	"  --json             machine output for create, show, list, gc, restore, doctor\n"
 	"\n"
 	"Exit codes: 0 ok, 1 operation failed, 2 bad usage or input, 3 not found,\n"
 	"4 already exists or still in use.  `vpcnet NOUN --help` tells more.\n"
 	"\n"
 	"With CNI_COMMAND in the environment vpcnet is a CNI plugin (ADD, DEL, CHECK, VERSION,\n"
-	"STATUS, GC; network config on stdin); README.md, \"CNI plugin\", has the details.\n";
+	"STATUS, GC; network config on stdin); `man vpcnet-cni` has the details.\n";
 
 struct noun {
 	const char *name;
@@ -61,6 +62,7 @@ static const struct noun nouns[] = {
 	{ "pool", cmd_pool },
 	{ "gc", cmd_gc },
 	{ "restore", cmd_restore },
+	{ "doctor", cmd_doctor },
 	{ "oci-hook", cmd_oci_hook },
 	{ "version", cmd_version },
 };

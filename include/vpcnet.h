@@ -89,6 +89,13 @@ struct vpcnet_config {
 	 * committed is committed before the socket is closed either way.
 	 */
 	bool defer_release;
+	/**
+	 * Open the state store for reading only (what vpcnet_doctor() does): no state
+	 * directory or database is made (-ENOENT, VPCNET_NOT_FOUND, when there is none), a
+	 * store of an older schema is refused (-EPROTO) rather than migrated; for reading
+	 * (get, list, check, drops): an operation that writes to the store fails (-EROFS).
+	 */
+	bool read_only;
 };
 
 /** A handle: the state store and the host namespace, opened once.  Opaque. */
@@ -498,6 +505,46 @@ struct vpcnet_repair {
 VPCNET_API int vpcnet_restore(struct vpcnet *vn,
 			      void (*fn)(const struct vpcnet_repair *r, void *arg), void *arg,
 			      struct vpcnet_gc_report *report, struct vpcnet_error *err);
+
+/** What one check of vpcnet_doctor() found. */
+enum vpcnet_check_status {
+	VPCNET_CHECK_OK = 0,    /**< it holds */
+	VPCNET_CHECK_FAIL = 1,  /**< it does not: vpcnet cannot run, or what it runs is damaged */
+	VPCNET_CHECK_SKIP = 2,  /**< it could not be told (the detail says why), or is not
+				     there to check */
+};
+
+/** One check, as vpcnet_doctor() reports it; valid during the callback only. */
+struct vpcnet_check {
+	/** What was checked, one of (in this order): "capabilities", "netns", "veth",
+	 *  "nf_tables", "conntrack", "nat", "netns-mount", "uplink", "state-dir", "routers",
+	 *  "agent".  Stable: scripts may match on it.  New checks may be added. */
+	const char *name;
+	enum vpcnet_check_status status;
+	const char *detail;  /**< one line in plain words: what holds, or what is wrong */
+};
+
+/**
+ * Says whether this host can run vpcnet and whether what it runs is healthy, and changes
+ * nothing: the capabilities of the caller (CAP_NET_ADMIN, CAP_SYS_ADMIN); the kernel
+ * features vpcnet needs (network namespaces, veth pairs, nf_tables, conntrack matches, NAT,
+ * namespaces bind-mounted under /run/netns), tried in namespaces of a short-lived child
+ * process that vanish with it (in a user namespace of its own when the caller lacks the
+ * capabilities); the host namespace's uplink (the default route's device: up, with an IPv4
+ * address); the state directory's owner and mode; and, through the store opened read-only,
+ * every VPC's router namespace, transit link and tables and the host's table.  Needs no
+ * handle: it runs where vpcnet_open() would fail, and does not make the state directory.
+ * @param cfg     the state dir and host namespace to look at, as for vpcnet_open(); NULL
+ *                for the defaults
+ * @param fn      called with each check, in order
+ * @param failed  receives how many checks failed (0: all hold); may be NULL
+ * @return 0 once every check ran, whatever they found; a negative errno when they could
+ *         not: -EINVAL (VPCNET_BAD_INPUT) for a bad state dir path or host_netns name,
+ *         -ENOENT (VPCNET_BAD_INPUT) when host_netns does not exist.
+ */
+VPCNET_API int vpcnet_doctor(const struct vpcnet_config *cfg,
+			     void (*fn)(const struct vpcnet_check *c, void *arg), void *arg,
+			     unsigned *failed, struct vpcnet_error *err);
 
 /** Formats an address as "a.b.c.d" into @buf (at least 16 bytes); returns @buf. */
 VPCNET_API const char *vpcnet_addr_str(struct in_addr a, char *buf);

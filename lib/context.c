@@ -127,7 +127,8 @@ VPCNET_API int vpcnet_open(struct vpcnet **out, const struct vpcnet_config *cfg,
 			goto fail;
 		}
 	}
-	if ((ret = store_open(&vn->st, dir, err)))
+	if ((ret = cfg && cfg->read_only ? store_open_ro(&vn->st, dir, err)
+					 : store_open(&vn->st, dir, err)))
 		goto fail;
 	*out = vn;
 	return 0;

@@ -1657,3 +1657,48 @@ int store_ref_holders(struct store *st, int64_t ref_id, int dir, int64_t **out, 
 	return ids_of(st, "SELECT sg_id FROM sg_refs WHERE ref_id = ?1 AND dir = ?2 ORDER BY sg_id",
 		      ref_id, dir, out, n, err);
 }
+
+/* Read-only: for looking, never for making (vpcnet doctor).  Nothing is created, the
+ * journal mode is left as it is and an older schema is not migrated but refused; every
+ * write fails (EROFS). */
+int store_open_ro(struct store **out, const char *dir, struct vpcnet_error *err)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return verr(err, VPCNET_FAILED, ENOMEM, "state store");
+	snprintf(st->path, sizeof(st->path), "%s/state.db", dir);
+	int ret, fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		ret = verr(err, errno == ENOENT ? VPCNET_NOT_FOUND : VPCNET_FAILED, errno,
+			   "state store %s", st->path);
+		goto fail;
+	}
+	ret = check_db(fd, st->path, err);
+	close(fd);
+	if (ret)
+		goto fail;
+	int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		ret = db_err(st, err, rc, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(st->db, 1);
+	int version = schema_version(st);
+	if (version > SCHEMA_VERSION) {
+		ret = newer_schema(st, version, err);
+		goto fail;
+	}
+	if (version != SCHEMA_VERSION) {
+		ret = vinput(err, VPCNET_FAILED, EPROTO,
+			     "state store %s: schema version %d, not yet migrated to %d (the next "
+			     "vpcnet command that writes does it)", st->path, version, SCHEMA_VERSION);
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return ret;
+}

@@ -96,3 +96,18 @@ int route_present(struct nl_sock *sk, uint32_t dst, unsigned prefix, int oif, ui
 	}
 	return 0;
 }
+
+int addr_first4(struct nl_sock *sk, int ifindex, uint32_t *ip, struct vpcnet_error *err)
+{
+	cleanup(cache_put) struct nl_cache *c = NULL;
+	int ret = rtnl_addr_alloc_cache(sk, &c);
+	if (ret < 0)
+		return dump_err(err, ret, "addresses");
+	*ip = 0;
+	for (struct nl_object *o = nl_cache_get_first(c); o && !*ip; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		if (rtnl_addr_get_ifindex(a) != ifindex || !ipv4_of(rtnl_addr_get_local(a), ip))
+			*ip = 0;
+	}
+	return 0;
+}

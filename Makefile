@@ -131,6 +131,7 @@ test: deps
 # Checks of what ships beside the code (man pages, completion, the Debian package): each
 # part below adds its make target to SHIP_CHECKS.
 SHIP_CHECKS :=
+SHIP_CHECKS += check-man
 
 # The unit, namespace and attack tests, a short soak, the shipped files, then every fuzz
 # target briefly.
@@ -276,6 +277,46 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/lib/libvpcnet.a $(DESTDIR)$(PREFIX)/include/vpcnet.h \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc $(DESTDIR)$(CNIDIR)/vpcnet \
 		$(DESTDIR)$(UNITDIR)/vpcnet-restore.service
+
+# --- man pages: man/*.8.scd (scdoc) built into $(B)/man/, installed in section 8 ----------
+# `make check-man`: mandoc's lint and man's warnings print nothing for any page, and
+# tests/man.sh finds every option of every --help in its noun's page.
+MAN_PAGES := $(wildcard man/*.8.scd)
+MAN_OUT   := $(MAN_PAGES:man/%.scd=$(B)/man/%)
+MANDIR    ?= $(PREFIX)/share/man
+# scdoc puts a .P after every .SH and .SS and before every .SH and .RE; mandoc warns of each
+# ("skipping paragraph macro") and no scdoc source avoids them: only those three are let by.
+MANDOC_SCDOC_NOISE := -e 'skipping paragraph macro: PP empty' \
+                      -e 'skipping paragraph macro: PP after SH' \
+                      -e 'skipping paragraph macro: PP after SS'
+
+.PHONY: install-man uninstall-man check-man
+all: $(MAN_OUT)
+install: install-man
+uninstall: uninstall-man
+
+$(B)/man/%.8: man/%.8.scd
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  SCDOC   $<")
+	$(Q)scdoc < $< > $@.tmp && mv $@.tmp $@
+
+install-man: $(MAN_OUT)
+	install -d $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(MAN_OUT) $(DESTDIR)$(MANDIR)/man8/
+
+uninstall-man:
+	rm -f $(MAN_PAGES:man/%.scd=$(DESTDIR)$(MANDIR)/man8/%)
+
+check-man: $(MAN_OUT) $(B)/vpcnet
+	@rc=0; for p in $(MAN_OUT); do \
+		lint=$$(mandoc -T lint -W warning $$p 2>&1 | grep -v $(MANDOC_SCDOC_NOISE)); \
+		[ -z "$$lint" ] || { echo "$$lint"; rc=1; }; \
+		warn=$$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -l $$p 2>&1 >/dev/null); \
+		[ -z "$$warn" ] || { echo "$$p: man --warnings:"; echo "$$warn"; rc=1; }; \
+	done; \
+	tests/man.sh $(B) || rc=1; \
+	if [ $$rc = 0 ]; then echo "  MAN     $(words $(MAN_OUT)) pages: lint clean, every --help option documented"; \
+	else echo "check-man: FAILED"; fi; exit $$rc
 
 # Installs the Debian packages that are missing (needs root); quiet when all are there.
 deps:

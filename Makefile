@@ -131,6 +131,7 @@ test: deps
 # Checks of what ships beside the code (man pages, completion, the Debian package): each
 # part below adds its make target to SHIP_CHECKS.
 SHIP_CHECKS :=
+SHIP_CHECKS += check-completion
 SHIP_CHECKS += check-man
 
 # The unit, namespace and attack tests, a short soak, the shipped files, then every fuzz
@@ -271,12 +272,22 @@ install: all
 	sed -e 's|@BINDIR@|$(PREFIX)/bin|' dist/systemd/vpcnet-restore.service.in \
 		> $(DESTDIR)$(UNITDIR)/vpcnet-restore.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vpcnet-restore.service
+	install -Dm 0644 dist/bash-completion/vpcnet \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vpcnet
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/vpcnet $(DESTDIR)$(PREFIX)/lib/libvpcnet.so* \
 		$(DESTDIR)$(PREFIX)/lib/libvpcnet.a $(DESTDIR)$(PREFIX)/include/vpcnet.h \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/vpcnet.pc $(DESTDIR)$(CNIDIR)/vpcnet \
 		$(DESTDIR)$(UNITDIR)/vpcnet-restore.service
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vpcnet
+
+# --- bash completion: dist/bash-completion/vpcnet, loaded by bash-completion on first use.
+# `make check-completion`: tests/completion.sh holds it to every --help and (root) to the
+# names of a throw-away host namespace and state dir.
+.PHONY: check-completion
+check-completion: $(B)/vpcnet
+	$(Q)timeout 300 tests/completion.sh $(B)
 
 # --- man pages: man/*.8.scd (scdoc) built into $(B)/man/, installed in section 8 ----------
 # `make check-man`: mandoc's lint and man's warnings print nothing for any page, and

@@ -12,7 +12,7 @@
  * a sandbox made by hand is refused, never touched), and GC scans the origins of NAME only.
  *
  * Results and errors go to stdout as JSON, logs to stderr.  Error codes: the spec's (1, 4, 5,
- * 6, 7, 11, 50, 51) and vpcnet's own from 100 (cli/cni.h, README "CNI plugin"). */
+ * 6, 7, 11, 50, 51) and vpcnet's own from 100 (cli/cni.h, docs/cni.md, vpcnet-cni(8)). */
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>

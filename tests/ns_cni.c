@@ -508,7 +508,7 @@ Test(cni, every_error_code)
 	json_t *sb = sandbox_of("cni:fns/ctr/eth0");
 	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(sb, "id")));
 	json_decref(sb);
-	/* the id is a contract (a DEL after an upgrade must find it): README's formula,
+	/* the id is a contract (a DEL after an upgrade must find it): docs/cni.md's formula,
 	 * "cni-" + 12 of the container id + FNV-1a 64 of "fns\0ctr\0eth0" */
 	cr_assert_str_eq(id, "cni-ctr-cff94c850a2409d2");
 	cr_assert_eq(plugin(ENV("CNI_COMMAND=DEL", "CNI_CONTAINERID=ctr", "CNI_IFNAME=eth0"), c,

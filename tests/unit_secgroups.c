@@ -11,7 +11,7 @@
 #include "secgroups/compile.h"
 #include "secgroups/rule.h"
 
-Test(sgrule, parses_what_the_readme_shows)
+Test(sgrule, parses_what_the_docs_show)
 {
 	struct sg_rule r;
 	struct vpcnet_error e;

@@ -299,6 +299,18 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+/* Opens the database at @path with @flags (one connection per handle: no mutex), with the
+ * busy timeout and extended result codes every caller wants. */
+static int db_open(struct store *st, const char *path, int flags, struct vpcnet_error *err)
+{
+	int rc = sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		return db_err(st, err, rc, "open");
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(st->db, 1);
+	return 0;
+}
+
 int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 {
 	int ret = ensure_dir(dir, err);
@@ -320,15 +332,8 @@ int store_open(struct store **out, const char *dir, struct vpcnet_error *err)
 	close(fd);
 	if (ret)
 		goto fail;
-	int rc = sqlite3_open_v2(path, &st->db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-				 NULL);
-	if (rc != SQLITE_OK) {
-		ret = db_err(st, err, rc, "open");
+	if ((ret = db_open(st, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err)))
 		goto fail;
-	}
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	sqlite3_extended_result_codes(st->db, 1);
 	/* Every CLI run is the last connection to close: without this each one would
 	 * checkpoint the WAL and fsync on its way out.  Checkpoints run as it grows. */
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
@@ -1677,14 +1682,8 @@ int store_open_ro(struct store **out, const char *dir, struct vpcnet_error *err)
 	close(fd);
 	if (ret)
 		goto fail;
-	int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-				 NULL);
-	if (rc != SQLITE_OK) {
-		ret = db_err(st, err, rc, "open");
+	if ((ret = db_open(st, st->path, SQLITE_OPEN_READONLY, err)))
 		goto fail;
-	}
-	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	sqlite3_extended_result_codes(st->db, 1);
 	int version = schema_version(st);
 	if (version > SCHEMA_VERSION) {
 		ret = newer_schema(st, version, err);

@@ -92,7 +92,8 @@ struct vpcnet_config {
 	/**
 	 * Open the state store for reading only (what vpcnet_doctor() does): no state
 	 * directory or database is made (-ENOENT, VPCNET_NOT_FOUND, when there is none), a
-	 * store of an older schema is refused (-EPROTO) rather than migrated; for reading
+	 * store of an older schema is refused (-ESTALE) rather than migrated, one of a newer
+	 * vpcnet's as always (-EPROTO); for reading
 	 * (get, list, check, drops): an operation that writes to the store fails (-EROFS).
 	 */
 	bool read_only;
@@ -526,14 +527,20 @@ struct vpcnet_check {
 
 /**
  * Says whether this host can run vpcnet and whether what it runs is healthy, and changes
- * nothing: the capabilities of the caller (CAP_NET_ADMIN, CAP_SYS_ADMIN); the kernel
- * features vpcnet needs (network namespaces, veth pairs, nf_tables, conntrack matches, NAT,
- * namespaces bind-mounted under /run/netns), tried in namespaces of a short-lived child
+ * nothing of vpcnet's or of the host's network (trying a feature may load its kernel
+ * module, and SQLite may make the store's -wal and -shm files): the capabilities of the
+ * caller (CAP_NET_ADMIN, CAP_SYS_ADMIN); the kernel features vpcnet needs (network
+ * namespaces, veth pairs, nf_tables, conntrack matches, NAT, namespaces bind-mounted under
+ * /run/netns), tried in namespaces of a short-lived child
  * process that vanish with it (in a user namespace of its own when the caller lacks the
  * capabilities); the host namespace's uplink (the default route's device: up, with an IPv4
  * address); the state directory's owner and mode; and, through the store opened read-only,
  * every VPC's router namespace, transit link and tables and the host's table.  Needs no
  * handle: it runs where vpcnet_open() would fail, and does not make the state directory.
+ * The child is fork()ed and uses malloc and netlink sockets before it exits: in a threaded
+ * caller, a lock another thread holds across the fork (libnl's port map, say) leaves the
+ * child stuck, and the kernel checks then fail after 20 s ("no answer"); run `vpcnet
+ * doctor` from such a process instead.
  * @param cfg     the state dir and host namespace to look at, as for vpcnet_open(); NULL
  *                for the defaults
  * @param fn      called with each check, in order

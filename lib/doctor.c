@@ -29,6 +29,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -358,8 +359,14 @@ static void run_probe(struct probe *p, bool userns)
 	struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
 	ssize_t n = -1;
 	int rc;
-	while ((rc = poll(&pf, 1, PROBE_TIMEOUT_MS)) < 0 && errno == EINTR)
-		;
+	struct timespec now, end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += PROBE_TIMEOUT_MS / 1000;
+	do {  /* a signal does not start the wait again */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+		rc = poll(&pf, 1, left > 0 ? (int)left : 0);
+	} while (rc < 0 && errno == EINTR);
 	if (rc > 0)
 		n = read(pfd[0], p, sizeof(*p));
 	close(pfd[0]);
@@ -548,7 +555,7 @@ static enum store_seen check_state_dir(struct report *r, const char *dir)
 {
 	struct stat sb;
 	char why[DETAIL_MAX], path[VPCNET_PATH_MAX + 16];
-	if (lstat(dir, &sb)) {
+	if (stat(dir, &sb)) {  /* followed, as the store follows it (its files are not) */
 		if (errno == ENOENT) {
 			tellf(r, "state-dir", VPCNET_CHECK_OK,
 			      "%s does not exist yet: made (mode 0700) on first use", dir);
@@ -660,7 +667,7 @@ static void check_routers(struct report *r, const struct vpcnet_config *cfg,
 	struct vpcnet *vn = NULL;
 	struct vpcnet_error e = { 0 };
 	if (vpcnet_open(&vn, &ro, &e)) {
-		tellf(r, "routers", e.errnum == EPROTO ? VPCNET_CHECK_SKIP : VPCNET_CHECK_FAIL,
+		tellf(r, "routers", e.errnum == ESTALE ? VPCNET_CHECK_SKIP : VPCNET_CHECK_FAIL,
 		      "cannot read the store: %s", e.msg);
 		return;
 	}

@@ -839,8 +839,9 @@ static int member_rows(struct store *st, sqlite3_stmt *s,
 	return rc == SQLITE_DONE ? 0 : db_err(st, err, rc, what);
 }
 
-static int member_get_by(struct store *st, enum member_kind kind, const char *where, const char *name,
-			 int64_t id, struct member_row *out, struct vpcnet_error *err)
+static int member_get_by(struct store *st, enum member_kind kind, const char *where,
+			 const char *name, int64_t id, struct member_row *out,
+			 struct vpcnet_error *err)
 {
 	char sql[256];
 	snprintf(sql, sizeof(sql),
@@ -1690,7 +1691,7 @@ int store_open_ro(struct store **out, const char *dir, struct vpcnet_error *err)
 		goto fail;
 	}
 	if (version != SCHEMA_VERSION) {
-		ret = vinput(err, VPCNET_FAILED, EPROTO,
+		ret = vinput(err, VPCNET_FAILED, ESTALE,
 			     "state store %s: schema version %d, not yet migrated to %d (the next "
 			     "vpcnet command that writes does it)", st->path, version, SCHEMA_VERSION);
 		goto fail;

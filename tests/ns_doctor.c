@@ -5,7 +5,9 @@
  * doctor itself changes nothing.  The damage is done by hand, inside the test's own
  * namespaces and state dir. */
 #include <errno.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/ns_util.h"
 #include "vpcnet.h"
@@ -151,6 +153,45 @@ Test(doctor, state_dir_anyone_may_write_is_reported)
 	cr_assert_eq(rc, 1, "%s", out);
 	assert_check(out, "state-dir", "FAIL", "state.db is writable by others (mode 0666)");
 	cr_assert_eq(chmod(db, 0600), 0);
+	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "doctor"), 0, "%s", out);
+}
+
+/* A state dir reached through a symlink is the store's as vpcnet follows it. */
+Test(doctor, a_symlinked_state_dir_is_followed)
+{
+	char out[16384], link[300];
+	make_vpc(&T, "a", "10.46.0.0/16", false);
+	snprintf(link, sizeof(link), "%s-link", T.state_dir);
+	unlink(link);
+	cr_assert_eq(symlink(T.state_dir, link), 0);
+	int rc = vpcnet(&T, out, sizeof(out), NULL, "--state-dir %s doctor", link);
+	unlink(link);
+	cr_assert_eq(rc, 0, "%s", out);
+	assert_check(out, "state-dir", "ok", "mode 0700");
+	assert_check(out, "routers", "ok", "1 VPC");
+}
+
+/* A store of a newer vpcnet, which every command refuses, fails the routers line. */
+Test(doctor, a_store_of_a_newer_vpcnet_fails)
+{
+	char out[16384], db[300];
+	make_vpc(&T, "a", "10.47.0.0/16", false);
+	snprintf(db, sizeof(db), "%s/state.db", T.state_dir);
+	sqlite3 *sq = NULL;
+	cr_assert_eq(sqlite3_open(db, &sq), SQLITE_OK);
+	sqlite3_stmt *st = NULL;
+	cr_assert_eq(sqlite3_prepare_v2(sq, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	int version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	cr_assert_eq(sqlite3_exec(sq, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+	int rc = vpcnet(&T, out, sizeof(out), NULL, "doctor");
+	char back[64];
+	snprintf(back, sizeof(back), "PRAGMA user_version = %d", version);
+	cr_assert_eq(sqlite3_exec(sq, back, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(sq);
+	cr_assert_eq(rc, 1, "%s", out);
+	assert_check(out, "routers", "FAIL", "newer");
 	cr_assert_eq(vpcnet(&T, out, sizeof(out), NULL, "doctor"), 0, "%s", out);
 }
 

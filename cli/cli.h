@@ -23,6 +23,9 @@ int cli_fail(const struct vpcnet_error *err);
 /* Prints a usage error, one line that points at `vpcnet NOUN --help` (`vpcnet --help` for a
  * NULL @noun), and returns EXIT_USAGE. */
 int cli_usage_error(const char *noun, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The option getopt_long() just found unknown ('?'): "-x" for a short one (@buf), else its
+ * argument. */
+const char *cli_unknown_option(char **argv, char buf[3]);
 /* True (and prints @usage on stdout) when argv holds -h/--help before any "--". */
 bool cli_wants_help(int argc, char **argv, const char *usage);
 /* Prints and frees @j. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static const char usage[] =
 	"Nouns:\n"
 	"  vpc      create | delete | list | show    VPC routers and their NAT gateways\n"
 	"  sandbox  create | delete | list | show | exec | set-sg   sandbox networks\n"
-	"  instance create | delete | list | show | exec   VPC members that are not sandboxes\n"
+	"  instance create | delete | list | show | exec | set-sg   other VPC members (a database)\n"
 	"  sg       create | delete | list | show | rule add | rule del   security groups\n"
 	"  pool     fill | show | drain              warm sandbox networks, taken by create\n"
 	"  gc                                        repair what a crash left behind\n"
@@ -46,6 +47,8 @@ static int cmd_version(struct cli *c, int argc, char **argv)
 {
 	if (cli_wants_help(argc, argv, "Usage: vpcnet version\n"))
 		return 0;
+	if (argc > 1)
+		return cli_usage_error(NULL, "version takes no arguments");
 	if (c->json) {
 		cli_print_json(json_pack("{s:s}", "version", "0.1.0"));
 		return 0;
@@ -93,6 +96,15 @@ int cli_usage_error(const char *noun, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see 'vpcnet %s%s--help')\n", noun ? noun : "", noun ? " " : "");
 	return EXIT_USAGE;
+}
+
+const char *cli_unknown_option(char **argv, char buf[3])
+{
+	if (optopt > ' ' && optopt < 127) {  /* a short one, perhaps inside -xyz */
+		snprintf(buf, 3, "-%c", optopt);
+		return buf;
+	}
+	return argv[optind - 1];
 }
 
 bool cli_wants_help(int argc, char **argv, const char *use)

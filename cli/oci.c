@@ -40,7 +40,8 @@ static const char usage[] =
 #define STATE_MAX (1 << 20)  /* a container state is a few KiB; annotations are bounded */
 #define OCI_ORIGIN "oci"    /* the origin of the sandboxes the create hook makes */
 
-/* One line on stderr, "vpcnet: oci-hook VERB: ...", and @code. */
+/* One line on stderr, "vpcnet: oci-hook VERB: ...", and @code; a usage error points at
+ * the help. */
 static int hook_fail(const char *verb, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int hook_fail(const char *verb, int code, const char *fmt, ...)
@@ -49,7 +50,7 @@ static int hook_fail(const char *verb, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	fprintf(stderr, "vpcnet: oci-hook%s%s: ", verb ? " " : "", verb ? verb : "");
 	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	fputs(code == EXIT_USAGE ? " (see 'vpcnet oci-hook --help')\n" : "\n", stderr);
 	va_end(ap);
 	return code;
 }
@@ -134,6 +135,7 @@ static int hook_create(struct cli *c, int argc, char **argv)
 	};
 	const char *vpc = NULL, *sg = NULL;
 	int o;
+	char bad[3];
 	optind = 0;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -143,7 +145,8 @@ static int hook_create(struct cli *c, int argc, char **argv)
 		case ':':
 			return hook_fail("create", EXIT_USAGE, "%s needs a value", argv[optind - 1]);
 		default:
-			return hook_fail("create", EXIT_USAGE, "unknown option '%s'", argv[optind - 1]);
+			return hook_fail("create", EXIT_USAGE, "unknown option '%s'",
+					 cli_unknown_option(argv, bad));
 		}
 	}
 	if (optind != argc)

@@ -35,7 +35,7 @@ int cmd_pool(struct cli *c, int argc, char **argv)
 			return cli_usage_error("pool", "pool fill VPC N: N from 1 to %u",
 					       VPCNET_POOL_MAX);
 	} else if (strcmp(verb, "show") && strcmp(verb, "drain")) {
-		return cli_usage_error("pool", "unknown verb '%s'", verb);
+		return cli_usage_error("pool", "pool: unknown verb '%s'", verb);
 	} else if (argc != 3) {
 		return cli_usage_error("pool", "pool %s takes one VPC", verb);
 	}

@@ -176,6 +176,7 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 	};
 	struct vpcnet_sandbox_spec spec = { 0 };
 	int o;
+	char bad[3];
 	optind = 0;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -212,8 +213,12 @@ static int sandbox_create(const struct kind *k, struct cli *c, int argc, char **
 			if (spec.nsgs == 0)
 				return cli_usage_error(k->noun, "%s create: --sg needs a group name", k->noun);
 			break;
-		case ':': return cli_usage_error(k->noun, "%s create: %s needs a value", k->noun, argv[optind - 1]);
-		default: return cli_usage_error(k->noun, "%s create: unknown option '%s'", k->noun, argv[optind - 1]);
+		case ':':
+			return cli_usage_error(k->noun, "%s create: %s needs a value", k->noun,
+					       argv[optind - 1]);
+		default:
+			return cli_usage_error(k->noun, "%s create: unknown option '%s'", k->noun,
+					       cli_unknown_option(argv, bad));
 		}
 	}
 	if (optind != argc - 1)
@@ -266,15 +271,18 @@ static int sandbox_list(const struct kind *k, struct cli *c, int argc, char **ar
 	static const struct option opts[] = { { "vpc", required_argument, NULL, 'v' }, { 0 } };
 	const char *vpc = NULL;
 	int o;
+	char bad[3];
 	optind = 0;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (o == 'v')
 			vpc = optarg;
 		else if (o == ':')
-			return cli_usage_error(k->noun, "%s list: %s needs a value", k->noun, argv[optind - 1]);
+			return cli_usage_error(k->noun, "%s list: %s needs a value", k->noun,
+					       argv[optind - 1]);
 		else
-			return cli_usage_error(k->noun, "%s list: unknown option '%s'", k->noun, argv[optind - 1]);
+			return cli_usage_error(k->noun, "%s list: unknown option '%s'", k->noun,
+					       cli_unknown_option(argv, bad));
 	}
 	if (optind != argc)
 		return cli_usage_error(k->noun, "%s list takes no arguments", k->noun);

@@ -58,6 +58,7 @@ static int vpc_create(struct cli *c, int argc, char **argv)
 	};
 	struct vpcnet_vpc_spec spec = { 0 };
 	int o;
+	char bad[3];
 	optind = 0;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -65,8 +66,11 @@ static int vpc_create(struct cli *c, int argc, char **argv)
 		case 'c': spec.cidr = optarg; break;
 		case 'n': spec.nat = true; break;
 		case 'u': spec.uplink = optarg; break;
-		case ':': return cli_usage_error("vpc", "vpc create: %s needs a value", argv[optind - 1]);
-		default: return cli_usage_error("vpc", "vpc create: unknown option '%s'", argv[optind - 1]);
+		case ':':
+			return cli_usage_error("vpc", "vpc create: %s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("vpc", "vpc create: unknown option '%s'",
+					       cli_unknown_option(argv, bad));
 		}
 	}
 	if (optind != argc - 1)
@@ -96,11 +100,13 @@ static int vpc_delete(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, { 0 } };
 	bool force = false;
 	int o;
+	char bad[3];
 	optind = 0;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'f')
-			return cli_usage_error("vpc", "vpc delete: unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error("vpc", "vpc delete: unknown option '%s'",
+					       cli_unknown_option(argv, bad));
 		force = true;
 	}
 	if (optind != argc - 1)

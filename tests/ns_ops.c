@@ -346,6 +346,9 @@ Test(ops, a_usage_error_is_one_line_that_points_at_help)
 		{ "sg rule add x egress", "wrong number", "'vpcnet sg --help'" },
 		{ "pool fill x 0", "N from 1", "'vpcnet pool --help'" },
 		{ "gc now", "no arguments", "'vpcnet gc --help'" },
+		{ "vpc create -xy n", "'-x'", "'vpcnet vpc --help'" },
+		{ "version now", "no arguments", "'vpcnet --help'" },
+		{ "oci-hook frob", "frob", "'vpcnet oci-hook --help'" },
 	};
 	char out[8192];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {

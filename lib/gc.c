@@ -531,7 +531,8 @@ static int members_forget(struct gc *g, const struct vpc_row *v, const struct ro
 		if (!gone[i])
 			continue;
 		g->rep->sandboxes_removed++;
-		said(g, member_kind_name(r->m[i].kind), r->m[i].name, v->name, "deleted", "its namespace is gone");
+		said(g, member_kind_name(r->m[i].kind), r->m[i].name, v->name, "deleted",
+		     "its namespace is gone");
 	}
 	free(gone);
 	return ret;

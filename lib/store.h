@@ -124,7 +124,7 @@ int store_revoked_list(struct store *st, int64_t vpc_id,
 /* How many revoked members VPC @vpc_id has (holding address @ip, when not 0). */
 int store_revoked_count(struct store *st, int64_t vpc_id, uint32_t ip, int64_t *n,
 			struct vpcnet_error *err);
-/* Members of kind @kind (all kinds when NULL) of VPC @vpc_id (all when 0), by name; not
+/* Members of kind @kind (MEMBER_ANY: all kinds) of VPC @vpc_id (all when 0), by name; not
  * the revoked. */
 int store_member_list(struct store *st, enum member_kind kind, int64_t vpc_id,
 		      int (*fn)(const struct member_row *, void *), void *arg,

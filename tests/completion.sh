@@ -131,6 +131,10 @@ else
 	cleanup() {
 		timeout 60 "$VPCNET" --state-dir "$STATE" --host-netns "$HOST" vpc delete --force \
 			"$VPC" >/dev/null 2>&1
+		local ns  # what a failed delete left
+		for ns in $(ls /run/netns 2>/dev/null | grep -E -- "-t$$-"); do
+			ip netns del "$ns" 2>/dev/null
+		done
 		ip netns del "$HOST" 2>/dev/null
 		ip netns del "$INET" 2>/dev/null
 		rm -rf "$STATE" "$ERR"

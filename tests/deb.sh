@@ -98,7 +98,7 @@ mount -t proc proc "$root/proc"
 mkdir -p "$dir/apt-archives/partial"  # downloaded .debs, kept for the next run
 mount --bind "$dir/apt-archives" "$root/var/cache/apt/archives"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+in_root() { timeout 900 chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
 	DEBIAN_FRONTEND=noninteractive "$@"; }
 # what vpcnet itself runs gets an empty network namespace too: nothing there may touch the host's
 in_root_nonet() { unshare --net chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \

@@ -42,7 +42,8 @@ STATIC_LIBS := -Wl,-Bstatic -lnl-route-3 -lnl-3 -lnftnl -lsqlite3 -ljansson -Wl,
 # LINK_SHARED=1 links them as shared libraries (the Debian package, debian/rules): Debian
 # forbids static copies of its libraries (lintian: embedded-library), so that a fix to
 # libsqlite3 or libnftnl reaches vpcnet with the library's update; dh_shlibdeps then
-# computes the Depends.  It costs the ~0.3 ms per create above.
+# computes the Depends.  It costs start-up time on every command: 500 runs of `vpcnet
+# version`, static and shared alternated three times, took 7.2 and 8.8 ms a run here.
 ifeq ($(LINK_SHARED),1)
 STATIC_LIBS := $(LIBS) -lm
 endif

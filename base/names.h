@@ -14,6 +14,7 @@
 #define PORT_PREFIX "port"     /* router end of a member's veth, in the router netns */
 #define TRANSIT_PREFIX "vpct"  /* host end of a VPC's transit veth, in the host netns */
 #define ROUTER_TRANSIT_IF "transit"  /* router end of the transit veth */
+#define DEFAULT_STATE_DIR "/var/lib/vpcnet"
 #define DEFAULT_VPC "default"
 #define DEFAULT_VPC_CIDR "172.31.0.0/16"
 #define DEFAULT_IFNAME "eth0"

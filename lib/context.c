@@ -18,18 +18,26 @@
 #include "netns/link.h"
 #include "netns/netns.h"
 
-#define DEFAULT_STATE_DIR "/var/lib/vpcnet"
 
 /* Namespaces, links and nftables need CAP_SYS_ADMIN and CAP_NET_ADMIN: say so in one
  * line, rather than with whichever netlink call would fail first. */
-static int check_privileges(struct vpcnet_error *err)
+int caps_held(bool *net_admin, bool *sys_admin)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
 	if (syscall(SYS_capget, &h, d))
-		return verr(err, VPCNET_FAILED, errno, "capabilities");
-	bool net = d[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32));
-	bool sys = d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32));
+		return -errno;
+	*net_admin = d[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32));
+	*sys_admin = d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32));
+	return 0;
+}
+
+static int check_privileges(struct vpcnet_error *err)
+{
+	bool net, sys;
+	int ret = caps_held(&net, &sys);
+	if (ret)
+		return verr(err, VPCNET_FAILED, -ret, "capabilities");
 	if (net && sys)
 		return 0;
 	return vinput(err, VPCNET_FAILED, EPERM,

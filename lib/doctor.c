@@ -13,7 +13,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
@@ -27,7 +26,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,7 +39,6 @@
 #include "netns/netns.h"
 #include "nft/nft.h"
 
-#define DEFAULT_STATE_DIR "/var/lib/vpcnet"  /* as lib/context.c */
 #define DETAIL_MAX 384
 #define PROBE_TIMEOUT_MS 20000
 #define PROBE_TABLE "vpcnet_doctor"
@@ -96,16 +93,10 @@ static const char *caps_missing(const struct caps *c)
 
 static void check_caps(struct report *r, struct caps *c)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { 0 };
-	if (syscall(SYS_capget, &h, d)) {
-		tellf(r, "capabilities", VPCNET_CHECK_FAIL, "cannot read them: %s",
-		      strerror(errno));
-		return;
-	}
-	c->net_admin = d[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32));
-	c->sys_admin = d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32));
-	if (caps_all(c))
+	int ret = caps_held(&c->net_admin, &c->sys_admin);
+	if (ret)
+		tellf(r, "capabilities", VPCNET_CHECK_FAIL, "cannot read them: %s", strerror(-ret));
+	else if (caps_all(c))
 		tell(r, "capabilities", VPCNET_CHECK_OK, "CAP_NET_ADMIN and CAP_SYS_ADMIN held");
 	else
 		tellf(r, "capabilities", VPCNET_CHECK_FAIL, "%s missing (run vpcnet as root)",
@@ -531,24 +522,15 @@ static void check_uplink(struct report *r, const char *ns, int fd, const struct 
 
 enum store_seen { STORE_NONE, STORE_THERE, STORE_UNSAFE };
 
-/* A file of vpcnet's: ours, writable by nobody else.  Fills @why when not. */
+/* A file or directory of the store as vpcnet demands it (store_check_stat); fills @why
+ * when not. */
 static bool file_safe(const char *path, const struct stat *sb, bool dir, char *why, size_t n)
 {
-	if (dir ? !S_ISDIR(sb->st_mode) : !S_ISREG(sb->st_mode)) {
-		snprintf(why, n, "%s is not a %s", path, dir ? "directory" : "regular file");
-		return false;
-	}
-	if (sb->st_uid != geteuid()) {
-		snprintf(why, n, "%s belongs to uid %u, not to uid %u that vpcnet runs as", path,
-			 (unsigned)sb->st_uid, (unsigned)geteuid());
-		return false;
-	}
-	if (sb->st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(why, n, "%s is writable by others (mode %04o): chmod %s it", path,
-			 (unsigned)(sb->st_mode & 07777), dir ? "0700" : "0600");
-		return false;
-	}
-	return true;
+	struct vpcnet_error e = { 0 };
+	if (!store_check_stat(sb, path, dir, &e))
+		return true;
+	snprintf(why, n, "%s", e.msg);
+	return false;
 }
 
 static enum store_seen check_state_dir(struct report *r, const char *dir)

@@ -67,6 +67,10 @@ int nsconn_open(struct nsconn *c, int nsfd, bool want_nf, struct vpcnet_error *e
 int nsconn_open_here(void *c);
 void nsconn_close(struct nsconn *c);
 
+/* Whether the caller's effective set holds CAP_NET_ADMIN and CAP_SYS_ADMIN, what vpcnet
+ * needs; -errno when it cannot be read. */
+int caps_held(bool *net_admin, bool *sys_admin);
+
 /* Sockets in VPC @vpc's router namespace (-ENOENT when it is gone). */
 struct router {
 	struct nsconn conn;

@@ -240,6 +240,26 @@ static int newer_schema(struct store *st, int version, struct vpcnet_error *err)
 		      st->path, version, SCHEMA_VERSION);
 }
 
+int store_check_stat(const struct stat *sb, const char *path, bool dir,
+		     struct vpcnet_error *err)
+{
+	if (dir && !S_ISDIR(sb->st_mode))
+		return verr(err, VPCNET_FAILED, ENOTDIR, "state directory %s", path);
+	if (dir && sb->st_uid != geteuid())
+		return vinput(err, VPCNET_FAILED, EPERM,
+			      "state directory %s belongs to uid %u, not to us (uid %u)", path,
+			      sb->st_uid, geteuid());
+	if (!dir && (!S_ISREG(sb->st_mode) || sb->st_uid != geteuid()))
+		return vinput(err, VPCNET_FAILED, EPERM,
+			      "state store %s is not a file of ours (uid %u)", path, sb->st_uid);
+	if (sb->st_mode & (S_IWGRP | S_IWOTH))
+		return vinput(err, VPCNET_FAILED, EPERM,
+			      "%s %s is writable by others (mode %04o): chmod %s it",
+			      dir ? "state directory" : "state store", path, sb->st_mode & 07777,
+			      dir ? "0700" : "0600");
+	return 0;
+}
+
 static int ensure_dir(const char *dir, struct vpcnet_error *err)
 {
 	if (mkdir(dir, 0700) && errno != EEXIST)
@@ -247,17 +267,7 @@ static int ensure_dir(const char *dir, struct vpcnet_error *err)
 	struct stat sb;
 	if (stat(dir, &sb))
 		return verr(err, VPCNET_FAILED, errno, "state directory %s", dir);
-	if (!S_ISDIR(sb.st_mode))
-		return verr(err, VPCNET_FAILED, ENOTDIR, "state directory %s", dir);
-	if (sb.st_uid != geteuid())
-		return vinput(err, VPCNET_FAILED, EPERM,
-			      "state directory %s belongs to uid %u, not to us (uid %u)", dir,
-			      sb.st_uid, geteuid());
-	if (sb.st_mode & (S_IWGRP | S_IWOTH))
-		return vinput(err, VPCNET_FAILED, EPERM,
-			      "state directory %s is writable by others (mode %04o): chmod 0700 it",
-			      dir, sb.st_mode & 07777);
-	return 0;
+	return store_check_stat(&sb, dir, true, err);
 }
 
 /* The database, as opened: ours, and writable by nobody else. */
@@ -266,14 +276,7 @@ static int check_db(int fd, const char *path, struct vpcnet_error *err)
 	struct stat sb;
 	if (fstat(fd, &sb))
 		return verr(err, VPCNET_FAILED, errno, "state store %s", path);
-	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid())
-		return vinput(err, VPCNET_FAILED, EPERM,
-			      "state store %s is not a file of ours (uid %u)", path, sb.st_uid);
-	if (sb.st_mode & (S_IWGRP | S_IWOTH))
-		return vinput(err, VPCNET_FAILED, EPERM,
-			      "state store %s is writable by others (mode %04o): chmod 0600 it", path,
-			      sb.st_mode & 07777);
-	return 0;
+	return store_check_stat(&sb, path, false, err);
 }
 
 /* WAL frames past which a commit checkpoints and empties the log. */

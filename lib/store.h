@@ -7,6 +7,7 @@
 #define VPCNET_STORE_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include "vpcnet.h"
 #include "secgroups/rule.h"
@@ -84,6 +85,11 @@ struct member_row {
 
 int store_open(struct store **out, const char *dir, struct vpcnet_error *err);
 void store_close(struct store *st);
+/* Whether @sb (of @path: the state directory with @dir, else a file of the store) is one
+ * vpcnet uses: a directory or regular file of the effective user that nobody else may
+ * write.  EPERM or ENOTDIR (VPCNET_FAILED) saying why when it is not. */
+int store_check_stat(const struct stat *sb, const char *path, bool dir,
+		     struct vpcnet_error *err);
 /* Opens an existing store for reading only: -ENOENT (NOT_FOUND) when there is none, -EPROTO
  * when its schema is not this vpcnet's (an older one is not migrated); writes fail. */
 int store_open_ro(struct store **out, const char *dir, struct vpcnet_error *err);
